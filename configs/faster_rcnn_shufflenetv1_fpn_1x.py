@@ -1,0 +1,16 @@
+# Faster R-CNN + FPN, ShuffleNetV1 (g=3) 1.0x, COCO, 12 epochs (mmdet's 1x schedule: SGD 0.02, batch 16).
+_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py']
+custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='ShuffleNetV1',
+        groups=3,
+        widen_factor=1.0,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/shufflenetv1_g3_1.0x_imagenet.pth')),
+    neck=dict(in_channels=[24, 240, 480, 960]))

@@ -1,0 +1,93 @@
+"""What tools/train.py and tools/test.py do before handing a config to mmengine's Runner."""
+import os
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, ConfigDict
+from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS
+
+from mmlight.utils.checkpoint import check_pretrained_exists
+
+CUSTOM_IMPORTS_LINE = "custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)"
+
+
+def mmlight_type_names():
+    """Names that ``import mmlight`` registers into mmdet's/mmengine's registries."""
+    from mmdet.registry import HOOKS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+    names = set()
+    for registry in (MODELS, HOOKS, OPTIM_WRAPPER_CONSTRUCTORS):
+        for name, cls in registry.module_dict.items():
+            if getattr(cls, '__module__', '').startswith('mmlight'):
+                names.add(name)
+    return names
+
+
+def _walk(node, path=''):
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, f'{path}.{key}' if path else str(key))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _walk(value, f'{path}[{i}]')
+
+
+def check_custom_imports(cfg: Config):
+    """Configs that use mmlight types must import mmlight themselves, so that they also run
+    with mmdet's own tools; say which line to add instead of a registry KeyError."""
+    imports = (cfg.get('custom_imports') or {}).get('imports', [])
+    if isinstance(imports, str):
+        imports = [imports]
+    if any(str(name).split('.')[0] == 'mmlight' for name in imports):
+        return
+    names = mmlight_type_names()
+    used = sorted({node['type'] for _, node in _walk(cfg._cfg_dict.to_dict())
+                   if isinstance(node.get('type'), str) and node['type'] in names})
+    if used:
+        raise ValueError(f'This config uses mmlight modules ({", ".join(used)}) but does not '
+                         f'import mmlight. Add this line to the config:\n    '
+                         f'{CUSTOM_IMPORTS_LINE}')
+
+
+def check_pretrained_checkpoints(cfg: Config):
+    """Stop before any data is loaded when a backbone's pretrained file is missing."""
+    from mmdet.registry import MODELS
+    for _, node in _walk(cfg._cfg_dict.to_dict().get('model', {})):
+        init_cfg = node.get('init_cfg')
+        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained' \
+                and isinstance(node.get('type'), str):
+            cls = MODELS.module_dict.get(node['type'])
+            hint = getattr(cls, 'pretrained_hint', '') if cls is not None else ''
+            check_pretrained_exists(init_cfg.get('checkpoint', ''), hint)
+
+
+@MODEL_WRAPPERS.register_module()
+class CPUFriendlyDistributedDataParallel(MMDistributedDataParallel):
+    """MMDistributedDataParallel that also wraps CPU models (device_ids must be None there;
+    mmengine always passes the local rank)."""
+
+    def __init__(self, module, device_ids=None, **kwargs):
+        if next(module.parameters()).device.type == 'cpu':
+            device_ids = None
+        super().__init__(module=module, device_ids=device_ids, **kwargs)
+
+
+def setup_distributed(cfg: Config, launcher: str):
+    """Let ``--launcher pytorch`` work without GPUs: gloo instead of nccl, and a DDP wrapper
+    that accepts CPU modules. With GPUs mmengine's defaults are untouched."""
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    dist_cfg['backend'] = 'gloo'
+    if launcher == 'pytorch' and not torch_dist.is_initialized():
+        # mmengine's init_dist calls torch.cuda.set_device first, which fails without CUDA;
+        # the Runner skips init_dist when the process group already exists.
+        torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
+                                      world_size=int(os.environ['WORLD_SIZE']))
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(
+            type='CPUFriendlyDistributedDataParallel', broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))

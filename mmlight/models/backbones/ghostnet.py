@@ -1,0 +1,171 @@
+"""GhostNet (CVPR 2020) and GhostNetV2 (NeurIPS 2022) as multi-scale detection backbones."""
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmdet.models.utils import make_divisible
+from mmdet.registry import MODELS
+from mmengine.model import BaseModule
+
+from ..layers import GhostModule, SqueezeExcite
+from .base import MultiScaleBackbone, validate_widen_factor
+
+# One row per bottleneck: depthwise kernel, expansion channels, output channels, SE ratio,
+# stride. Rows are grouped by output level (strides 4, 8, 16, 32); the final 1x1 conv (level
+# 4) has the last row's expansion channels. Same table for V1 and V2 (GhostNet paper, Table 1).
+GHOSTNET_ARCH = [
+    [[3, 16, 16, 0, 1], [3, 48, 24, 0, 2], [3, 72, 24, 0, 1]],
+    [[5, 72, 40, 0.25, 2], [5, 120, 40, 0.25, 1]],
+    [[3, 240, 80, 0, 2], [3, 200, 80, 0, 1], [3, 184, 80, 0, 1], [3, 184, 80, 0, 1],
+     [3, 480, 112, 0.25, 1], [3, 672, 112, 0.25, 1]],
+    [[5, 672, 160, 0.25, 2], [5, 960, 160, 0, 1], [5, 960, 160, 0.25, 1], [5, 960, 160, 0, 1],
+     [5, 960, 160, 0.25, 1]],
+]
+STEM_CHANNELS = 16
+# GhostNetV2 gates ghost1 with DFC attention in every bottleneck but the first two.
+V2_PLAIN_BLOCKS = 2
+
+_HINT = """Official ImageNet weights: {weights}
+Convert them with:
+  python tools/model_converters/convert.py ghostnet <downloaded.pth> {checkpoint}"""
+
+
+class GhostBottleneck(BaseModule):
+    """Ghost bottleneck: Ghost module, (strided depthwise conv), (SE), linear Ghost module,
+    plus a shortcut that is identity or depthwise + pointwise conv.
+
+    Args:
+        in_channels (int): Input channels.
+        mid_channels (int): Expansion channels.
+        out_channels (int): Output channels.
+        dw_kernel_size (int): Kernel of the depthwise convs. Default: 3.
+        stride (int): 1 or 2. Default: 1.
+        se_ratio (float): SE ratio; 0 disables SE. Default: 0.
+        with_dfc (bool): DFC attention in the first Ghost module (GhostNetV2). Default: False.
+        norm_cfg (dict): Norm config. Default: BN.
+        act_cfg (dict): Activation config. Default: ReLU.
+        init_cfg (dict, optional): Initialization config dict.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 mid_channels: int,
+                 out_channels: int,
+                 dw_kernel_size: int = 3,
+                 stride: int = 1,
+                 se_ratio: float = 0.,
+                 with_dfc: bool = False,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        pad = (dw_kernel_size - 1) // 2
+        self.ghost1 = GhostModule(in_channels, mid_channels, with_dfc=with_dfc,
+                                  norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.conv_dw = ConvModule(mid_channels, mid_channels, dw_kernel_size, stride, pad,
+                                  groups=mid_channels, bias=False, norm_cfg=norm_cfg,
+                                  act_cfg=None) if stride > 1 else None
+        self.se = SqueezeExcite(mid_channels, se_ratio) if se_ratio > 0 else None
+        self.ghost2 = GhostModule(mid_channels, out_channels, with_act=False,
+                                  norm_cfg=norm_cfg, act_cfg=act_cfg)
+        if in_channels == out_channels and stride == 1:
+            self.shortcut = nn.Identity()
+        else:
+            self.shortcut = nn.Sequential(
+                ConvModule(in_channels, in_channels, dw_kernel_size, stride, pad,
+                           groups=in_channels, bias=False, norm_cfg=norm_cfg, act_cfg=None),
+                ConvModule(in_channels, out_channels, 1, bias=False, norm_cfg=norm_cfg,
+                           act_cfg=None))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.ghost1(x)
+        if self.conv_dw is not None:
+            out = self.conv_dw(out)
+        if self.se is not None:
+            out = self.se(out)
+        return self.ghost2(out) + self.shortcut(x)
+
+
+class _GhostNetBase(MultiScaleBackbone):
+    dfc = False
+
+    def __init__(self,
+                 widen_factor: float = 1.0,
+                 out_indices=(0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.widen_factor = validate_widen_factor(widen_factor)
+
+        def width(channels):
+            return make_divisible(channels * self.widen_factor, 4)
+
+        in_channels = width(STEM_CHANNELS)
+        self.stem = ConvModule(3, in_channels, 3, 2, 1, bias=False, norm_cfg=norm_cfg,
+                               act_cfg=act_cfg)
+        stages, level_channels, block_index = [], [], 0
+        for rows in GHOSTNET_ARCH:
+            blocks = []
+            for kernel, expansion, channels, se_ratio, stride in rows:
+                blocks.append(GhostBottleneck(
+                    in_channels, width(expansion), width(channels), kernel, stride, se_ratio,
+                    with_dfc=self.dfc and block_index >= V2_PLAIN_BLOCKS, norm_cfg=norm_cfg,
+                    act_cfg=act_cfg))
+                in_channels = width(channels)
+                block_index += 1
+            stages.append(nn.Sequential(*blocks))
+            level_channels.append(in_channels)
+        final_channels = width(GHOSTNET_ARCH[-1][-1][1])
+        stages.append(ConvModule(in_channels, final_channels, 1, bias=False,
+                                 norm_cfg=norm_cfg, act_cfg=act_cfg))
+        level_channels.append(final_channels)
+        self.stages = nn.ModuleList(stages)
+        self._init_contract(level_channels, out_indices, frozen_stages, norm_eval, with_cp)
+
+
+@MODELS.register_module()
+class GhostNet(_GhostNetBase):
+    """GhostNet backbone (`GhostNet: More Features from Cheap Operations
+    <https://arxiv.org/abs/1911.11907>`_).
+
+    Args:
+        widen_factor (float): Width multiplier, any positive number (the paper reports 0.5,
+            1.0 and 1.3). Channels are rounded to multiples of 4. Default: 1.0.
+        out_indices (Sequence[int]): Levels to output: 0-3 are the last features at strides
+            4/8/16/32 (24/40/112/160 channels at 1.0x), 4 is the final 1x1 conv (960).
+            Default: (0, 1, 2, 3).
+        frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and levels 0..k-1
+            (eval mode, no gradient). Default: -1.
+        norm_cfg (dict): Norm config. Default: BN.
+        act_cfg (dict): Activation config. Default: ReLU.
+        norm_eval (bool): Keep every BN in eval mode while training. Default: False.
+        with_cp (bool): Gradient checkpointing per bottleneck. Default: False.
+        init_cfg (dict, optional): Initialization config; ``dict(type='Pretrained',
+            checkpoint=..., prefix=...)`` loads a converted checkpoint strictly.
+    """
+    pretrained_hint = _HINT.format(
+        weights='https://github.com/huawei-noah/Efficient-AI-Backbones/releases/download/'
+        'ghostnet_pth/ghostnet_1x.pth (1.0x), or timm/ghostnet_100.in1k on the Hugging Face hub',
+        checkpoint='checkpoints/ghostnet_1.0x_imagenet.pth')
+
+
+@MODELS.register_module()
+class GhostNetV2(_GhostNetBase):
+    """GhostNetV2 backbone (`GhostNetV2: Enhance Cheap Operation with Long-Range Attention
+    <https://arxiv.org/abs/2211.12905>`_): GhostNet with DFC attention gating the first Ghost
+    module of every bottleneck after the first two.
+
+    Args:
+        widen_factor (float): Width multiplier (the paper reports 1.0, 1.3 and 1.6).
+            Default: 1.0.
+        out_indices, frozen_stages, norm_cfg, act_cfg, norm_eval, with_cp, init_cfg:
+            as :class:`GhostNet`.
+    """
+    dfc = True
+    pretrained_hint = _HINT.format(
+        weights='https://github.com/huawei-noah/Efficient-AI-Backbones/releases/tag/GhostNetV2 '
+        '(ck_ghostnetv2_10.pth.tar for 1.0x), or timm/ghostnetv2_100.in1k on the Hugging Face hub',
+        checkpoint='checkpoints/ghostnetv2_1.0x_imagenet.pth')

@@ -1,0 +1,76 @@
+"""Reference implementations written by others (timm, torchvision, mmpretrain), exposed with
+mmlight's level numbering so that tests and the benchmark compare like with like.
+
+Each adapter runs the reference model's own modules in the reference's own order and only
+taps the tensors between them; nothing of the reference is re-implemented here.
+"""
+import torch.nn as nn
+
+
+class TimmGhostNetLevels(nn.Module):
+    """timm's ghostnet_* / ghostnetv2_*, returning the features after the last bottleneck of
+    each stride (levels 0-3) and after the final 1x1 conv (level 4)."""
+    # timm groups the bottlenecks in 9 sequential groups; the last group of each stride:
+    LEVEL_LAST_GROUP = (2, 4, 6, 8, 9)
+
+    def __init__(self, model_name: str = 'ghostnet_100', out_indices=(0, 1, 2, 3)):
+        super().__init__()
+        import timm
+        self.model = timm.create_model(model_name, pretrained=False)
+        self.taps = [self.LEVEL_LAST_GROUP[i] for i in out_indices]
+
+    def forward(self, x):
+        model = self.model
+        x = model.act1(model.bn1(model.conv_stem(x)))
+        outs = []
+        for index, group in enumerate(model.blocks):
+            x = group(x)
+            if index in self.taps:
+                outs.append(x)
+            if index == self.taps[-1]:
+                break
+        return tuple(outs)
+
+
+class TorchvisionShuffleNetV2Levels(nn.Module):
+    """torchvision's shufflenet_v2_x*: level 0 after the max-pool, 1-3 after stage2-4, 4 after
+    conv5."""
+
+    def __init__(self, model_name: str = 'shufflenet_v2_x1_0', out_indices=(0, 1, 2, 3)):
+        super().__init__()
+        import torchvision
+        self.model = getattr(torchvision.models, model_name)(weights=None)
+        self.out_indices = tuple(out_indices)
+
+    def forward(self, x):
+        model = self.model
+        levels = [nn.Sequential(model.conv1, model.maxpool), model.stage2, model.stage3,
+                  model.stage4, model.conv5]
+        outs = []
+        for index, level in enumerate(levels[:self.out_indices[-1] + 1]):
+            x = level(x)
+            if index in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+
+class MMPretrainShuffleNetLevels(nn.Module):
+    """mmpretrain's ShuffleNetV1/V2 backbones: level 0 after the max-pool, then its layers."""
+
+    def __init__(self, version: str = 'v2', out_indices=(0, 1, 2, 3), **kwargs):
+        super().__init__()
+        from mmpretrain.models.backbones import ShuffleNetV1, ShuffleNetV2
+        cls = ShuffleNetV2 if version == 'v2' else ShuffleNetV1
+        self.model = cls(out_indices=(0, 1, 2), **kwargs)
+        self.model.init_weights()
+        self.out_indices = tuple(out_indices)
+
+    def forward(self, x):
+        model = self.model
+        levels = [nn.Sequential(model.conv1, model.maxpool), *model.layers]
+        outs = []
+        for index, level in enumerate(levels[:self.out_indices[-1] + 1]):
+            x = level(x)
+            if index in self.out_indices:
+                outs.append(x)
+        return tuple(outs)

@@ -1,0 +1,222 @@
+"""Configs, tools and the training/evaluation machinery, on the embedded demo data."""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+import mmlight  # noqa: F401
+from tests.helpers import ROOT, RecordMetrics, run_tool, tiny_config
+
+CONFIGS = sorted(
+    osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                                            recursive=True)
+    if '_base_' not in p)
+
+
+def test_demo_data_is_deterministic_coco_with_masks_and_crowds(tmp_path, demo_root):
+    from mmlight.demo_data import generate
+    root = str(tmp_path / 'again')
+    generate(root, num_train=16, num_val=8, size=96, seed=0)
+    for split in ('train', 'val'):
+        with open(osp.join(demo_root, f'annotations/instances_{split}.json')) as f:
+            first = json.load(f)
+        with open(osp.join(root, f'annotations/instances_{split}.json')) as f:
+            assert json.load(f) == first
+        anns = first['annotations']
+        assert {c['name'] for c in first['categories']} == {'circle', 'square', 'triangle'}
+        crowds = [a for a in anns if a['iscrowd']]
+        assert crowds and all(isinstance(a['segmentation'], dict) for a in crowds)
+        polygons = [a for a in anns if not a['iscrowd']]
+        assert all(isinstance(a['segmentation'], list) and len(a['segmentation'][0]) >= 6
+                   for a in polygons)
+        areas = [a['bbox'][2] * a['bbox'][3] for a in polygons]
+        assert min(areas) < 16 * 16 and max(areas) > 32 * 32  # several scales
+    from pycocotools.coco import COCO
+    coco = COCO(osp.join(demo_root, 'annotations/instances_train.json'))
+    ann = coco.loadAnns(coco.getAnnIds())[0]
+    mask = coco.annToMask(ann)
+    assert abs(int(mask.sum()) - ann['area']) <= 0.2 * ann['area']
+    assert not generate(root, num_train=16, num_val=8, size=96, seed=0)  # idempotent
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_every_config_trains_one_iteration_and_evaluates(config, demo_root, tmp_path):
+    cfg = tiny_config(Config.fromfile(osp.join(ROOT, config)), demo_root, str(tmp_path))
+    runner = Runner.from_cfg(cfg)
+    recorder = RecordMetrics()
+    runner.register_hook(recorder)
+    runner.train()
+    assert len(recorder.losses) == 1
+    losses = next(iter(recorder.losses.values()))
+    assert np.isfinite(losses['loss'])
+    assert recorder.metrics is not None and 'coco/bbox_mAP' in recorder.metrics
+    if 'mask_head' in cfg.model.get('roi_head', {}):
+        assert 'coco/segm_mAP' in recorder.metrics
+
+
+def test_coco_configs_follow_the_1x_schedule_on_coco():
+    for config in CONFIGS:
+        if 'demo' in config or not config.endswith('_1x.py'):
+            continue
+        cfg = Config.fromfile(osp.join(ROOT, config))
+        assert cfg.train_cfg.max_epochs == 12, config
+        assert cfg.train_dataloader.dataset.data_root == 'data/coco/', config
+        assert cfg.custom_imports.imports == ['mmlight'], config
+        init = cfg.model.backbone.init_cfg
+        assert init.type == 'Pretrained' and init.checkpoint.startswith('checkpoints/'), config
+
+
+def test_missing_pretrained_checkpoint_stops_train_at_once():
+    proc = run_tool(['tools/train.py', 'configs/faster_rcnn_ghostnet_fpn_1x.py',
+                     '--cfg-options',
+                     'model.backbone.init_cfg.checkpoint=checkpoints/absent_ghostnet.pth'],
+                    timeout=300)
+    assert proc.returncode != 0
+    assert 'checkpoints/absent_ghostnet.pth' in proc.stderr
+    assert 'tools/model_converters/convert.py ghostnet' in proc.stderr
+    assert '--cfg-options model.backbone.init_cfg=None' in proc.stderr
+    assert 'annotations' not in proc.stderr  # stopped before looking at any data
+
+
+def test_config_without_custom_imports_tells_the_line_to_add(tmp_path):
+    config = tmp_path / 'no_import.py'
+    config.write_text("_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py']\n"
+                      "model = dict(backbone=dict(_delete_=True, type='GhostNet'),\n"
+                      "             neck=dict(in_channels=[24, 40, 112, 160]))\n")
+    proc = run_tool(['tools/train.py', str(config)], timeout=300)
+    assert proc.returncode != 0
+    assert "custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)" \
+        in proc.stderr
+    assert 'GhostNet' in proc.stderr
+
+
+def _demo_cli_overrides(demo_root, size=96):
+    options = []
+    for split, loader in (('train', 'train_dataloader'), ('val', 'val_dataloader'),
+                          ('val', 'test_dataloader')):
+        options += [f'{loader}.batch_size=2', f'{loader}.num_workers=0',
+                    f'{loader}.persistent_workers=False',
+                    f'{loader}.dataset.data_root={demo_root}',
+                    f'{loader}.dataset.ann_file=annotations/instances_{split}.json',
+                    f'{loader}.dataset.data_prefix.img={split}/',
+                    f'{loader}.dataset.metainfo.classes=[circle,square,triangle]',
+                    f'{loader}.dataset.indices=2',
+                    f'{loader}.dataset.pipeline.{2 if split == "train" else 1}.scale=({size},{size})']
+    ann = osp.join(demo_root, 'annotations/instances_val.json')
+    return options + [f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}',
+                      'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
+                      'train_dataloader.dataset.filter_cfg.min_size=1']
+
+
+def test_unchanged_mmdet_config_runs_with_an_mmlight_backbone(demo_root, tmp_path):
+    import mmdet
+    config = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', 'faster_rcnn',
+                      'faster-rcnn_r50_fpn_1x_coco.py')
+    assert osp.isfile(config)
+    proc = run_tool(['tools/train.py', config, '--work-dir', str(tmp_path), '--cfg-options',
+                     'custom_imports.imports=[mmlight]',
+                     'custom_imports.allow_failed_imports=False',
+                     'model.backbone._delete_=True', 'model.backbone.type=GhostNet',
+                     'model.backbone.widen_factor=0.5', 'model.backbone.out_indices=(0,1,2,3)',
+                     'model.neck.in_channels=[12,20,56,80]']
+                    + _demo_cli_overrides(demo_root), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'coco/bbox_mAP' in proc.stdout + proc.stderr
+    assert osp.isfile(osp.join(str(tmp_path), 'epoch_1.pth'))
+
+
+def _retinanet_cfg(demo_root, work_dir, max_iters):
+    """A detector whose training has no random sampling, so two runs can be compared loss
+    for loss: RetinaNet on GhostNet, no flip, iteration-based."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ghostnet_fpn_1x.py'))
+    retina = Config.fromfile('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py')
+    cfg.model = retina.model
+    cfg.model.backbone = dict(type='GhostNet', widen_factor=0.5, out_indices=(1, 2, 3))
+    cfg.model.neck.update(in_channels=[20, 56, 80], out_channels=32, start_level=0)
+    cfg.model.bbox_head.update(in_channels=32, feat_channels=32, stacked_convs=1,
+                               num_classes=3)
+    cfg = tiny_config(cfg, demo_root, work_dir, num_images=8)
+    cfg.train_dataloader.dataset.pipeline = [
+        p for p in cfg.train_dataloader.dataset.pipeline if p['type'] != 'RandomFlip']
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=1000)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=2, by_epoch=False)
+    cfg.log_processor = dict(by_epoch=False, window_size=1)
+    cfg.randomness = dict(seed=0)
+    cfg.optim_wrapper.optimizer.update(lr=0.01, momentum=0.9)
+    return cfg
+
+
+def _scalars(work_dir):
+    path = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    assert len(path) == 1, path
+    with open(path[0]) as f:
+        rows = [json.loads(line) for line in f]
+    return {row['iter']: row['loss'] for row in rows if 'loss' in row}
+
+
+def test_resume_continues_with_saved_optimizer_state_and_same_losses(demo_root, tmp_path):
+    full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
+    for work_dir, iters in ((full_dir, 4), (part_dir, 2)):
+        cfg = _retinanet_cfg(demo_root, work_dir, iters)
+        cfg.dump(osp.join(str(tmp_path), f'cfg_{iters}.py'))
+        proc = run_tool(['tools/train.py', osp.join(str(tmp_path), f'cfg_{iters}.py'),
+                         '--work-dir', work_dir], timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    checkpoint = osp.join(part_dir, 'iter_2.pth')
+    # torch >= 2.6 loads with weights_only=True by default: mmengine's checkpoints need more
+    saved = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    assert saved['meta']['iter'] == 2
+    assert saved['optimizer']['state'], 'momentum buffers are saved'
+
+    resumed_cfg = _retinanet_cfg(demo_root, part_dir, 4)
+    resumed_cfg.dump(osp.join(str(tmp_path), 'cfg_resume.py'))
+    proc = run_tool(['tools/train.py', osp.join(str(tmp_path), 'cfg_resume.py'), '--work-dir',
+                     part_dir, '--resume', checkpoint], timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
+    full = _scalars(full_dir)
+    runs = sorted(glob.glob(osp.join(part_dir, '*', 'vis_data', 'scalars.json')))
+    with open(runs[-1]) as f:
+        resumed = {row['iter']: row['loss'] for row in map(json.loads, f) if 'loss' in row}
+    assert sorted(resumed) == [3, 4]
+    for it in (3, 4):
+        assert resumed[it] == pytest.approx(full[it], rel=1e-4, abs=1e-5), it
+    # and the optimizer state came back: a fresh optimizer would give other losses
+    assert full[4] != pytest.approx(full[3], rel=1e-6)
+
+
+def run_script(cmd, env):
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, **env))
+
+
+def test_two_process_cpu_training_and_evaluation(demo_root, tmp_path):
+    cfg = tiny_config(Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ghostnet_fpn_1x.py')),
+                      demo_root, str(tmp_path), num_images=4)
+    cfg.model.backbone.widen_factor = 0.5
+    cfg.model.neck.in_channels = [12, 20, 56, 80]
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=2)
+    path = osp.join(str(tmp_path), 'dist_cfg.py')
+    cfg.dump(path)
+    env = dict(PORT='29561', OMP_NUM_THREADS='1', PYTHON=sys.executable)
+    proc = run_script(['bash', 'tools/dist_train.sh', path, '2', '--work-dir', str(tmp_path)],
+                      env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert 'Distributed launcher: pytorch' in out and 'World size: 2' in out
+    assert 'coco/bbox_mAP' in out
+    assert osp.isfile(osp.join(str(tmp_path), 'epoch_2.pth'))
+    # and the dist test script's path: evaluate the checkpoint with 2 processes
+    proc = run_script(['bash', 'tools/dist_test.sh', path,
+                       osp.join(str(tmp_path), 'epoch_2.pth'), '2', '--work-dir', str(tmp_path)],
+                      dict(env, PORT='29562'))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert 'coco/bbox_mAP' in proc.stdout

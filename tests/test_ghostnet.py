@@ -1,0 +1,241 @@
+import pytest
+import torch
+
+import mmlight  # noqa: F401
+from mmdet.registry import MODELS
+from mmlight.converters import convert_state_dict
+from mmlight.testing.references import TimmGhostNetLevels
+
+timm = pytest.importorskip('timm')
+
+FAMILIES = [('GhostNet', 'ghostnet_100'), ('GhostNetV2', 'ghostnetv2_100')]
+
+
+def randomize_norm_statistics(model, seed=0):
+    """Random BN running statistics and affine parameters, so that eval-mode BN is not an
+    identity and a swapped key would show up in the outputs."""
+    gen = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+            module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+            module.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            module.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
+
+
+def build(type_name, **kwargs):
+    return MODELS.build(dict(type=type_name, **kwargs))
+
+
+@pytest.mark.parametrize('type_name,timm_name', FAMILIES)
+def test_converted_timm_weights_give_timm_features(type_name, timm_name):
+    torch.manual_seed(0)
+    reference = timm.create_model(timm_name, pretrained=False).eval()
+    randomize_norm_statistics(reference)
+    ours = build(type_name, out_indices=(0, 1, 2, 3, 4)).eval()
+    ours.load_state_dict(convert_state_dict('ghostnet', reference.state_dict()), strict=True)
+
+    # timm's own forward_features, tapped after the last bottleneck group of every stride
+    taps = {}
+    handles = [reference.blocks[i].register_forward_hook(
+        lambda m, inp, out, i=i: taps.__setitem__(i, out))
+        for i in TimmGhostNetLevels.LEVEL_LAST_GROUP]
+    x = torch.randn(2, 3, 97, 131)  # not a multiple of 32
+    with torch.no_grad():
+        final = reference.forward_features(x)
+        outs = ours(x)
+    for h in handles:
+        h.remove()
+    expected = [taps[i] for i in TimmGhostNetLevels.LEVEL_LAST_GROUP]
+    assert torch.equal(expected[-1], final)
+    assert len(outs) == 5
+    for level, (a, b) in enumerate(zip(outs, expected)):
+        assert a.shape == b.shape, level
+        assert (a - b).abs().max().item() <= 1e-5, f'level {level}'
+    # timm's features_only API taps the bottleneck that changes the stride (blocks 1, 3, 5, 7)
+    with torch.no_grad():
+        timm_taps = reference.forward_intermediates(x, indices=[1, 2, 3, 4],
+                                                    intermediates_only=True)
+        y, our_taps = ours.stem(x), []
+        for level, stage in enumerate(list(ours.stages)[:4]):
+            for index, block in enumerate(stage):
+                y = block(y)
+                if index == (1 if level == 0 else 0):
+                    our_taps.append(y)
+    for a, b in zip(our_taps, timm_taps):
+        assert a.shape == b.shape
+        assert (a - b).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize('type_name,timm_name,millions', [
+    ('GhostNet', 'ghostnet_100', 5.18), ('GhostNetV2', 'ghostnetv2_100', 6.16)])
+def test_classification_param_count_matches_timm_and_paper(type_name, timm_name, millions):
+    reference = timm.create_model(timm_name, pretrained=False)
+    ours = build(type_name, out_indices=(4, ))
+    final_channels, head_hidden, classes = ours.level_channels[4], 1280, 1000
+    # the classification head the papers count: 1x1 conv 960->1280 (bias) and a 1000-way FC
+    head = final_channels * head_hidden + head_hidden + head_hidden * classes + classes
+    ours_total = sum(p.numel() for p in ours.parameters()) + head
+    reference_total = sum(p.numel() for p in reference.parameters())
+    assert ours_total == reference_total
+    assert round(ours_total / 1e6, 2) == millions
+
+
+@pytest.mark.parametrize('widen_factor,channels', [
+    (0.5, [12, 20, 56, 80, 480]), (1.0, [24, 40, 112, 160, 960]),
+    (1.3, [32, 52, 144, 208, 1248]), (0.75, [20, 32, 84, 120, 720])])
+@pytest.mark.parametrize('type_name', ['GhostNet', 'GhostNetV2'])
+def test_levels_strides_and_channels(type_name, widen_factor, channels):
+    model = build(type_name, widen_factor=widen_factor, out_indices=(0, 1, 2, 3, 4)).eval()
+    assert model.out_channels == channels
+    for height, width in [(64, 64), (65, 97), (33, 47)]:
+        with torch.no_grad():
+            outs = model(torch.randn(1, 3, height, width))
+        for out, stride, c in zip(outs, (4, 8, 16, 32, 32), channels):
+            assert out.shape == (1, c, -(-height // stride), -(-width // stride))
+
+
+def test_ghostnetv2_with_the_timm_table_matches_timm_at_other_widths():
+    torch.manual_seed(0)
+    reference = timm.create_model('ghostnetv2_130', pretrained=False).eval()
+    ours = build('GhostNetV2', widen_factor=1.3, out_indices=(4, )).eval()
+    ours.load_state_dict(convert_state_dict('ghostnet', reference.state_dict()), strict=True)
+    x = torch.randn(1, 3, 64, 80)
+    with torch.no_grad():
+        assert (ours(x)[0] - reference.forward_features(x)).abs().max() <= 1e-5
+
+
+def test_out_channels_follow_out_indices():
+    model = build('GhostNet', out_indices=(1, 2, 4))
+    assert model.out_channels == [40, 112, 960]
+    outs = model.eval()(torch.randn(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [40, 112, 960]
+
+
+def test_levels_after_the_last_output_do_not_train():
+    model = build('GhostNet', out_indices=(0, 1))
+    assert all(not p.requires_grad for p in model.stages[2:].parameters())
+    assert all(p.requires_grad for p in model.stages[:2].parameters())
+    sum(o.sum() for o in model(torch.randn(1, 3, 64, 64))).backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 3, 5])
+def test_frozen_stages(frozen_stages):
+    model = build('GhostNetV2', out_indices=(0, 1, 2, 3, 4), frozen_stages=frozen_stages)
+    model.train()
+    frozen = [] if frozen_stages < 0 else [model.stem] + list(model.stages[:frozen_stages])
+    trainable = list(model.stages[max(frozen_stages, 0):])
+    if frozen_stages < 0:
+        trainable.append(model.stem)
+    for module in frozen:
+        assert all(not p.requires_grad for p in module.parameters())
+        assert all(not m.training for m in module.modules())
+    for module in trainable:
+        assert all(p.requires_grad for p in module.parameters())
+        assert all(m.training for m in module.modules())
+
+
+def test_norm_eval_keeps_bn_statistics():
+    model = build('GhostNet', norm_eval=True)
+    model.train()
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and all(not bn.training for bn in bns)
+    before = bns[5].running_mean.clone()
+    model(torch.randn(2, 3, 64, 64))
+    assert torch.equal(before, bns[5].running_mean)
+
+
+def test_with_cp_gives_the_same_gradients():
+    torch.manual_seed(0)
+    plain = build('GhostNetV2', out_indices=(1, 3))
+    checkpointed = build('GhostNetV2', out_indices=(1, 3), with_cp=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    grads = []
+    for model in (plain, checkpointed):
+        model.train()
+        inp = x.clone().requires_grad_()
+        sum(o.square().mean() for o in model(inp)).backward()
+        grads.append([inp.grad] + [p.grad for p in model.parameters() if p.requires_grad])
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(widen_factor=0), 'widen_factor must be a positive number'),
+    (dict(widen_factor=-1.0), 'widen_factor must be a positive number'),
+    (dict(out_indices=(5, )), r'valid levels: \[0, 1, 2, 3, 4\]'),
+    (dict(out_indices=(1, 1)), 'duplicated'),
+    (dict(out_indices=()), 'must not be empty'),
+    (dict(frozen_stages=6), 'frozen_stages 6 is out of range'),
+    (dict(frozen_stages=-2), 'frozen_stages -2 is out of range'),
+])
+def test_bad_arguments_name_the_valid_choices(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build('GhostNet', **kwargs)
+
+
+def test_pretrained_init_cfg_loads_strictly_with_prefix(tmp_path):
+    source = build('GhostNet', widen_factor=0.5)
+    path = str(tmp_path / 'detector.pth')
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in source.state_dict().items()}},
+               path)
+    model = build('GhostNet', widen_factor=0.5,
+                  init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
+    model.init_weights()
+    for k, v in source.state_dict().items():
+        assert torch.equal(v, model.state_dict()[k])
+
+
+def test_mismatched_checkpoint_lists_missing_and_unexpected_keys(tmp_path):
+    state = build('GhostNet', widen_factor=0.5).state_dict()
+    state.pop('stem.conv.weight')
+    state['stages.9.extra.weight'] = torch.zeros(1)
+    path = str(tmp_path / 'bad.pth')
+    torch.save(state, path)
+    model = build('GhostNet', widen_factor=0.5,
+                  init_cfg=dict(type='Pretrained', checkpoint=path))
+    with pytest.raises(KeyError) as info:
+        model.init_weights()
+    assert 'missing keys (1): stem.conv.weight' in str(info.value)
+    assert 'unexpected keys (1): stages.9.extra.weight' in str(info.value)
+
+
+def test_wrong_width_checkpoint_names_the_shapes(tmp_path):
+    path = str(tmp_path / 'half.pth')
+    torch.save(build('GhostNet', widen_factor=0.5).state_dict(), path)
+    model = build('GhostNet', init_cfg=dict(type='Pretrained', checkpoint=path))
+    with pytest.raises(ValueError, match='wrong shape'):
+        model.init_weights()
+
+
+def test_missing_pretrained_file_says_where_and_how():
+    model = build('GhostNet', init_cfg=dict(type='Pretrained',
+                                           checkpoint='checkpoints/not_there.pth'))
+    with pytest.raises(FileNotFoundError) as info:
+        model.init_weights()
+    text = str(info.value)
+    assert 'huawei-noah' in text
+    assert 'tools/model_converters/convert.py ghostnet' in text
+    assert 'model.backbone.init_cfg=None' in text
+
+
+def test_converter_cli_round_trip(tmp_path):
+    from tests.helpers import run_tool
+    torch.manual_seed(0)
+    reference = timm.create_model('ghostnet_050', pretrained=False)
+    src = str(tmp_path / 'official.pth')
+    # official checkpoints come wrapped, with DataParallel prefixes
+    torch.save({'state_dict': {'module.' + k: v for k, v in reference.state_dict().items()}},
+               src)
+    dst = str(tmp_path / 'converted' / 'ghostnet_0.5x.pth')
+    proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', src, dst])
+    assert proc.returncode == 0, proc.stderr
+    model = build('GhostNet', widen_factor=0.5, out_indices=(4, ),
+                  init_cfg=dict(type='Pretrained', checkpoint=dst))
+    model.init_weights()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert (model.eval()(x)[0] - reference.eval().forward_features(x)).abs().max() <= 1e-5

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Installs what mmlight needs into the current Python, skipping every step that is already done.
+#   bash tools/ensure_env.sh          # runtime: torch, mmcv 2.1.0 (compiled ops), mmengine, mmdet, mmlight
+#   bash tools/ensure_env.sh --test   # and the test/reference dependencies (pytest, timm, mmpretrain)
+# Environment: PYTHON (default python3), MMLIGHT_CACHE (default ~/.cache/mmlight; holds the built
+# mmcv wheel so that a second machine set-up with the same torch skips the ~11 minute build),
+# MAX_JOBS (compile jobs, default nproc).
+set -uo pipefail
+
+PY=${PYTHON:-python3}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${MMLIGHT_CACHE:-$HOME/.cache/mmlight}
+WITH_TEST=0
+[ "${1:-}" = "--test" ] && WITH_TEST=1
+
+MMCV_VERSION=2.1.0
+MMENGINE_VERSION=0.10.7
+MMDET_VERSION=3.3.0
+TIMM_VERSION=1.0.31
+MMPRETRAIN_VERSION=1.2.0
+
+say() { echo "[mmlight setup] $*"; }
+die() { echo "[mmlight setup] FAILED at step '$1': $2" >&2; exit 1; }
+has() { "$PY" -c "$1" >/dev/null 2>&1; }
+pip_install() { "$PY" -m pip install -q --disable-pip-version-check "$@"; }
+
+# 1. torch: keep whatever torch is installed (CUDA builds included); install the default otherwise.
+if ! has "import torch, torchvision"; then
+  say "installing torch + torchvision"
+  pip_install torch torchvision || die "torch" "pip install torch torchvision failed"
+fi
+TORCH_TAG=$("$PY" -c "import torch; print(torch.__version__.replace('+', '_'))")
+
+# 2. build tools: mmcv's setup.py imports pkg_resources (removed in setuptools 82); mmengine
+#    resolves 'mmdet::' config bases through pkg_resources at run time too.
+if ! has "import pkg_resources, wheel, ninja"; then
+  say "installing setuptools<82, wheel, ninja"
+  pip_install 'setuptools<82' wheel ninja || die "build tools" "pip install 'setuptools<82' wheel ninja failed"
+fi
+
+# 3. mmcv 2.1.0 with compiled ops, built against the installed torch (PyPI has no wheel for it).
+mmcv_ok() { has "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'"; }
+if ! mmcv_ok; then
+  CUDA_BUILD=0
+  if has "import torch; assert torch.cuda.is_available()" && command -v nvcc >/dev/null 2>&1; then
+    CUDA_BUILD=1
+  fi
+  WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION-torch$TORCH_TAG-cuda$CUDA_BUILD"
+  if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
+    SRC=$(mktemp -d)
+    say "downloading the mmcv $MMCV_VERSION sdist"
+    "$PY" -m pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$SRC" "mmcv==$MMCV_VERSION" \
+      || die "mmcv download" "pip download mmcv==$MMCV_VERSION failed"
+    tar xzf "$SRC/mmcv-$MMCV_VERSION.tar.gz" -C "$SRC" || die "mmcv unpack" "could not unpack the sdist"
+    # torch >= 2.14 headers use C++20 features; the sdist hard-codes -std=c++17.
+    if has "import torch; from packaging.version import parse; assert parse(torch.__version__).release >= (2, 14)"; then
+      sed -i 's/-std=c++17/-std=c++20/g' "$SRC/mmcv-$MMCV_VERSION/setup.py"
+    fi
+    say "building mmcv $MMCV_VERSION with ops (CUDA ops: $CUDA_BUILD); about 11 minutes on 2 CPU cores"
+    mkdir -p "$WHEEL_DIR"
+    # CFLAGS=-g0: no debug info (the default -g makes each of the 77 files slower to compile)
+    (cd "$SRC/mmcv-$MMCV_VERSION" && CFLAGS="${CFLAGS:-} -g0" MMCV_WITH_OPS=1 FORCE_CUDA=$CUDA_BUILD MAX_JOBS=${MAX_JOBS:-$(nproc)} \
+      "$PY" -m pip wheel -q --no-deps --no-build-isolation -w "$WHEEL_DIR" . > "$SRC/build.log" 2>&1) \
+      || { tail -40 "$SRC/build.log" >&2; rm -rf "$WHEEL_DIR"; die "mmcv build" "compiling mmcv ops failed (log above, full log in $SRC/build.log)"; }
+    rm -rf "$SRC"
+  fi
+  say "installing the mmcv wheel from $WHEEL_DIR"
+  pip_install --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl || die "mmcv install" "pip install of the built wheel failed"
+  # mmcv's own runtime requirements (--no-deps above keeps pip from touching torch)
+  pip_install addict packaging Pillow pyyaml yapf "mmengine==$MMENGINE_VERSION" || die "mmcv requirements" "pip install failed"
+fi
+
+# 4. mmengine, mmdet and their pure-Python requirements.
+if ! has "import mmengine, mmdet; assert mmengine.__version__ == '$MMENGINE_VERSION' and mmdet.__version__ == '$MMDET_VERSION'"; then
+  say "installing mmengine $MMENGINE_VERSION, mmdet $MMDET_VERSION"
+  pip_install "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" || die "mmdet" "pip install mmdet==$MMDET_VERSION failed"
+fi
+
+# 5. mmlight itself (editable, so tools/ and configs/ in this checkout are what runs).
+if ! has "import mmlight, os; assert os.path.samefile(os.path.dirname(mmlight.__file__), '$ROOT/mmlight')"; then
+  say "installing mmlight (editable)"
+  pip_install --no-deps --no-build-isolation -e "$ROOT" || die "mmlight" "pip install -e . failed"
+fi
+
+# 6. test and reference implementations.
+if [ $WITH_TEST = 1 ]; then
+  if ! has "import pytest, timm; assert timm.__version__ == '$TIMM_VERSION'"; then
+    say "installing pytest, timm $TIMM_VERSION"
+    pip_install pytest "timm==$TIMM_VERSION" || die "test deps" "pip install pytest timm failed"
+  fi
+  if ! has "import mmpretrain; assert mmpretrain.__version__ == '$MMPRETRAIN_VERSION'"; then
+    # --no-deps: its requirements would pull in packages we do not need (and may not build);
+    # the backbones used as references need only these.
+    say "installing mmpretrain $MMPRETRAIN_VERSION (reference implementation)"
+    pip_install --no-deps "mmpretrain==$MMPRETRAIN_VERSION" && pip_install einops modelindex rich \
+      || die "mmpretrain" "pip install mmpretrain==$MMPRETRAIN_VERSION failed"
+  fi
+  if has "import transformers; assert int(transformers.__version__.split('.')[0]) >= 5"; then
+    die "transformers" "transformers >= 5 is installed: mmpretrain 1.2.0 then breaks mmdet's register_all_modules. pip uninstall transformers, or use another environment"
+  fi
+fi
+
+# 7. the checks that matter: compiled ops load, and mmdet accepts this mmcv.
+"$PY" - <<'PYEOF' || die "final check" "the stack does not import (see the traceback above)"
+import torch, mmcv, mmcv.ops, mmengine, mmdet, mmlight
+from mmcv.ops import nms, RoIAlign
+boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])
+nms(boxes, torch.tensor([0.9, 0.8]), 0.5)
+print(f"[mmlight setup] ok: torch {torch.__version__}, mmcv {mmcv.__version__} (ops), "
+      f"mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, mmlight {mmlight.__version__}")
+PYEOF
