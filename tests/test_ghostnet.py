@@ -6,7 +6,7 @@ from mmdet.registry import MODELS
 from mmlight.converters import convert_state_dict
 from mmlight.testing.references import TimmGhostNetLevels
 
-timm = pytest.importorskip('timm')
+import timm  # noqa: E402  (a test dependency: tools/ensure_env.sh --test)
 
 FAMILIES = [('GhostNet', 'ghostnet_100'), ('GhostNetV2', 'ghostnetv2_100')]
 

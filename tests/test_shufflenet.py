@@ -8,7 +8,7 @@ from mmlight.testing.references import (MMPretrainShuffleNetLevels,
                                         TorchvisionShuffleNetV2Levels)
 from tests.test_ghostnet import randomize_norm_statistics
 
-torchvision = pytest.importorskip('torchvision')
+import torchvision  # noqa: E402
 
 
 def build(type_name, **kwargs):
@@ -45,10 +45,10 @@ def test_torchvision_weights_give_torchvision_features(name, widen_factor):
 @pytest.mark.parametrize('version,kwargs,type_name', [
     ('v2', dict(widen_factor=1.0), 'ShuffleNetV2'),
     ('v1', dict(groups=3, widen_factor=1.0), 'ShuffleNetV1'),
-    ('v1', dict(groups=8, widen_factor=0.5), 'ShuffleNetV1'),
+    ('v1', dict(groups=8, widen_factor=1.0), 'ShuffleNetV1'),
+    ('v1', dict(groups=1, widen_factor=0.5), 'ShuffleNetV1'),
 ])
 def test_mmpretrain_weights_give_mmpretrain_features(version, kwargs, type_name):
-    pytest.importorskip('mmpretrain')
     torch.manual_seed(0)
     reference = MMPretrainShuffleNetLevels(version, out_indices=(0, 1, 2, 3), **kwargs)
     randomize_norm_statistics(reference)
@@ -104,6 +104,8 @@ def test_shared_contract_applies():
     ('ShuffleNetV1', dict(groups=5), r'groups 5 is not supported; valid choices: \[1, 2, 3, 4, 8\]'),
     ('ShuffleNetV1', dict(widen_factor=0.75), r'valid choices: \[0.5, 1.0, 1.5, 2.0\]'),
     ('ShuffleNetV2', dict(widen_factor=1.2), r'valid choices: \[0.5, 1.0, 1.5, 2.0\]'),
+    ('ShuffleNetV1', dict(groups=8, widen_factor=0.5),
+     r'valid widen_factor for groups=8: \[1.0, 2.0\]'),
     ('ShuffleNetV2', dict(out_indices=(5, )), r'valid levels: \[0, 1, 2, 3, 4\]'),
     ('ShuffleNetV1', dict(out_indices=(4, )), r'valid levels: \[0, 1, 2, 3\]'),
 ])

@@ -21,8 +21,12 @@ MMPRETRAIN_VERSION=1.2.0
 
 say() { echo "[mmlight setup] $*"; }
 die() { echo "[mmlight setup] FAILED at step '$1': $2" >&2; exit 1; }
-has() { "$PY" -c "$1" >/dev/null 2>&1; }
-pip_install() { "$PY" -m pip install -q --disable-pip-version-check "$@"; }
+# checks run outside the checkout, so that ./mmlight does not pass for an installed mmlight
+has() { (cd / && "$PY" -c "$1") >/dev/null 2>&1; }
+pip_install() {
+  # this machine's pip config lists local index mirrors that lack most packages: hide that noise
+  "$PY" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "^WARNING: Location\|^WARNING: Running pip as" >&2)
+}
 
 # 1. torch: keep whatever torch is installed (CUDA builds included); install the default otherwise.
 if ! has "import torch, torchvision"; then
@@ -92,7 +96,7 @@ if [ $WITH_TEST = 1 ]; then
     # --no-deps: its requirements would pull in packages we do not need (and may not build);
     # the backbones used as references need only these.
     say "installing mmpretrain $MMPRETRAIN_VERSION (reference implementation)"
-    pip_install --no-deps "mmpretrain==$MMPRETRAIN_VERSION" && pip_install einops modelindex rich \
+    pip_install --no-deps "mmpretrain==$MMPRETRAIN_VERSION" && pip_install einops modelindex rich importlib-metadata mat4py \
       || die "mmpretrain" "pip install mmpretrain==$MMPRETRAIN_VERSION failed"
   fi
   if has "import transformers; assert int(transformers.__version__.split('.')[0]) >= 5"; then
@@ -101,7 +105,7 @@ if [ $WITH_TEST = 1 ]; then
 fi
 
 # 7. the checks that matter: compiled ops load, and mmdet accepts this mmcv.
-"$PY" - <<'PYEOF' || die "final check" "the stack does not import (see the traceback above)"
+(cd / && "$PY" -) <<'PYEOF' || die "final check" "the stack does not import (see the traceback above)"
 import torch, mmcv, mmcv.ops, mmengine, mmdet, mmlight
 from mmcv.ops import nms, RoIAlign
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])

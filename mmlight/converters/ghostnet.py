@@ -67,9 +67,8 @@ def convert_ghostnet(state_dict):
                 level, index = positions[flat_index[(int(m.group(1)), int(m.group(2)))]]
                 rest = m.group(3)
                 for pattern, replacement in _BLOCK_RENAMES:
-                    renamed = re.sub(pattern, replacement, rest)
-                    if renamed != rest:
-                        rest = renamed
+                    if re.match(pattern, rest):
+                        rest = re.sub(pattern, replacement, rest)
                         break
                 else:
                     raise KeyError(f'unrecognised GhostNet key {key!r}')

@@ -34,6 +34,20 @@ Convert them with:
   python tools/model_converters/convert.py {converter} <downloaded.pth> {checkpoint}"""
 
 
+def _shufflenetv1_layout(groups, widen_factor):
+    """Stem and stage channels, or None where the grouped 1x1 convs cannot split them."""
+    stage_channels = [make_divisible(c * widen_factor, 8) for c in SHUFFLENETV1_CHANNELS[groups]]
+    stem_channels = int(STEM_CHANNELS * widen_factor)
+    in_channels = stem_channels
+    for level, channels in enumerate(stage_channels):
+        first_in = in_channels if level > 0 else None  # the very first 1x1 is not grouped
+        for width in (channels // 4, channels - in_channels, channels, first_in):
+            if width is not None and width % groups:
+                return None
+        in_channels = channels
+    return stem_channels, stage_channels
+
+
 class ShuffleUnitV1(BaseModule):
     """ShuffleNetV1 unit: 1x1 group conv, 3x3 depthwise conv, channel shuffle, 1x1 group conv.
 
@@ -220,9 +234,13 @@ class ShuffleNetV1(_ShuffleNetBase):
         super().__init__(init_cfg=init_cfg)
         self.groups = check_choice('groups', groups, tuple(SHUFFLENETV1_CHANNELS))
         self.widen_factor = validate_widen_factor(widen_factor, SHUFFLENETV1_WIDTHS)
-        stage_channels = [make_divisible(c * self.widen_factor, 8)
-                          for c in SHUFFLENETV1_CHANNELS[groups]]
-        stem_channels = int(STEM_CHANNELS * self.widen_factor)
+        layout = _shufflenetv1_layout(groups, self.widen_factor)
+        if layout is None:
+            valid = [w for w in SHUFFLENETV1_WIDTHS if _shufflenetv1_layout(groups, w)]
+            raise ValueError(f'ShuffleNetV1 with groups={groups} has no channel layout at '
+                             f'widen_factor {widen_factor} (its channels do not divide into '
+                             f'{groups} groups); valid widen_factor for groups={groups}: {valid}')
+        stem_channels, stage_channels = layout
         stages = self._build_stem(stem_channels, norm_cfg, act_cfg)
         in_channels = stem_channels
         for level, (channels, num_units) in enumerate(zip(stage_channels, STAGE_BLOCKS)):

@@ -3,6 +3,11 @@ import torch.nn as nn
 from mmcv.cnn import build_activation_layer
 from mmdet.models.utils import make_divisible
 from mmengine.model import BaseModule
+from mmengine.registry import MODELS
+
+# torch's hard sigmoid, relu6(x + 3) / 6 (mmcv's HSigmoid computes the same but warns)
+if 'Hardsigmoid' not in MODELS.module_dict:
+    MODELS.register_module(module=nn.Hardsigmoid)
 
 
 class SqueezeExcite(BaseModule):
@@ -22,7 +27,7 @@ class SqueezeExcite(BaseModule):
                  se_ratio: float = 0.25,
                  divisor: int = 4,
                  act_cfg: dict = dict(type='ReLU'),
-                 gate_cfg: dict = dict(type='HSigmoid', bias=3.0, divisor=6.0),
+                 gate_cfg: dict = dict(type='Hardsigmoid'),
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         squeeze_channels = make_divisible(channels * se_ratio, divisor)
