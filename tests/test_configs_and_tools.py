@@ -156,6 +156,7 @@ def _retinanet_cfg(demo_root, work_dir, max_iters):
     cfg.log_processor = dict(by_epoch=False, window_size=1)
     cfg.randomness = dict(seed=0)
     cfg.optim_wrapper.optimizer.update(lr=0.01, momentum=0.9)
+    cfg.log_level = 'INFO'  # the resume message is an INFO line
     return cfg
 
 
@@ -209,6 +210,7 @@ def test_two_process_cpu_training_and_evaluation(demo_root, tmp_path):
     cfg.model.backbone.widen_factor = 0.5
     cfg.model.neck.in_channels = [12, 20, 56, 80]
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=2)
+    cfg.log_level = 'INFO'  # the environment summary checked below is logged at INFO
     path = osp.join(str(tmp_path), 'dist_cfg.py')
     cfg.dump(path)
     env = dict(PORT='29561', OMP_NUM_THREADS='1', PYTHON=sys.executable)
