@@ -229,3 +229,56 @@ def test_two_process_cpu_training_and_evaluation(demo_root, tmp_path):
                       dict(env, PORT='29562'))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert 'coco/bbox_mAP' in proc.stdout
+
+
+def test_train_tool_runs_the_odconv_r50_config_on_demo_data(demo_root, tmp_path):
+    """The mission's command, pointed at the demo data from the command line only."""
+    ann = osp.join(demo_root, 'annotations', 'instances_{}.json')
+    options = ['model.backbone.init_cfg=None', 'model.roi_head.bbox_head.num_classes=3',
+               'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
+               "train_dataloader.dataset.metainfo.classes=[circle,square,triangle]",
+               "val_dataloader.dataset.metainfo.classes=[circle,square,triangle]",
+               'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+               'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+               'val_dataloader.persistent_workers=False',
+               'train_dataloader.dataset.indices=4', 'val_dataloader.dataset.indices=2',
+               f'train_dataloader.dataset.data_root={demo_root}',
+               'train_dataloader.dataset.ann_file=annotations/instances_train.json',
+               'train_dataloader.dataset.data_prefix.img=train/',
+               f'val_dataloader.dataset.data_root={demo_root}',
+               'val_dataloader.dataset.ann_file=annotations/instances_val.json',
+               'val_dataloader.dataset.data_prefix.img=val/',
+               'train_dataloader.dataset.pipeline.2.scale=(128,128)',
+               'val_dataloader.dataset.pipeline.1.scale=(128,128)',
+               f"val_evaluator.ann_file={ann.format('val')}",
+               'param_scheduler.0.end=1']
+    proc = run_tool(['tools/train.py', 'configs/faster_rcnn_odconv_r50_fpn_1x.py', '--work-dir',
+                     str(tmp_path), '--cfg-options', *options], timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert 'coco/bbox_mAP' in out
+    assert osp.isfile(osp.join(str(tmp_path), 'epoch_1.pth'))
+
+
+def test_two_process_training_of_an_odconv_model_needs_no_unused_parameter_search(
+        demo_root, tmp_path):
+    cfg = tiny_config(Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_odconv_r50_fpn_1x.py')),
+                      demo_root, str(tmp_path), num_images=4)
+    cfg.model.backbone.update(depth=18, od_cfg=dict(kernel_num=4, reduction=0.0625))
+    cfg.model.neck.in_channels = [64, 128, 256, 512]
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=5)
+    # DDP fails from the second iteration on if any parameter got no gradient
+    cfg.find_unused_parameters = False
+    cfg.custom_hooks = [dict(type='ODConvTemperatureHook', anneal_iters=2)]
+    cfg.log_level = 'INFO'
+    path = osp.join(str(tmp_path), 'dist_od_cfg.py')
+    cfg.dump(path)
+    env = dict(PORT='29563', OMP_NUM_THREADS='1', PYTHON=sys.executable)
+    proc = run_script(['bash', 'tools/dist_train.sh', path, '2', '--work-dir', str(tmp_path)],
+                      env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert 'GPU number: 2' in out and 'find_unused_parameters = False' in out
+    log = open(glob.glob(osp.join(str(tmp_path), '*', '*.log'))[0]).read()
+    assert 'odconv_temperature: 30.0000' in log and 'odconv_temperature: 15.5000' in log
+    assert osp.isfile(osp.join(str(tmp_path), 'epoch_2.pth'))

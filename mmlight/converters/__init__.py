@@ -7,10 +7,13 @@ heads are dropped. ``tools/model_converters/convert.py`` is the command line fro
 from collections import OrderedDict
 
 from .ghostnet import convert_ghostnet
+from .odconv import convert_odmobilenetv2, convert_odresnet
 from .shufflenet import convert_shufflenetv1, convert_shufflenetv2
 
 CONVERTERS = {
     'ghostnet': convert_ghostnet,
+    'odmobilenetv2': convert_odmobilenetv2,
+    'odresnet': convert_odresnet,
     'shufflenetv1': convert_shufflenetv1,
     'shufflenetv2': convert_shufflenetv2,
 }

@@ -74,3 +74,56 @@ class MMPretrainShuffleNetLevels(nn.Module):
             if index in self.out_indices:
                 outs.append(x)
         return tuple(outs)
+
+
+class TorchvisionResNetLevels(nn.Module):
+    """torchvision's resnet*: levels 0-3 after layer1-4."""
+
+    def __init__(self, model_name: str = 'resnet50', out_indices=(0, 1, 2, 3)):
+        super().__init__()
+        import torchvision
+        self.model = getattr(torchvision.models, model_name)(weights=None)
+        self.out_indices = tuple(out_indices)
+
+    def forward(self, x):
+        model = self.model
+        x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+        outs = []
+        for index, layer in enumerate([model.layer1, model.layer2, model.layer3,
+                                       model.layer4][:self.out_indices[-1] + 1]):
+            x = layer(x)
+            if index in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+
+class TorchvisionMobileNetV2Levels(nn.Module):
+    """torchvision's mobilenet_v2: levels 0-3 after features[3], [6], [13], [17] (the last
+    block of strides 4/8/16/32), level 4 after features[18] (the final 1x1 conv)."""
+    LEVEL_LAST_FEATURE = (3, 6, 13, 17, 18)
+
+    def __init__(self, width_mult: float = 1.0, out_indices=(0, 1, 2, 4)):
+        super().__init__()
+        import torchvision
+        self.model = torchvision.models.mobilenet_v2(weights=None, width_mult=width_mult)
+        self.taps = [self.LEVEL_LAST_FEATURE[i] for i in out_indices]
+
+    def forward(self, x):
+        outs = []
+        for index, layer in enumerate(self.model.features[:self.taps[-1] + 1]):
+            x = layer(x)
+            if index in self.taps:
+                outs.append(x)
+        return tuple(outs)
+
+
+def odconv_official_formulation(model: nn.Module) -> nn.Module:
+    """The same mmlight model with every ODConv2d computing the official code's way (x * a_c,
+    per-sample kernel mix, grouped conv with the batch folded into groups, * a_f). There is no
+    third-party ODConv library to compare with; the tests check both formulations against the
+    paper's equation, and the benchmark times mmlight's against this one."""
+    from mmlight.models.layers import ODConv2d
+    for module in model.modules():
+        if isinstance(module, ODConv2d):
+            module.impl = 'official'
+    return model

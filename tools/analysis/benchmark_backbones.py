@@ -1,16 +1,28 @@
-"""Time mmlight backbones beside their reference implementations, with the same weights, in
-one run: forward and forward+backward images/s, peak memory, params and FLOPs.
+"""Time mmlight models beside their reference implementations, with the same weights, in one
+run: forward and forward+backward images/s, peak memory, params and FLOPs.
 
-    python tools/analysis/benchmark_backbones.py                      # every pair, CPU
-    python tools/analysis/benchmark_backbones.py ghostnet --device cuda --batch 8 --size 512 512
+    python tools/analysis/benchmark_backbones.py                          # the backbone pairs
+    python tools/analysis/benchmark_backbones.py odresnet50 --batch 2 --size 800 1333
+    python tools/analysis/benchmark_backbones.py faster_rcnn_odconv_r50 --batch 2 --size 800 1333
+    python tools/analysis/benchmark_backbones.py ghostnet --device cuda --batch 8
 
-Each (model, implementation) is timed in its own subprocess so that peak memory (CUDA: max
-allocated; CPU: growth of the peak resident set over the state before the timed loops) is
-not polluted by the other. Ratios > 1 mean mmlight is faster / uses less memory.
+Backbone pairs compare an mmlight backbone with a third-party one (timm, torchvision,
+mmpretrain) after converting the reference's weights; the ODConv pairs compare mmlight's
+ODConv2d formulation with the official code's formulation in the same module. Detector pairs
+(``faster_rcnn_*``) time a full training step (loss + backward + SGD) of two detectors on the
+same random images and boxes; their "reference" is the baseline detector.
+
+Each (model, implementation) runs in its own subprocess so that peak memory (CUDA: max
+allocated; CPU: the peak resident set, reset through /proc/self/clear_refs before the timed
+loops, minus the resident set then) is not
+polluted by the other. Ratios are mmlight / reference throughput (> 1: mmlight faster) and
+mmlight / reference peak memory.
 """
 import argparse
 import json
+import logging
 import os
+import os.path as osp
 import resource
 import subprocess
 import sys
@@ -19,8 +31,12 @@ import time
 
 import torch
 
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
 PAIRS = {
-    # name: mmlight config, reference factory, converter, reference description
+    # name: mmlight backbone config, reference factory (evaluated in mmlight.testing.references),
+    # converter from the reference's state_dict (None: same keys), reference description
     'ghostnet': dict(
         mmlight=dict(type='GhostNet', widen_factor=1.0, out_indices=(0, 1, 2, 3)),
         reference="TimmGhostNetLevels('ghostnet_100')", converter='ghostnet',
@@ -37,28 +53,79 @@ PAIRS = {
         mmlight=dict(type='ShuffleNetV1', groups=3, widen_factor=1.0, out_indices=(0, 1, 2, 3)),
         reference="MMPretrainShuffleNetLevels('v1', groups=3)", converter='shufflenetv1',
         reference_name='mmpretrain ShuffleNetV1 g3'),
+    'resnet50': dict(
+        mmlight=dict(type='ODResNet', depth=50, od_cfg=None),
+        reference="TorchvisionResNetLevels('resnet50')", converter='odresnet',
+        reference_name='torchvision resnet50'),
+    'odresnet50': dict(
+        mmlight=dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=1)),
+        reference="odconv_official_formulation(build_mmlight("
+                  "dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=1))))",
+        converter=None, reference_name='official ODConv formulation'),
+    'odresnet50-4x': dict(
+        mmlight=dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=4)),
+        reference="odconv_official_formulation(build_mmlight("
+                  "dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=4))))",
+        converter=None, reference_name='official ODConv formulation'),
+    'odmobilenetv2': dict(
+        mmlight=dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=1)),
+        reference="odconv_official_formulation(build_mmlight("
+                  "dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=1))))",
+        converter=None, reference_name='official ODConv formulation'),
+    'odmobilenetv2-4x': dict(
+        mmlight=dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=4)),
+        reference="odconv_official_formulation(build_mmlight("
+                  "dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=4))))",
+        converter=None, reference_name='official ODConv formulation'),
 }
+DEFAULT_PAIRS = ('ghostnet', 'ghostnetv2', 'shufflenetv2', 'shufflenetv1')
+DETECTOR_PAIRS = {
+    # name: (mmlight config, baseline config)
+    'faster_rcnn_odconv_r50': ('configs/faster_rcnn_odconv_r50_fpn_1x.py',
+                               'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'),
+    'faster_rcnn_odconv_official_r50': ('configs/faster_rcnn_odconv_r50_fpn_1x.py:official',
+                                        'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'),
+}
+
+
+def build_mmlight(cfg):
+    import mmlight  # noqa: F401
+    from mmdet.registry import MODELS
+    return MODELS.build(dict(cfg))
 
 
 def build(pair, impl):
     if impl == 'reference':
         from mmlight.testing import references
-        return eval(PAIRS[pair]['reference'], vars(references))
-    import mmlight  # noqa: F401
-    from mmdet.registry import MODELS
-    return MODELS.build(dict(PAIRS[pair]['mmlight']))
+        return eval(PAIRS[pair]['reference'], dict(vars(references), build_mmlight=build_mmlight))
+    return build_mmlight(PAIRS[pair]['mmlight'])
 
 
 def reference_state_to_mmlight(pair, reference):
+    if PAIRS[pair]['converter'] is None:
+        return reference.state_dict()
     from mmlight.converters import convert_state_dict
     state = {k[len('model.'):] if k.startswith('model.') else k: v
              for k, v in reference.state_dict().items()}
     return convert_state_dict(PAIRS[pair]['converter'], state)
 
 
-def current_rss_kib():
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+def _proc_status_bytes(field):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f'{field} not in /proc/self/status')
+
+
+def reset_peak_rss():
+    """Linux: writing 5 to clear_refs resets the peak resident set (VmHWM) to the current."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
 
 
 def sync(device):
@@ -77,34 +144,99 @@ def timed(fn, iters, warmup, device):
     return (time.perf_counter() - start) / iters
 
 
+class PeakMemory:
+
+    def __init__(self, device):
+        self.device = device
+
+    def __enter__(self):
+        if self.device.type == 'cuda':
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+        else:
+            self.resettable = reset_peak_rss()
+            self.base = _proc_status_bytes('VmRSS')
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == 'cuda':
+            peak = torch.cuda.max_memory_allocated()
+        elif self.resettable:
+            peak = _proc_status_bytes('VmHWM')
+        else:  # the peak since the process started: an upper bound
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        self.mib = max(peak - self.base, 0) / 2**20
+
+
+def detector_from_config(spec):
+    import mmlight  # noqa: F401
+    from mmengine.config import Config
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmlight.testing.references import odconv_official_formulation
+    register_all_modules()
+    path, _, variant = spec.partition(':')
+    if path.startswith('mmdet::'):
+        import mmdet
+        path = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', path[len('mmdet::'):])
+    cfg = Config.fromfile(osp.join(ROOT, path) if not osp.isabs(path) else path)
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return odconv_official_formulation(model) if variant == 'official' else model
+
+
+def detector_worker(args, device):
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    spec = DETECTOR_PAIRS[args.pair][0 if args.worker == 'mmlight' else 1]
+    model = detector_from_config(spec).to(device).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+    generator = torch.Generator().manual_seed(0)
+    height, width = args.size
+    inputs = (torch.rand(args.batch, 3, height, width, generator=generator) * 255).to(device)
+    samples = []
+    for _ in range(args.batch):
+        xy = torch.rand(8, 2, generator=generator) * torch.tensor([width * 0.7, height * 0.7])
+        wh = 32 + torch.rand(8, 2, generator=generator) * torch.tensor([width, height]) * 0.3
+        sample = DetDataSample(metainfo=dict(img_shape=(height, width), batch_input_shape=(
+            height, width), ori_shape=(height, width), pad_shape=(height, width),
+                                             scale_factor=(1.0, 1.0)))
+        sample.gt_instances = InstanceData(bboxes=torch.cat([xy, xy + wh], 1).to(device),
+                                           labels=torch.randint(0, 80, (8, ),
+                                                                generator=generator).to(device))
+        samples.append(sample)
+
+    def step():
+        batch = model.data_preprocessor(dict(inputs=list(inputs), data_samples=samples), True)
+        losses = model(**batch, mode='loss')
+        loss = sum(v.sum() for k, v in losses.items() if 'loss' in k
+                   for v in (v if isinstance(v, list) else [v]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    with PeakMemory(device) as memory:
+        seconds = timed(step, args.iters, args.warmup, device)
+    return dict(train_img_s=args.batch / seconds, train_peak_mib=memory.mib)
+
+
 def worker(args):
     device = torch.device(args.device)
-    model = build(args.pair, args.impl)
+    if args.pair in DETECTOR_PAIRS:
+        return detector_worker(args, device)
+    model = build(args.pair, args.worker)
     model.load_state_dict(torch.load(args.weights, map_location='cpu'))
     model.to(device)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model.to(memory_format=memory_format)
     x = torch.randn(args.batch, 3, *args.size, device=device).to(memory_format=memory_format)
     result = {}
-
-    def peak_start():
-        if device.type == 'cuda':
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-            return torch.cuda.memory_allocated()
-        return current_rss_kib() * 1024
-
-    def peak_end(base):
-        if device.type == 'cuda':
-            return torch.cuda.max_memory_allocated() - base
-        return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base, 0)
-
     model.eval()
-    with torch.no_grad():
-        base = peak_start()
+    with torch.no_grad(), PeakMemory(device) as memory:
         seconds = timed(lambda: model(x), args.iters, args.warmup, device)
-        result['fwd_img_s'] = args.batch / seconds
-        result['fwd_peak_mib'] = peak_end(base) / 2**20
+    result.update(fwd_img_s=args.batch / seconds, fwd_peak_mib=memory.mib)
 
     model.train()
 
@@ -112,54 +244,70 @@ def worker(args):
         outs = model(x)
         sum(o.float().mean() for o in outs).backward()
 
-    base = peak_start()
-    seconds = timed(step, args.iters, args.warmup, device)
-    result['train_img_s'] = args.batch / seconds
-    result['train_peak_mib'] = peak_end(base) / 2**20
-    print('RESULT ' + json.dumps(result))
+    with PeakMemory(device) as memory:
+        seconds = timed(step, args.iters, args.warmup, device)
+    result.update(train_img_s=args.batch / seconds, train_peak_mib=memory.mib)
+    return result
 
 
 def run_worker(pair, impl, weights, args):
-    cmd = [sys.executable, os.path.abspath(__file__), pair, '--worker', impl, '--weights', weights,
-           '--device', args.device, '--batch', str(args.batch), '--size', *map(str, args.size),
-           '--iters', str(args.iters), '--warmup', str(args.warmup)]
+    cmd = [sys.executable, osp.abspath(__file__), pair, '--worker', impl, '--device',
+           args.device, '--batch', str(args.batch), '--size', *map(str, args.size), '--iters',
+           str(args.iters), '--warmup', str(args.warmup)]
+    if weights:
+        cmd += ['--weights', weights]
     if args.channels_last:
         cmd.append('--channels-last')
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f'{pair}/{impl} failed:\n{out.stderr[-3000:]}')
-    line = [l for l in out.stdout.splitlines() if l.startswith('RESULT ')][-1]
+    line = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')][-1]
     return json.loads(line[len('RESULT '):])
 
 
 def complexity(model, size):
     from mmengine.analysis import get_model_complexity_info
+    logging.getLogger('mmengine').setLevel(logging.ERROR)
     info = get_model_complexity_info(model, input_shape=(3, *size), show_table=False,
                                      show_arch=False)
     return info['params'], info['flops']
 
 
 def compare(pair, args, tmp):
-    torch.manual_seed(0)
-    reference = build(pair, 'reference').eval()
-    ours = build(pair, 'mmlight').eval()
-    ref_path = os.path.join(tmp, f'{pair}_reference.pth')
-    our_path = os.path.join(tmp, f'{pair}_mmlight.pth')
-    torch.save(reference.state_dict(), ref_path)
-    ours.load_state_dict(reference_state_to_mmlight(pair, reference), strict=True)
-    torch.save(ours.state_dict(), our_path)
-    with torch.no_grad():
-        x = torch.randn(1, 3, *args.size)
-        diff = max((a - b).abs().max().item() for a, b in zip(ours(x), reference(x)))
-    params, flops = complexity(ours, args.size)
-    row = dict(pair=pair, reference=PAIRS[pair]['reference_name'], params_m=params / 1e6,
-               gflops=flops / 1e9, max_abs_diff=diff)
-    for impl, path in (('reference', ref_path), ('mmlight', our_path)):
+    if pair in DETECTOR_PAIRS:
+        row = dict(pair=pair, reference=DETECTOR_PAIRS[pair][1], params_m=float('nan'),
+                   gflops=float('nan'), max_abs_diff=float('nan'))
+        paths = (('reference', None), ('mmlight', None))
+    else:
+        torch.manual_seed(0)
+        reference = build(pair, 'reference').eval()
+        ours = build(pair, 'mmlight').eval()
+        ref_path = osp.join(tmp, f'{pair}_reference.pth')
+        our_path = osp.join(tmp, f'{pair}_mmlight.pth')
+        torch.save(reference.state_dict(), ref_path)
+        ours.load_state_dict(reference_state_to_mmlight(pair, reference), strict=True)
+        torch.save(ours.state_dict(), our_path)
+        with torch.no_grad():
+            x = torch.randn(1, 3, *args.size)
+            diff = max((a - b).abs().max().item() for a, b in zip(ours(x), reference(x)))
+        params, flops = complexity(ours, args.size)
+        row = dict(pair=pair, reference=PAIRS[pair]['reference_name'], params_m=params / 1e6,
+                   gflops=flops / 1e9, max_abs_diff=diff)
+        paths = (('reference', ref_path), ('mmlight', our_path))
+    for impl, path in paths:
         for key, value in run_worker(pair, impl, path, args).items():
             row[f'{impl}_{key}'] = value
-    for key in ('fwd_img_s', 'train_img_s'):
-        row[f'{key}_ratio'] = row[f'mmlight_{key}'] / row[f'reference_{key}']
+    for key in ('fwd_img_s', 'train_img_s', 'fwd_peak_mib', 'train_peak_mib'):
+        if f'mmlight_{key}' in row:
+            row[f'{key}_ratio'] = row[f'mmlight_{key}'] / max(row[f'reference_{key}'], 1e-9)
     return row
+
+
+def _cell(row, key, digits=1):
+    if f'mmlight_{key}' not in row:
+        return '-'
+    return (f"{row[f'mmlight_{key}']:.{digits}f} / {row[f'reference_{key}']:.{digits}f} "
+            f"({row[f'{key}_ratio']:.2f})")
 
 
 def print_table(rows, args):
@@ -169,24 +317,23 @@ def print_table(rows, args):
           f'{args.size[0]}x{args.size[1]}; {args.iters} timed iterations'
           f'{"; channels_last" if args.channels_last else ""}')
     print('| model | reference | params (M) | GFLOPs | max abs diff | fwd img/s mmlight / ref '
-          '(ratio) | fwd+bwd img/s mmlight / ref (ratio) | fwd peak MiB mmlight / ref | '
-          'fwd+bwd peak MiB mmlight / ref |')
+          '(ratio) | fwd+bwd img/s mmlight / ref (ratio) | fwd peak MiB mmlight / ref (ratio) '
+          '| fwd+bwd peak MiB mmlight / ref (ratio) |')
     print('|---|---|---|---|---|---|---|---|---|')
     for r in rows:
         print(f"| {r['pair']} | {r['reference']} | {r['params_m']:.2f} | {r['gflops']:.2f} | "
-              f"{r['max_abs_diff']:.1e} | {r['mmlight_fwd_img_s']:.1f} / "
-              f"{r['reference_fwd_img_s']:.1f} ({r['fwd_img_s_ratio']:.2f}) | "
-              f"{r['mmlight_train_img_s']:.1f} / {r['reference_train_img_s']:.1f} "
-              f"({r['train_img_s_ratio']:.2f}) | {r['mmlight_fwd_peak_mib']:.0f} / "
-              f"{r['reference_fwd_peak_mib']:.0f} | {r['mmlight_train_peak_mib']:.0f} / "
-              f"{r['reference_train_peak_mib']:.0f} |")
+              f"{r['max_abs_diff']:.1e} | {_cell(r, 'fwd_img_s', 2)} | "
+              f"{_cell(r, 'train_img_s', 2)} | {_cell(r, 'fwd_peak_mib', 0)} | "
+              f"{_cell(r, 'train_peak_mib', 0)} |")
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('pairs', nargs='*', choices=[[]] + sorted(PAIRS), default=[],
-                        help=f'models to compare (default: all of {sorted(PAIRS)})')
+    choices = sorted(PAIRS) + sorted(DETECTOR_PAIRS)
+    parser.add_argument('pairs', nargs='*', default=[], metavar='PAIR',
+                        help=f'what to compare (default: {list(DEFAULT_PAIRS)}); one of '
+                        f'{choices}')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--size', type=int, nargs=2, default=[320, 320], metavar=('H', 'W'))
@@ -196,20 +343,26 @@ def parse_args():
     parser.add_argument('--json', help='also write the rows to this file')
     parser.add_argument('--worker', choices=['reference', 'mmlight'], help=argparse.SUPPRESS)
     parser.add_argument('--weights', help=argparse.SUPPRESS)
-    return parser.parse_args()
+    args = parser.parse_args()
+    for pair in args.pairs:
+        if pair not in choices:
+            parser.error(f'unknown pair {pair!r}; valid choices: {choices}')
+    return args
 
 
 def main():
     args = parse_args()
     if args.worker:
         args.pair = args.pairs[0]
-        return worker(args)
+        print('RESULT ' + json.dumps(worker(args)))
+        return
     if args.device == 'cuda':
         torch.backends.cudnn.benchmark = True
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for pair in args.pairs or sorted(PAIRS):
+        for pair in args.pairs or DEFAULT_PAIRS:
             rows.append(compare(pair, args, tmp))
+            print(json.dumps(rows[-1]), flush=True)
     print_table(rows, args)
     if args.json:
         with open(args.json, 'w') as f:

@@ -35,17 +35,24 @@ def check_choice(name: str, value, choices):
     return value
 
 
-class MultiScaleBackbone(BaseModule):
-    pretrained_hint = ''
+def format_pretrained_hint(weights: str, converter: str, checkpoint: str) -> str:
+    """The message shown when a config's ImageNet checkpoint is missing."""
+    return (f'Official ImageNet weights: {weights}\nConvert them with:\n'
+            f'  python tools/model_converters/convert.py {converter} <downloaded.pth> '
+            f'{checkpoint}')
 
+
+class MultiScaleBackbone(BaseModule):
     """Base class of mmlight's multi-scale backbones.
 
     Subclasses call ``super().__init__(init_cfg=...)``, build ``self.stem`` and
     ``self.stages`` (an ``nn.ModuleList``; ``stages[i]`` produces level ``i``), and then call
     :meth:`_init_contract`. ``pretrained_hint`` (a class attribute) tells users where the
-    official ImageNet weights are and how to convert them, when a checkpoint is missing. Optional per-level output transforms (e.g. the detection-only
+    official ImageNet weights are and how to convert them, when a checkpoint is missing.
+    Optional per-level output transforms (e.g. the detection-only
     norms of HorNet) go into ``self.out_norms``, an ``nn.ModuleDict`` keyed by level.
     """
+    pretrained_hint = ''
 
     def _init_contract(self,
                        level_channels: Sequence[int],

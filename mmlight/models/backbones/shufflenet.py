@@ -7,7 +7,8 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
 from ..layers import DepthwiseSeparableConvModule, channel_shuffle
-from .base import MultiScaleBackbone, check_choice, validate_widen_factor
+from .base import (MultiScaleBackbone, check_choice, format_pretrained_hint,
+                   validate_widen_factor)
 
 STEM_CHANNELS = 24
 STAGE_BLOCKS = (4, 8, 4)
@@ -28,11 +29,6 @@ SHUFFLENETV1_CHANNELS = {
     8: (384, 768, 1536),
 }
 SHUFFLENETV1_WIDTHS = (0.5, 1.0, 1.5, 2.0)
-
-_HINT = """Official ImageNet weights: {weights}
-Convert them with:
-  python tools/model_converters/convert.py {converter} <downloaded.pth> {checkpoint}"""
-
 
 def _shufflenetv1_layout(groups, widen_factor):
     """Stem and stage channels, or None where the grouped 1x1 convs cannot split them."""
@@ -173,7 +169,7 @@ class ShuffleNetV2(_ShuffleNetBase):
         with_cp (bool): Gradient checkpointing per unit. Default: False.
         init_cfg (dict, optional): Initialization config; Pretrained loads strictly.
     """
-    pretrained_hint = _HINT.format(
+    pretrained_hint = format_pretrained_hint(
         weights='torchvision (https://download.pytorch.org/models/shufflenetv2_x1-5666bf0f80.pth '
         'for 1.0x, x0.5-f707e7126e, x1_5-3c479a10, x2_0-8be3c8ee), or mmpretrain\'s model zoo',
         converter='shufflenetv2', checkpoint='checkpoints/shufflenetv2_1.0x_imagenet.pth')
@@ -217,7 +213,7 @@ class ShuffleNetV1(_ShuffleNetBase):
             ShuffleNetV1 has no final 1x1 conv. Default: (0, 1, 2, 3).
         frozen_stages, norm_cfg, act_cfg, norm_eval, with_cp, init_cfg: as ShuffleNetV2.
     """
-    pretrained_hint = _HINT.format(
+    pretrained_hint = format_pretrained_hint(
         weights='mmpretrain\'s model zoo (shufflenet-v1-1x_16xb64_in1k, g=3 1.0x)',
         converter='shufflenetv1', checkpoint='checkpoints/shufflenetv1_g3_1.0x_imagenet.pth')
 

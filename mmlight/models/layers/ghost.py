@@ -47,7 +47,7 @@ class DFCAttention(BaseModule):
     def forward(self, x: torch.Tensor, size) -> torch.Tensor:
         # The official code floors odd sizes; only maps too small to pool (where it would
         # crash) keep their last partial window.
-        too_small = x.shape[-2] < 2 or x.shape[-1] < 2
+        too_small = bool(x.shape[-2] < 2 or x.shape[-1] < 2)
         pooled = F.avg_pool2d(x, kernel_size=2, stride=2, ceil_mode=too_small)
         gate = torch.sigmoid(self.vertical(self.horizontal(self.reduce(pooled))))
         return F.interpolate(gate, size=size, mode='nearest')

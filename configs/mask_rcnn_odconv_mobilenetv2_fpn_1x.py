@@ -1,0 +1,20 @@
+# Mask R-CNN + FPN, OD-MobileNetV2 1.0x (ODConv 1x), levels 24/32/96/1280 (official).
+# COCO, 12 epochs (mmdet's 1x schedule: SGD 0.02, batch 16).
+_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
+custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='ODMobileNetV2',
+        widen_factor=1.0,
+        od_cfg=dict(kernel_num=1, reduction=0.0625),
+        out_indices=(0, 1, 2, 4),
+        frozen_stages=1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/od_mobilenetv2_1.0x_1x_imagenet.pth')),
+    neck=dict(in_channels=[24, 32, 96, 1280]))
+# The official detection runs keep the ODConv temperature at 1 (ImageNet-pretrained backbone).
+# Training ODConv from scratch anneals it from 30 to 1; that is one line:
+# custom_hooks = [dict(type='ODConvTemperatureHook', anneal_epochs=1)]

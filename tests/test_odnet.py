@@ -1,0 +1,290 @@
+"""OD-ResNet and OD-MobileNetV2: structure, weights, contract, and the temperature hook."""
+import os.path as osp
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn as nn
+import torchvision
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+
+import mmlight  # noqa: F401
+from mmdet.registry import MODELS
+from mmlight.converters import convert_state_dict
+from mmlight.engine import ODConvTemperatureHook
+from mmlight.models.layers import ODConv2d
+from mmlight.testing.references import TorchvisionMobileNetV2Levels, TorchvisionResNetLevels
+from tests.helpers import ROOT, run_tool
+from tests.test_ghostnet import randomize_norm_statistics
+from tests.test_shufflenet import assert_same_levels
+
+
+def build(type_name, **kwargs):
+    return MODELS.build(dict(type=type_name, **kwargs))
+
+
+def classifier_params_m(backbone, head_in):
+    return (sum(p.numel() for p in backbone.parameters()) + head_in * 1000 + 1000) / 1e6
+
+
+@pytest.mark.parametrize('depth,kernel_num,expected', [
+    (18, 1, 11.94), (18, 4, 44.90), (50, 1, 28.64), (50, 4, 90.67), (101, 1, 50.82),
+    (50, None, 25.56)])
+def test_odresnet_param_counts_match_the_paper(depth, kernel_num, expected):
+    od_cfg = None if kernel_num is None else dict(kernel_num=kernel_num, reduction=0.0625)
+    model = build('ODResNet', depth=depth, od_cfg=od_cfg)
+    assert classifier_params_m(model, model.level_channels[-1]) == \
+        pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize('kernel_num,expected', [(1, 4.94), (4, 11.51), (None, 3.50)])
+def test_odmobilenetv2_param_counts_match_the_paper(kernel_num, expected):
+    od_cfg = None if kernel_num is None else dict(kernel_num=kernel_num)
+    model = build('ODMobileNetV2', od_cfg=od_cfg, out_indices=(0, 1, 2, 3, 4))
+    assert classifier_params_m(model, 1280) == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize('name,depth', [('resnet18', 18), ('resnet50', 50)])
+def test_plain_odresnet_with_torchvision_weights_is_torchvision_resnet(name, depth):
+    torch.manual_seed(0)
+    reference = TorchvisionResNetLevels(name)
+    randomize_norm_statistics(reference)
+    ours = build('ODResNet', depth=depth, od_cfg=None)
+    ours.load_state_dict(convert_state_dict('odresnet', reference.model.state_dict()))
+    assert_same_levels(ours, reference, torch.randn(2, 3, 67, 91))
+
+
+@pytest.mark.parametrize('width', [1.0, 0.5])
+def test_plain_odmobilenetv2_with_torchvision_weights_is_torchvision_mobilenetv2(width):
+    torch.manual_seed(0)
+    reference = TorchvisionMobileNetV2Levels(width, out_indices=(0, 1, 2, 3, 4))
+    randomize_norm_statistics(reference)
+    ours = build('ODMobileNetV2', widen_factor=width, od_cfg=None, out_indices=(0, 1, 2, 3, 4))
+    ours.load_state_dict(convert_state_dict('odmobilenetv2', reference.model.state_dict()))
+    assert_same_levels(ours, reference, torch.randn(2, 3, 67, 91))
+    with torch.no_grad():  # the taps feed torchvision's own classifier
+        x = torch.randn(1, 3, 64, 64)
+        pooled = ours(x)[-1].mean((2, 3))
+        torch.testing.assert_close(reference.model.classifier(pooled), reference.model(x))
+
+
+def official_odconv_state_dict(plain_state, is_odconv, kernel_num, reduction=0.0625):
+    """An official-layout ODConv checkpoint, written from the official code's structure: a
+    torchvision network whose chosen convs hold a [K, ...] bank and an ``attention``."""
+    torch.manual_seed(1)
+    state = {}
+    for key, value in plain_state.items():
+        if not (key.endswith('.weight') and value.dim() == 4 and is_odconv(key)):
+            state[key] = torch.randn_like(value) if value.is_floating_point() else value
+            continue
+        conv = key[:-len('.weight')]
+        out_ch, in_per_group, k, _ = value.shape
+        depthwise = in_per_group == 1 and k > 1
+        in_ch = out_ch if depthwise else in_per_group
+        hidden = max(int(in_ch * reduction), 16)
+        state[key] = torch.randn(kernel_num, *value.shape)
+        att = conv + '.attention.'
+        state[att + 'fc.weight'] = torch.randn(hidden, in_ch, 1, 1)
+        for name, init in (('weight', torch.rand), ('bias', torch.randn),
+                           ('running_mean', torch.randn), ('running_var', torch.rand)):
+            state[att + 'bn.' + name] = init(hidden)
+        state[att + 'bn.num_batches_tracked'] = torch.tensor(7)
+        heads = [('channel_fc', in_ch)]
+        if not depthwise:
+            heads.append(('filter_fc', out_ch))
+        if k > 1:
+            heads.append(('spatial_fc', k * k))
+        if kernel_num > 1:
+            heads.append(('kernel_fc', kernel_num))
+        for head, channels in heads:
+            state[att + head + '.weight'] = torch.randn(channels, hidden, 1, 1)
+            state[att + head + '.bias'] = torch.randn(channels)
+    return {'state_dict': {'module.' + k: v for k, v in state.items()}, 'epoch': 100}
+
+
+def _convert_with_cli(tmp_path, source, checkpoint):
+    src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'converted.pth')
+    torch.save(checkpoint, src)
+    proc = run_tool(['tools/model_converters/convert.py', source, src, dst])
+    assert proc.returncode == 0, proc.stderr
+    return torch.load(dst, map_location='cpu')['state_dict'], checkpoint['state_dict']
+
+
+def test_official_od_resnet_checkpoint_converts_and_loads_strictly(tmp_path):
+    plain = torchvision.models.resnet18().state_dict()
+    official = official_odconv_state_dict(
+        plain, lambda key: key.startswith('layer') and 'downsample' not in key, kernel_num=4)
+    converted, source = _convert_with_cli(tmp_path, 'odresnet', official)
+    model = build('ODResNet', depth=18, od_cfg=dict(kernel_num=4),
+                  init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'converted.pth')))
+    model.init_weights()  # strict
+    state = model.state_dict()
+    assert set(state) == set(converted)
+    for ours, theirs in (('stages.1.0.conv2.weight', 'layer2.0.conv2.weight'),
+                         ('stages.1.0.conv2.attention.spatial_fc.bias',
+                          'layer2.0.conv2.attention.spatial_fc.bias'),
+                         ('stages.3.1.conv1.attention.bn.running_var',
+                          'layer4.1.conv1.attention.bn.running_var'),
+                         ('stages.2.0.downsample.0.weight', 'layer3.0.downsample.0.weight'),
+                         ('stem.0.weight', 'conv1.weight'), ('stem.1.bias', 'bn1.bias')):
+        assert torch.equal(state[ours], source['module.' + theirs]), ours
+    assert isinstance(model.stages[2][0].downsample[0], nn.Conv2d)  # shortcuts stay plain
+    assert not isinstance(model.stem[0], ODConv2d)
+
+
+def test_official_od_mobilenetv2_checkpoint_converts_and_loads_strictly(tmp_path):
+    plain = torchvision.models.mobilenet_v2().state_dict()
+    official = official_odconv_state_dict(plain, lambda key: not key.startswith('features.0.'),
+                                          kernel_num=4)
+    converted, source = _convert_with_cli(tmp_path, 'odmobilenetv2', official)
+    model = build('ODMobileNetV2', od_cfg=dict(kernel_num=4), out_indices=(0, 1, 2, 3, 4))
+    model.load_state_dict(converted, strict=True)
+    state = model.state_dict()
+    for ours, theirs in (
+            ('stages.0.0.conv.0.conv.weight', 'features.1.conv.0.0.weight'),  # t=1 depthwise
+            ('stages.0.0.conv.1.conv.attention.kernel_fc.bias',
+             'features.1.conv.1.attention.kernel_fc.bias'),
+            ('stages.0.0.conv.1.bn.running_mean', 'features.1.conv.2.running_mean'),
+            ('stages.2.6.conv.2.conv.weight', 'features.13.conv.2.weight'),
+            ('stages.2.6.conv.2.bn.weight', 'features.13.conv.3.weight'),
+            ('stages.3.0.conv.1.conv.attention.spatial_fc.weight',
+             'features.14.conv.1.0.attention.spatial_fc.weight'),
+            ('stages.4.conv.attention.filter_fc.weight', 'features.18.0.attention.filter_fc.weight'),
+            ('stages.4.bn.running_var', 'features.18.1.running_var'),
+            ('stem.conv.weight', 'features.0.0.weight')):
+        assert torch.equal(state[ours], source['module.' + theirs]), ours
+
+
+@pytest.mark.parametrize('type_name,kwargs,channels', [
+    ('ODResNet', dict(depth=18, od_cfg=dict(kernel_num=4)), [64, 128, 256, 512]),
+    ('ODMobileNetV2', dict(od_cfg=dict(kernel_num=4), out_indices=(0, 1, 2, 3, 4)),
+     [24, 32, 96, 320, 1280]),
+    ('ODMobileNetV2', dict(widen_factor=0.75), [24, 24, 72, 1280]),
+])
+def test_levels_at_odd_sizes_and_every_parameter_gets_a_gradient(type_name, kwargs, channels):
+    model = build(type_name, **kwargs).train()
+    assert model.out_channels == channels
+    outs = model(torch.randn(2, 3, 111, 173))
+    strides = [(4, 8, 16, 32, 32)[i] for i in model.out_indices]
+    assert [o.shape[1] for o in outs] == channels
+    assert [tuple(o.shape[-2:]) for o in outs] == [((111 - 1) // s + 1, (173 - 1) // s + 1)
+                                                   for s in strides]
+    sum(o.mean() for o in outs).backward()
+    # DDP without find_unused_parameters: no trainable parameter may be left without a grad
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing
+
+
+def test_batch_one_training_step_works():
+    model = build('ODResNet', depth=18, od_cfg=dict(kernel_num=4)).train()
+    outs = model(torch.randn(1, 3, 64, 64))
+    sum(o.mean() for o in outs).backward()
+    assert all(torch.isfinite(o).all() for o in outs)
+
+
+def test_frozen_stages_and_norm_eval_cover_the_attention():
+    model = build('ODResNet', depth=18, od_cfg=dict(kernel_num=4), frozen_stages=2,
+                  norm_eval=True).train()
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    expected = {n for n, _ in model.named_parameters()
+                if n.startswith(('stem.', 'stages.0.', 'stages.1.'))}
+    assert frozen == expected and any('attention' in n for n in frozen)
+    attention_norms = [m for n, m in model.named_modules() if n.endswith('attention.bn')]
+    assert attention_norms and not any(m.training for m in attention_norms)
+    trainable = build('ODResNet', depth=18, od_cfg=dict(kernel_num=4)).train()
+    assert all(m.training for n, m in trainable.named_modules() if n.endswith('attention.bn'))
+
+
+def test_with_cp_gives_the_same_outputs_and_gradients():
+    torch.manual_seed(0)
+    plain = build('ODMobileNetV2', widen_factor=0.5, od_cfg=dict(kernel_num=2)).train()
+    cp = build('ODMobileNetV2', widen_factor=0.5, od_cfg=dict(kernel_num=2), with_cp=True).train()
+    cp.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    for model in (plain, cp):
+        sum(o.sum() for o in model(x)).backward()
+    for (name, a), b in zip(plain.named_parameters(), cp.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-4, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize('type_name,kwargs,message', [
+    ('ODResNet', dict(depth=42), 'valid choices: [18, 34, 50, 101]'),
+    ('ODResNet', dict(out_indices=(0, 4)), 'valid levels: [0, 1, 2, 3]'),
+    ('ODResNet', dict(od_cfg=dict(kernel_num=0)), 'kernel_num must be an integer >= 1'),
+    ('ODResNet', dict(od_cfg=dict(reduction=0)), 'reduction must be a number > 0'),
+    ('ODResNet', dict(od_cfg='4x'), 'od_cfg must be a dict'),
+    ('ODMobileNetV2', dict(widen_factor=1.4), 'valid choices: [0.5, 0.75, 1.0]'),
+    ('ODMobileNetV2', dict(out_indices=(5, )), 'valid levels: [0, 1, 2, 3, 4]'),
+])
+def test_bad_settings_name_the_valid_choices(type_name, kwargs, message):
+    with pytest.raises(ValueError) as error:
+        build(type_name, **kwargs)
+    assert message in str(error.value)
+
+
+class _ToyODConvModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.conv = ODConv2d(3, 4, 3, padding=1, kernel_num=2, min_channels=4)
+        self.seen = []
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        if self.training:
+            self.seen.append(self.conv.temperature)
+        out = self.conv(inputs).mean()
+        return dict(loss=out**2) if mode == 'loss' else out
+
+
+def _runner(work_dir, max_iters, resume_from=None):
+    dataset = [dict(inputs=torch.randn(3, 8, 8)) for _ in range(4)]
+    loader = dict(dataset=dataset, sampler=dict(type='DefaultSampler', shuffle=False),
+                  batch_size=2, collate_fn=dict(type='default_collate'))
+    return Runner(model=_ToyODConvModel(), work_dir=work_dir, train_dataloader=loader,
+                  optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+                  train_cfg=dict(by_epoch=False, max_iters=max_iters),
+                  custom_hooks=[dict(type='ODConvTemperatureHook', anneal_iters=5)],
+                  default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=3,
+                                                     by_epoch=False)),
+                  default_scope='mmdet', load_from=resume_from, resume=resume_from is not None,
+                  log_level='WARNING')
+
+
+def test_temperature_hook_anneals_linearly_then_holds_and_resumes(tmp_path):
+    expected = [30.0, 24.2, 18.4, 12.6, 6.8, 1.0, 1.0, 1.0]
+    runner = _runner(str(tmp_path / 'full'), 8)
+    runner.train()
+    assert runner.model.seen == pytest.approx(expected)
+    resumed = _runner(str(tmp_path / 'full'), 8, osp.join(str(tmp_path / 'full'), 'iter_3.pth'))
+    resumed.train()
+    assert resumed.model.seen == pytest.approx(expected[3:])
+
+
+def test_temperature_hook_in_epochs_and_its_errors():
+    hook = ODConvTemperatureHook(anneal_epochs=2)
+    assert hook.total_iters(SimpleNamespace(train_dataloader=[0] * 7)) == 14
+    assert hook.temperature_at(0, 14) == 30 and hook.temperature_at(7, 14) == 15.5
+    with pytest.raises(ValueError, match='exactly one of anneal_iters and anneal_epochs'):
+        ODConvTemperatureHook()
+    with pytest.raises(ValueError, match='exactly one'):
+        ODConvTemperatureHook(anneal_iters=3, anneal_epochs=1)
+    with pytest.raises(ValueError, match='must be > 0'):
+        ODConvTemperatureHook(anneal_iters=0)
+    runner = SimpleNamespace(model=nn.Conv2d(1, 1, 1))
+    with pytest.raises(ValueError, match='has no ODConv2d'):
+        hook.before_train(runner)
+
+
+def test_odconv_configs_default_to_temperature_one():
+    from mmengine.config import Config
+    for name in ('faster_rcnn_odconv_r50_fpn_1x.py', 'mask_rcnn_odconv4x_r50_fpn_1x.py',
+                 'faster_rcnn_odconv_mobilenetv2_fpn_1x.py'):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
+        assert not any(h['type'] == 'ODConvTemperatureHook'
+                       for h in cfg.get('custom_hooks', [])), name
+        backbone = dict(cfg.model.backbone, init_cfg=None)
+        backbone.pop('_delete_', None)
+        model = build(**dict(backbone, type_name=backbone.pop('type')))
+        temperatures = {m.temperature for m in model.modules() if isinstance(m, ODConv2d)}
+        assert temperatures == {1.0}, name
