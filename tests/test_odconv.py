@@ -26,7 +26,8 @@ def equation_reference(conv: ODConv2d, x):
         a_s = torch.sigmoid(att.spatial_fc(hb).view(k, k) / t) if att.spatial_fc else 1.0
         a_w = torch.softmax(att.kernel_fc(hb).flatten() / t, 0) if att.kernel_fc \
             else torch.ones(1)
-        weight = sum(a_w[i] * a_s * conv.weight[i] for i in range(conv.kernel_num))
+        bank = conv.weight.view(conv.kernel_num, conv.out_channels, *conv.weight.shape[1:])
+        weight = sum(a_w[i] * a_s * bank[i] for i in range(conv.kernel_num))
         y = F.conv2d(x[b:b + 1] * a_c.view(1, -1, 1, 1), weight, None, conv.stride,
                      conv.padding, conv.dilation, conv.groups)
         outs.append(y if a_f is None else y * a_f.view(1, -1, 1, 1))
@@ -85,15 +86,18 @@ def test_skipped_attention_heads_do_not_exist():
     # hidden width max(int(C_in * reduction), 16)
     assert ODConv2d(64, 64, 3).attention.fc.out_channels == 16
     assert ODConv2d(512, 64, 3).attention.fc.out_channels == 32
-    assert ODConv2d(8, 16, 3, kernel_num=4).weight.shape == (4, 16, 8, 3, 3)
+    conv = ODConv2d(8, 16, 3, kernel_num=4)
+    assert conv.weight_bank.shape == (4, 16, 8, 3, 3) and conv.weight.shape == (64, 8, 3, 3)
+    assert torch.equal(conv.weight_bank[1], conv.weight[16:32])
 
 
-def test_channels_last_inputs_give_the_same_result():
+def test_channels_last_models_give_the_same_result():
     torch.manual_seed(0)
     for k in (1, 3):
         conv = ODConv2d(8, 12, k, padding=k // 2, kernel_num=4).eval()
         x = torch.randn(3, 8, 10, 10)
         y = conv(x)
+        conv = nn.Sequential(conv).to(memory_format=torch.channels_last)[0]
         x_cl = x.to(memory_format=torch.channels_last)
         assert conv.resolved_impl(x_cl) == ('loop' if k > 1 else 'folded')
         torch.testing.assert_close(conv(x_cl), y, atol=1e-5, rtol=1e-5)

@@ -1,7 +1,8 @@
 """Official ODConv (OSVAI/ODConv) and torchvision ResNet / MobileNetV2 checkpoints to mmlight.
 
 The official OD-ResNet and OD-MobileNetV2 follow torchvision's module names, with each
-ODConv's weight bank [K, C_out, C_in/g, k, k] under the conv's name and its attention under
+ODConv's weight bank [K, C_out, C_in/g, k, k] under the conv's name (flattened to
+mmlight's [K * C_out, C_in/g, k, k]) and its attention under
 ``<conv>.attention.{fc,bn,channel_fc,filter_fc,spatial_fc,kernel_fc}``; so one converter per
 architecture reads both (a plain torchvision checkpoint is the ``od_cfg=None`` baseline).
 """
@@ -11,7 +12,14 @@ from collections import OrderedDict
 from ..models.backbones.odnet import MOBILENETV2_LEVEL_ROWS, MOBILENETV2_SETTINGS
 
 
+def _flatten_banks(state_dict):
+    """mmlight stores an ODConv bank [K, C_out, C_in/g, k, k] as [K * C_out, C_in/g, k, k]."""
+    return OrderedDict((k, v.flatten(0, 1) if v.dim() == 5 else v)
+                       for k, v in state_dict.items())
+
+
 def convert_odresnet(state_dict):
+    state_dict = _flatten_banks(state_dict)
     converted = OrderedDict()
     for key, value in state_dict.items():
         if key.startswith('fc.'):
@@ -42,6 +50,7 @@ def _mobilenetv2_blocks():
 
 
 def convert_odmobilenetv2(state_dict):
+    state_dict = _flatten_banks(state_dict)
     blocks = _mobilenetv2_blocks()
     last = len(blocks) + 1
     converted = OrderedDict()

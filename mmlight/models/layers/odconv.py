@@ -1,7 +1,7 @@
 """Omni-dimensional dynamic convolution (ODConv, Li et al., ICLR 2022).
 
 For every sample, four attentions computed from the globally pooled input scale the weight
-bank ``W`` of shape [K, C_out, C_in/groups, k, k]:
+bank ``W`` of shape [K, C_out, C_in/groups, k, k] (stored as [K * C_out, C_in/groups, k, k]):
 
     y = a_f * ((sum_k a_w,k * a_s * W_k) conv (x * a_c))
 
@@ -186,14 +186,23 @@ class ODConv2d(nn.Module):
         self.impl = impl
         self.attention = ODConvAttention(in_channels, out_channels, self.kernel_size, groups,
                                          kernel_num, reduction, min_channels)
+        # The bank [K, C_out, C_in/g, k, k] is stored flattened to 4-D, [K * C_out, ...], so
+        # that model.to(memory_format=torch.channels_last) works (torch refuses 5-D params).
         self.weight = nn.Parameter(
-            torch.empty(kernel_num, out_channels, in_channels // groups, self.kernel_size,
+            torch.empty(kernel_num * out_channels, in_channels // groups, self.kernel_size,
                         self.kernel_size))
         self.reset_parameters()
 
+    @property
+    def weight_bank(self) -> torch.Tensor:
+        """The kernels as [K, C_out, C_in/groups, k, k]."""
+        return self.weight.reshape(self.kernel_num, self.out_channels, *self.weight.shape[1:])
+
     def reset_parameters(self):
-        for kernel in self.weight.data:
-            nn.init.kaiming_normal_(kernel, mode='fan_out', nonlinearity='relu')
+        with torch.no_grad():
+            for kernel in self.weight.view(self.kernel_num, self.out_channels,
+                                           *self.weight.shape[1:]):
+                nn.init.kaiming_normal_(kernel, mode='fan_out', nonlinearity='relu')
         self.attention.reset_parameters()
 
     # mmcv's ConvModule kaiming-initialises convs without this method, which would treat the
@@ -214,8 +223,8 @@ class ODConv2d(nn.Module):
         if kernel is None:
             if spatial is None:
                 return None
-            return self.weight[0].unsqueeze(0) * spatial[:, None, None]
-        mixed = torch.einsum('bk,koihw->boihw', kernel, self.weight)
+            return self.weight.unsqueeze(0) * spatial[:, None, None]
+        mixed = torch.einsum('bk,koihw->boihw', kernel, self.weight_bank)
         return mixed if spatial is None else mixed * spatial[:, None, None]
 
     def _forward_official(self, x, channel, filter_, spatial, kernel):
@@ -223,7 +232,7 @@ class ODConv2d(nn.Module):
         x = x * channel[:, :, None, None]
         weight = self._kernel_mix(spatial, kernel)
         if weight is None:
-            out = self._conv(x, self.weight[0], self.groups)
+            out = self._conv(x, self.weight, self.groups)
         else:
             out = self._conv(x.reshape(1, -1, height, width), weight.flatten(0, 1),
                              self.groups * batch)
@@ -234,7 +243,7 @@ class ODConv2d(nn.Module):
         batch = channel.shape[0]
         weight = self._kernel_mix(spatial, kernel)
         if weight is None:
-            weight = self.weight[0].unsqueeze(0)
+            weight = self.weight.unsqueeze(0)
         # a_c[i] scales input channel i of the group that output channel o reads from
         per_group_in = self.in_channels // self.groups
         channel = channel.view(batch, self.groups, 1, per_group_in).expand(
