@@ -35,7 +35,9 @@ def _dicts(node):
 def _shrink_pipeline(pipeline, size):
     for transform in pipeline or []:
         if 'scale' in transform and transform['type'] != 'RandomAffine':
-            transform['scale'] = size
+            # RandomResize needs a list (two scales) unless it has a ratio_range
+            multi = isinstance(transform['scale'], list) and transform.get('ratio_range') is None
+            transform['scale'] = [size, size] if multi else size
         if 'scales' in transform:
             transform['scales'] = [size]
         if 'img_scale' in transform:
@@ -52,8 +54,9 @@ def tiny_config(cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_i
     # an untrained detector scores below the usual thresholds: keep every box so that the
     # evaluation computes real numbers instead of skipping an empty result
     for node in _dicts(cfg.model.get('test_cfg')):
-        if 'score_thr' in node:
-            node['score_thr'] = 0.0
+        for key in ('score_thr', 'conf_thr'):
+            if key in node:
+                node[key] = 0.0
     for node in _dicts(cfg.model):
         if 'num_classes' in node:
             node['num_classes'] = len(CLASSES)
@@ -64,6 +67,8 @@ def tiny_config(cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_i
         loader.batch_size = 2
         loader.num_workers = 0
         loader.persistent_workers = False
+        if loader.dataset.get('type') == 'RepeatDataset':
+            loader.dataset.times = 1
         for dataset in _datasets(loader.dataset):
             dataset.update(data_root=demo_root, ann_file=f'annotations/instances_{split}.json',
                            data_prefix=dict(img=f'{split}/'), metainfo=metainfo,

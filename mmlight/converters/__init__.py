@@ -7,11 +7,13 @@ heads are dropped. ``tools/model_converters/convert.py`` is the command line fro
 from collections import OrderedDict
 
 from .ghostnet import convert_ghostnet
+from .hornet import convert_hornet
 from .odconv import convert_odmobilenetv2, convert_odresnet
 from .shufflenet import convert_shufflenetv1, convert_shufflenetv2
 
 CONVERTERS = {
     'ghostnet': convert_ghostnet,
+    'hornet': convert_hornet,
     'odmobilenetv2': convert_odmobilenetv2,
     'odresnet': convert_odresnet,
     'shufflenetv1': convert_shufflenetv1,

@@ -1,6 +1,8 @@
 from .hooks import ODConvTemperatureHook
+from .optimizers import LayerDecayOptimWrapperConstructor, hornet_layer_id
 from .runtime import (CPUFriendlyDistributedDataParallel, check_custom_imports,
                       check_pretrained_checkpoints, setup_distributed)
 
-__all__ = ['ODConvTemperatureHook', 'CPUFriendlyDistributedDataParallel', 'check_custom_imports',
+__all__ = ['LayerDecayOptimWrapperConstructor', 'ODConvTemperatureHook', 'hornet_layer_id',
+           'CPUFriendlyDistributedDataParallel', 'check_custom_imports',
            'check_pretrained_checkpoints', 'setup_distributed']

@@ -1,3 +1,3 @@
-from . import backbones, layers  # noqa: F401
+from . import backbones, layers, necks  # noqa: F401
 
-__all__ = ['backbones', 'layers']
+__all__ = ['backbones', 'layers', 'necks']

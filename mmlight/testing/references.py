@@ -127,3 +127,23 @@ def odconv_official_formulation(model: nn.Module) -> nn.Module:
         if isinstance(module, ODConv2d):
             module.impl = 'official'
     return model
+
+
+class MMPretrainHorNetLevels(nn.Module):
+    """mmpretrain's HorNet: the stage outputs (levels 0-3) before its per-level norms."""
+
+    def __init__(self, arch: str = 'tiny', out_indices=(0, 1, 2, 3), **kwargs):
+        super().__init__()
+        from mmpretrain.models.backbones import HorNet
+        self.model = HorNet(arch=arch, out_indices=tuple(out_indices),
+                            gap_before_final_norm=False, **kwargs)
+        self.model.init_weights()
+        self.out_indices = tuple(out_indices)
+
+    def forward(self, x):
+        outs = []
+        for index in range(self.out_indices[-1] + 1):
+            x = self.model.stages[index](self.model.downsample_layers[index](x))
+            if index in self.out_indices:
+                outs.append(x)
+        return tuple(outs)

@@ -55,10 +55,19 @@ def describe_key_mismatch(missing, unexpected, limit: int = 12) -> str:
     return '; '.join(parts)
 
 
-def load_state_dict_strict(module: torch.nn.Module, state_dict, source: str = 'checkpoint'):
-    """load_state_dict(strict=True) with an error that lists what does not match."""
+def load_state_dict_strict(module: torch.nn.Module, state_dict, source: str = 'checkpoint',
+                           optional_prefixes=()):
+    """load_state_dict(strict=True) with an error that lists what does not match.
+
+    Keys under ``optional_prefixes`` (layers that exist only in the detection backbone, e.g.
+    HorNet's per-level output norms) may be absent from the checkpoint (they keep their
+    initialisation) or present for levels the model does not output (they are skipped).
+    """
     own = module.state_dict()
-    missing = set(own) - set(state_dict)
+    optional = tuple(optional_prefixes)
+    state_dict = OrderedDict((k, v) for k, v in state_dict.items()
+                             if not (optional and k.startswith(optional) and k not in own))
+    missing = {k for k in set(own) - set(state_dict) if not (optional and k.startswith(optional))}
     unexpected = set(state_dict) - set(own)
     if missing or unexpected:
         raise KeyError(
@@ -71,10 +80,12 @@ def load_state_dict_strict(module: torch.nn.Module, state_dict, source: str = 'c
         raise ValueError(f'{source} has tensors of the wrong shape for '
                          f'{type(module).__name__} (another width or variant?): '
                          + '; '.join(wrong_shapes[:8]))
-    module.load_state_dict(state_dict, strict=True)
+    # everything but absent optional keys was checked above
+    module.load_state_dict(state_dict, strict=set(own) == set(state_dict))
 
 
-def load_pretrained_strict(module: torch.nn.Module, filename: str, prefix=None, hint: str = ''):
+def load_pretrained_strict(module: torch.nn.Module, filename: str, prefix=None, hint: str = '',
+                           optional_prefixes=()):
     check_pretrained_exists(filename, hint)
     checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
     state_dict = unwrap_state_dict(checkpoint)
@@ -84,7 +95,8 @@ def load_pretrained_strict(module: torch.nn.Module, filename: str, prefix=None, 
                                  if k.startswith(prefix))
         if not state_dict:
             raise KeyError(f'no key of {filename!r} starts with prefix {prefix!r}')
-    load_state_dict_strict(module, state_dict, source=f'checkpoint {filename!r}')
+    load_state_dict_strict(module, state_dict, source=f'checkpoint {filename!r}',
+                           optional_prefixes=optional_prefixes)
 
 
 def _load_local_trusted(filename, map_location=None):

@@ -12,11 +12,11 @@ ODConv2d formulation with the official code's formulation in the same module. De
 (``faster_rcnn_*``) time a full training step (loss + backward + SGD) of two detectors on the
 same random images and boxes; their "reference" is the baseline detector.
 
-Each (model, implementation) runs in its own subprocess so that peak memory (CUDA: max
-allocated; CPU: the peak resident set, reset through /proc/self/clear_refs before the timed
-loops, minus the resident set then) is not
-polluted by the other. Ratios are mmlight / reference throughput (> 1: mmlight faster) and
-mmlight / reference peak memory.
+Timing runs both implementations in one subprocess, in alternating rounds (the median round
+counts), so that drifts of a shared machine hit both alike. Peak memory is measured with each
+implementation alone in a subprocess (CUDA: max allocated; CPU: the peak resident set, reset
+through /proc/self/clear_refs, minus the resident set before the measured iteration). Ratios
+are mmlight / reference throughput (> 1: mmlight faster) and mmlight / reference memory.
 """
 import argparse
 import json
@@ -53,6 +53,14 @@ PAIRS = {
         mmlight=dict(type='ShuffleNetV1', groups=3, widen_factor=1.0, out_indices=(0, 1, 2, 3)),
         reference="MMPretrainShuffleNetLevels('v1', groups=3)", converter='shufflenetv1',
         reference_name='mmpretrain ShuffleNetV1 g3'),
+    'hornet-t': dict(
+        mmlight=dict(type='HorNet', arch='tiny', out_norm=False),
+        reference="MMPretrainHorNetLevels('tiny')", converter='hornet',
+        reference_name='mmpretrain HorNet tiny', drop=('out_norms.', )),
+    'hornet-t-gf': dict(
+        mmlight=dict(type='HorNet', arch='tiny-gf', out_norm=False),
+        reference="MMPretrainHorNetLevels('tiny-gf')", converter='hornet',
+        reference_name='mmpretrain HorNet tiny-gf', drop=('out_norms.', )),
     'resnet50': dict(
         mmlight=dict(type='ODResNet', depth=50, od_cfg=None),
         reference="TorchvisionResNetLevels('resnet50')", converter='odresnet',
@@ -78,7 +86,8 @@ PAIRS = {
                   "dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=4))))",
         converter=None, reference_name='official ODConv formulation'),
 }
-DEFAULT_PAIRS = ('ghostnet', 'ghostnetv2', 'shufflenetv2', 'shufflenetv1')
+DEFAULT_PAIRS = ('ghostnet', 'ghostnetv2', 'shufflenetv2', 'shufflenetv1', 'hornet-t',
+                 'hornet-t-gf')
 DETECTOR_PAIRS = {
     # name: (mmlight config, baseline config)
     'faster_rcnn_odconv_r50': ('configs/faster_rcnn_odconv_r50_fpn_1x.py',
@@ -107,7 +116,10 @@ def reference_state_to_mmlight(pair, reference):
     from mmlight.converters import convert_state_dict
     state = {k[len('model.'):] if k.startswith('model.') else k: v
              for k, v in reference.state_dict().items()}
-    return convert_state_dict(PAIRS[pair]['converter'], state)
+    # layers the reference has and the compared mmlight model does not (HorNet's norms)
+    drop = PAIRS[pair].get('drop', ())
+    return {k: v for k, v in convert_state_dict(PAIRS[pair]['converter'], state).items()
+            if not (drop and k.startswith(drop))}
 
 
 def _proc_status_bytes(field):
@@ -141,7 +153,7 @@ def timed(fn, iters, warmup, device):
     for _ in range(iters):
         fn()
     sync(device)
-    return (time.perf_counter() - start) / iters
+    return (time.perf_counter() - start) / max(iters, 1)
 
 
 class PeakMemory:
@@ -187,10 +199,10 @@ def detector_from_config(spec):
     return odconv_official_formulation(model) if variant == 'official' else model
 
 
-def detector_worker(args, device):
+def detector_steps(args, impl, device):
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
-    spec = DETECTOR_PAIRS[args.pair][0 if args.worker == 'mmlight' else 1]
+    spec = DETECTOR_PAIRS[args.pair][0 if impl == 'mmlight' else 1]
     model = detector_from_config(spec).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     generator = torch.Generator().manual_seed(0)
@@ -200,15 +212,15 @@ def detector_worker(args, device):
     for _ in range(args.batch):
         xy = torch.rand(8, 2, generator=generator) * torch.tensor([width * 0.7, height * 0.7])
         wh = 32 + torch.rand(8, 2, generator=generator) * torch.tensor([width, height]) * 0.3
-        sample = DetDataSample(metainfo=dict(img_shape=(height, width), batch_input_shape=(
-            height, width), ori_shape=(height, width), pad_shape=(height, width),
-                                             scale_factor=(1.0, 1.0)))
-        sample.gt_instances = InstanceData(bboxes=torch.cat([xy, xy + wh], 1).to(device),
-                                           labels=torch.randint(0, 80, (8, ),
-                                                                generator=generator).to(device))
+        sample = DetDataSample(metainfo=dict(
+            img_shape=(height, width), batch_input_shape=(height, width),
+            ori_shape=(height, width), pad_shape=(height, width), scale_factor=(1.0, 1.0)))
+        sample.gt_instances = InstanceData(
+            bboxes=torch.cat([xy, xy + wh], 1).to(device),
+            labels=torch.randint(0, 80, (8, ), generator=generator).to(device))
         samples.append(sample)
 
-    def step():
+    def train_step():
         batch = model.data_preprocessor(dict(inputs=list(inputs), data_samples=samples), True)
         losses = model(**batch, mode='loss')
         loss = sum(v.sum() for k, v in losses.items() if 'loss' in k
@@ -217,50 +229,81 @@ def detector_worker(args, device):
         loss.backward()
         optimizer.step()
 
-    with PeakMemory(device) as memory:
-        seconds = timed(step, args.iters, args.warmup, device)
-    return dict(train_img_s=args.batch / seconds, train_peak_mib=memory.mib)
+    return dict(train=train_step)
 
 
-def worker(args):
-    device = torch.device(args.device)
-    if args.pair in DETECTOR_PAIRS:
-        return detector_worker(args, device)
-    model = build(args.pair, args.worker)
-    model.load_state_dict(torch.load(args.weights, map_location='cpu'))
+def backbone_steps(args, impl, device, weights):
+    model = build(args.pair, impl)
+    model.load_state_dict(torch.load(weights, map_location='cpu'))
     model.to(device)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model.to(memory_format=memory_format)
     x = torch.randn(args.batch, 3, *args.size, device=device).to(memory_format=memory_format)
-    result = {}
-    model.eval()
-    with torch.no_grad(), PeakMemory(device) as memory:
-        seconds = timed(lambda: model(x), args.iters, args.warmup, device)
-    result.update(fwd_img_s=args.batch / seconds, fwd_peak_mib=memory.mib)
 
-    model.train()
+    def forward():
+        model.eval()
+        with torch.no_grad():
+            model(x)
 
-    def step():
+    def train_step():
+        model.train()
         outs = model(x)
         sum(o.float().mean() for o in outs).backward()
 
-    with PeakMemory(device) as memory:
-        seconds = timed(step, args.iters, args.warmup, device)
-    result.update(train_img_s=args.batch / seconds, train_peak_mib=memory.mib)
+    return dict(fwd=forward, train=train_step)
+
+
+def steps(args, impl, device):
+    if args.pair in DETECTOR_PAIRS:
+        return detector_steps(args, impl, device)
+    return backbone_steps(args, impl, device, getattr(args, f'{impl}_weights'))
+
+
+def memory_worker(args, impl):
+    """Peak memory of one implementation, alone in this process."""
+    device = torch.device(args.device)
+    result = {}
+    for phase, fn in steps(args, impl, device).items():
+        with PeakMemory(device) as memory:
+            timed(fn, 1, 1, device)
+        result[f'{phase}_peak_mib'] = memory.mib
     return result
 
 
-def run_worker(pair, impl, weights, args):
-    cmd = [sys.executable, osp.abspath(__file__), pair, '--worker', impl, '--device',
+def timing_worker(args):
+    """Both implementations in one process, timed in alternating rounds (reference, mmlight,
+    mmlight, reference, ...) so that drifts of the machine hit both alike; the median
+    per-iteration time of the rounds is reported."""
+    device = torch.device(args.device)
+    fns = {impl: steps(args, impl, device) for impl in ('reference', 'mmlight')}
+    rounds = max(1, min(args.iters, 5))
+    per_round = max(1, args.iters // rounds)
+    result = {}
+    for phase in fns['mmlight']:
+        for impl in fns:
+            timed(fns[impl][phase], 0, args.warmup, device)
+        samples = {impl: [] for impl in fns}
+        for r in range(rounds):
+            order = list(fns) if r % 2 == 0 else list(fns)[::-1]
+            for impl in order:
+                samples[impl].append(timed(fns[impl][phase], per_round, 0, device))
+        for impl, times in samples.items():
+            result[f'{impl}_{phase}_img_s'] = args.batch / sorted(times)[len(times) // 2]
+    return result
+
+
+def run_worker(mode, args, weights):
+    cmd = [sys.executable, osp.abspath(__file__), args.pair, '--worker', mode, '--device',
            args.device, '--batch', str(args.batch), '--size', *map(str, args.size), '--iters',
            str(args.iters), '--warmup', str(args.warmup)]
-    if weights:
-        cmd += ['--weights', weights]
+    for impl, path in weights.items():
+        if path:
+            cmd += [f'--{impl}-weights', path]
     if args.channels_last:
         cmd.append('--channels-last')
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
-        raise RuntimeError(f'{pair}/{impl} failed:\n{out.stderr[-3000:]}')
+        raise RuntimeError(f'{args.pair}/{mode} failed:\n{out.stderr[-3000:]}')
     line = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')][-1]
     return json.loads(line[len('RESULT '):])
 
@@ -274,28 +317,28 @@ def complexity(model, size):
 
 
 def compare(pair, args, tmp):
+    args.pair = pair
+    weights = {'reference': None, 'mmlight': None}
     if pair in DETECTOR_PAIRS:
         row = dict(pair=pair, reference=DETECTOR_PAIRS[pair][1], params_m=float('nan'),
                    gflops=float('nan'), max_abs_diff=float('nan'))
-        paths = (('reference', None), ('mmlight', None))
     else:
         torch.manual_seed(0)
         reference = build(pair, 'reference').eval()
         ours = build(pair, 'mmlight').eval()
-        ref_path = osp.join(tmp, f'{pair}_reference.pth')
-        our_path = osp.join(tmp, f'{pair}_mmlight.pth')
-        torch.save(reference.state_dict(), ref_path)
+        weights = {impl: osp.join(tmp, f'{pair}_{impl}.pth') for impl in weights}
+        torch.save(reference.state_dict(), weights['reference'])
         ours.load_state_dict(reference_state_to_mmlight(pair, reference), strict=True)
-        torch.save(ours.state_dict(), our_path)
+        torch.save(ours.state_dict(), weights['mmlight'])
         with torch.no_grad():
             x = torch.randn(1, 3, *args.size)
             diff = max((a - b).abs().max().item() for a, b in zip(ours(x), reference(x)))
         params, flops = complexity(ours, args.size)
         row = dict(pair=pair, reference=PAIRS[pair]['reference_name'], params_m=params / 1e6,
                    gflops=flops / 1e9, max_abs_diff=diff)
-        paths = (('reference', ref_path), ('mmlight', our_path))
-    for impl, path in paths:
-        for key, value in run_worker(pair, impl, path, args).items():
+    row.update(run_worker('timing', args, weights))
+    for impl in ('reference', 'mmlight'):
+        for key, value in run_worker(f'memory-{impl}', args, weights).items():
             row[f'{impl}_{key}'] = value
     for key in ('fwd_img_s', 'train_img_s', 'fwd_peak_mib', 'train_peak_mib'):
         if f'mmlight_{key}' in row:
@@ -341,8 +384,10 @@ def parse_args():
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--json', help='also write the rows to this file')
-    parser.add_argument('--worker', choices=['reference', 'mmlight'], help=argparse.SUPPRESS)
-    parser.add_argument('--weights', help=argparse.SUPPRESS)
+    parser.add_argument('--worker', choices=['timing', 'memory-reference', 'memory-mmlight'],
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--reference-weights', help=argparse.SUPPRESS)
+    parser.add_argument('--mmlight-weights', help=argparse.SUPPRESS)
     args = parser.parse_args()
     for pair in args.pairs:
         if pair not in choices:
@@ -354,7 +399,9 @@ def main():
     args = parse_args()
     if args.worker:
         args.pair = args.pairs[0]
-        print('RESULT ' + json.dumps(worker(args)))
+        result = timing_worker(args) if args.worker == 'timing' else \
+            memory_worker(args, args.worker[len('memory-'):])
+        print('RESULT ' + json.dumps(result))
         return
     if args.device == 'cuda':
         torch.backends.cudnn.benchmark = True

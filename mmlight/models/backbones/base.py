@@ -53,6 +53,8 @@ class MultiScaleBackbone(BaseModule):
     norms of HorNet) go into ``self.out_norms``, an ``nn.ModuleDict`` keyed by level.
     """
     pretrained_hint = ''
+    # state_dict prefixes of detection-only layers that ImageNet checkpoints do not have
+    detection_only_prefixes = ()
 
     def _init_contract(self,
                        level_channels: Sequence[int],
@@ -145,7 +147,8 @@ class MultiScaleBackbone(BaseModule):
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
             load_pretrained_strict(self, self.init_cfg['checkpoint'],
                                    prefix=self.init_cfg.get('prefix'),
-                                   hint=getattr(self, 'pretrained_hint', ''))
+                                   hint=getattr(self, 'pretrained_hint', ''),
+                                   optional_prefixes=self.detection_only_prefixes)
             self._is_init = True
             return
         super().init_weights()

@@ -1,0 +1,119 @@
+"""HorNet's recursive gated convolution (gnConv) and its GlobalLocalFilter spatial mixer."""
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.registry import MODELS
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an NCHW tensor (HorNet's ``channels_first`` LayerNorm)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
+                         self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+@MODELS.register_module()
+class GlobalLocalFilter(nn.Module):
+    """HorNet's global-local filter: half of the channels through a 3x3 depthwise conv, the
+    other half through a learned filter in the 2-D Fourier domain; the two halves are
+    interleaved channel by channel, between a pre- and a post-LayerNorm.
+
+    The FFTs (``rfft2``/``irfft2``, ``norm='ortho'``) always run in float32, also under
+    autocast. The complex weight, made for an (h, w) spectrum, is bilinearly resized
+    (align_corners=True, as the official code) when the input's spectrum differs.
+
+    Args:
+        dim (int): Channels (even).
+        h, w (int): Spectrum size the complex weight is made for: 14 x 8 for 56-wide stages of
+            224 inputs (stage 3), 7 x 4 for stage 4; 24 x 13 and 12 x 7 in the gf384 models.
+    """
+
+    def __init__(self, dim: int, h: int = 14, w: int = 8):
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f'GlobalLocalFilter needs an even number of channels, got {dim}')
+        self.dw = nn.Conv2d(dim // 2, dim // 2, 3, padding=1, bias=False, groups=dim // 2)
+        self.complex_weight = nn.Parameter(torch.randn(dim // 2, h, w, 2) * 0.02)
+        self.pre_norm = LayerNorm2d(dim, eps=1e-6)
+        self.post_norm = LayerNorm2d(dim, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pre_norm(x)
+        local, glob = torch.chunk(x, 2, dim=1)
+        local = self.dw(local)
+        batch, channels, height, width = glob.shape
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            spectrum = torch.fft.rfft2(glob.float(), dim=(2, 3), norm='ortho')
+            weight = self.complex_weight.float()
+            if weight.shape[1:3] != spectrum.shape[2:4]:
+                weight = F.interpolate(weight.permute(3, 0, 1, 2), size=spectrum.shape[2:4],
+                                       mode='bilinear', align_corners=True).permute(1, 2, 3, 0)
+            spectrum = spectrum * torch.view_as_complex(weight.contiguous())
+            glob = torch.fft.irfft2(spectrum, s=(height, width), dim=(2, 3), norm='ortho')
+        dtype = torch.promote_types(local.dtype, glob.dtype)  # as torch.cat would promote
+        out = torch.stack([local.to(dtype), glob.to(dtype)], dim=2)
+        return self.post_norm(out.reshape(batch, 2 * channels, height, width))
+
+
+MIXERS = ('DWConv', 'GlobalLocalFilter')
+
+
+@MODELS.register_module()
+class gnConv(nn.Module):  # noqa: N801 (the paper's name)
+    """Recursive gated convolution of order n (HorNet, Rao et al., NeurIPS 2022).
+
+    proj_in (1x1) maps C to 2C, split into p0 (C / 2^(n-1)) and q's of dims
+    [C / 2^(n-1), ..., C / 2, C]; one spatial mixer runs over all q's at once and is scaled by
+    ``scale``; then p_{k+1} = proj_k(p_k) * q_k (the projections are 1x1 convs), and proj_out
+    (1x1) maps p_n back.
+
+    Args:
+        dim (int): Channels; must be divisible by 2^(order-1).
+        order (int): n >= 1.
+        mixer (dict): ``dict(type='DWConv', kernel_size=7)`` (HorNet's 7x7 depthwise conv,
+            with bias) or ``dict(type='GlobalLocalFilter', h=14, w=8)``.
+        scale (float): s; 1/3 in HorNet. Default: 1.
+    """
+
+    def __init__(self, dim: int, order: int = 5, mixer: dict = dict(type='DWConv',
+                                                                   kernel_size=7),
+                 scale: float = 1.0):
+        super().__init__()
+        if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+            raise ValueError(f'gnConv: order must be an integer >= 1, got {order!r}')
+        if dim % 2**(order - 1):
+            raise ValueError(f'gnConv: dim {dim} must be divisible by 2^(order-1) = '
+                             f'{2**(order - 1)}')
+        self.order = order
+        self.dims: Sequence[int] = [dim // 2**i for i in range(order)][::-1]
+        self.scale = scale
+        self.proj_in = nn.Conv2d(dim, 2 * dim, 1)
+        mixer = dict(mixer)
+        kind = mixer.pop('type', None)
+        if kind == 'DWConv':
+            kernel_size = mixer.pop('kernel_size', 7)
+            self.dwconv = nn.Conv2d(sum(self.dims), sum(self.dims), kernel_size,
+                                    padding=(kernel_size - 1) // 2, groups=sum(self.dims))
+        elif kind == 'GlobalLocalFilter':
+            self.dwconv = GlobalLocalFilter(sum(self.dims), **mixer)
+            mixer = {}
+        else:
+            raise ValueError(f'gnConv: mixer type {kind!r} is not supported; valid choices: '
+                             f'{list(MIXERS)}')
+        if mixer:
+            raise ValueError(f'gnConv: unexpected mixer arguments {sorted(mixer)}')
+        self.projs = nn.ModuleList(
+            [nn.Conv2d(self.dims[i], self.dims[i + 1], 1) for i in range(order - 1)])
+        self.proj_out = nn.Conv2d(dim, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p, q = torch.split(self.proj_in(x), (self.dims[0], sum(self.dims)), dim=1)
+        gates = torch.split(self.dwconv(q) * self.scale, self.dims, dim=1)
+        x = p * gates[0]
+        for proj, gate in zip(self.projs, gates[1:]):
+            x = proj(x) * gate
+        return self.proj_out(x)
