@@ -1,23 +1,11 @@
-# Faster R-CNN + FPN, HorNet-S 7x7, COCO, 12 epochs.
-# Optimiser as the ConvNeXt/HorNet detection recipe: AdamW (lr 1e-4 for 16 images, weight
-# decay 0.05, none on norms/biases/layer scales) with layer-wise lr decay 0.9 over
-# num_layers=9 (HorNet's 18-block stage 3 gives block ids up to 8), stochastic depth 0.3.
-_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+# Faster R-CNN + FPN, HorNet-S 7x7, COCO, 12 epochs: HorNet-T's recipe with the ConvNeXt-S
+# settings (stochastic depth 0.3, layer-wise lr decay 0.9).
+_base_ = ['./faster_rcnn_hornet-t_fpn_1x.py']
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='HorNet',
         arch='small',
-        out_indices=(0, 1, 2, 3),
         drop_path_rate=0.3,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/hornet_small_7x7_imagenet.pth')),
+        init_cfg=dict(checkpoint='checkpoints/hornet_small_7x7_imagenet.pth')),
     neck=dict(in_channels=[96, 192, 384, 768]))
-
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(decay_rate=0.9, num_layers=9),
-    optimizer=dict(type='AdamW', lr=0.0001, betas=(0.9, 0.999), weight_decay=0.05))
+optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.9))

@@ -1,26 +1,8 @@
-# YOLOv4-style detector: GhostNetV2 1.0x (levels 40/112/160) + YOLOv4 neck (SPP + PANet) with depthwise-separable 3x3
-# convs (the GhostNet-YOLOv4 design) + mmdet's YOLOV3Head, COCO, 416 input.
-# Schedule and pipeline: mmdet's light-backbone YOLOv3 recipe (yolov3_mobilenetv2 ms-416):
-# multi-scale 320-416 training with Expand / MinIoURandomCrop / PhotoMetricDistortion,
-# 30 epochs over COCO train repeated 10 times (300 passes), SGD 0.003 (batch 8 x 24),
-# 4000-iteration linear warm-up, steps at epochs 24 and 28, gradient clipping at 35.
-_base_ = ['mmdet::yolo/yolov3_mobilenetv2_8xb24-ms-416-300e_coco.py']
-custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+# YOLOv4-style detector on GhostNetV2 1.0x (levels 40/112/160): yolov4_ghostnet_416.py with
+# the backbone swapped; same neck, head, pipeline and schedule.
+_base_ = ['./yolov4_ghostnet_416.py']
 
 model = dict(
     backbone=dict(
-        _delete_=True,
         type='GhostNetV2',
-        widen_factor=1.0,
-        out_indices=(1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/ghostnetv2_1.0x_imagenet.pth')),
-    neck=dict(
-        _delete_=True,
-        type='YOLOv4Neck',
-        in_channels=[40, 112, 160],
-        channels=[128, 256, 512],
-        use_depthwise=True,
-        act_cfg=dict(type='ReLU6')),
-    bbox_head=dict(in_channels=[512, 256, 128], out_channels=[1024, 512, 256]))
-# every parameter gets a gradient (levels after the last output are not built into autograd)
-find_unused_parameters = False
+        init_cfg=dict(checkpoint='checkpoints/ghostnetv2_1.0x_imagenet.pth')))

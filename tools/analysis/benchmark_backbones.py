@@ -94,6 +94,8 @@ DETECTOR_PAIRS = {
                                'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'),
     'faster_rcnn_odconv_official_r50': ('configs/faster_rcnn_odconv_r50_fpn_1x.py:official',
                                         'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'),
+    # the depthwise-separable YOLOv4 neck against the same detector with dense 3x3 convs
+    'yolov4_ghostnet': ('configs/yolov4_ghostnet_416.py', 'configs/yolov4_ghostnet_416.py:dense'),
 }
 
 
@@ -188,12 +190,17 @@ def detector_from_config(spec):
     from mmdet.utils import register_all_modules
     from mmlight.testing.references import odconv_official_formulation
     register_all_modules()
-    path, _, variant = spec.partition(':')
+    path, variant = spec, None
+    for suffix in (':official', ':dense'):
+        if spec.endswith(suffix):
+            path, variant = spec[:-len(suffix)], suffix[1:]
     if path.startswith('mmdet::'):
         import mmdet
         path = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', path[len('mmdet::'):])
     cfg = Config.fromfile(osp.join(ROOT, path) if not osp.isabs(path) else path)
     cfg.model.backbone.init_cfg = None
+    if variant == 'dense':
+        cfg.model.neck.use_depthwise = False
     model = MODELS.build(cfg.model)
     model.init_weights()
     return odconv_official_formulation(model) if variant == 'official' else model
