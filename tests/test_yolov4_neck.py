@@ -83,6 +83,7 @@ BACKBONES = [
     dict(type='ShuffleNetV1', groups=3, widen_factor=0.5, out_indices=(1, 2, 3)),
     dict(type='ODResNet', depth=18, out_indices=(1, 2, 3)),
     dict(type='ODMobileNetV2', widen_factor=0.5, out_indices=(1, 2, 4)),
+    dict(type='HorNet', arch='tiny-gf', out_indices=(1, 2, 3)),
 ]
 
 
@@ -90,9 +91,11 @@ BACKBONES = [
 def test_works_on_every_mmlight_backbone(backbone_cfg):
     backbone = MODELS.build(backbone_cfg)
     neck = build_neck(in_channels=backbone.out_channels, channels=[16, 32, 64])
-    outs = neck(backbone(torch.randn(1, 3, 200, 264)))
+    feats = backbone(torch.randn(1, 3, 200, 264))  # not a multiple of 32
+    outs = neck(feats)
     assert [o.shape[1] for o in outs] == [64, 32, 16]
-    assert [tuple(o.shape[-2:]) for o in outs] == [(7, 9), (13, 17), (25, 33)]
+    # each output keeps its input level's size (HorNet floors odd sizes, the others ceil)
+    assert [tuple(o.shape[-2:]) for o in outs] == [tuple(f.shape[-2:]) for f in feats[::-1]]
 
 
 def test_works_on_mmdet_mobilenetv2():

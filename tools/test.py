@@ -8,7 +8,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlight  # noqa: F401
-from mmlight.engine import check_custom_imports, setup_distributed
+from mmlight.engine import check_custom_imports, setup_distributed, shutdown_distributed
 
 
 def parse_args():
@@ -60,6 +60,7 @@ def main():
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     metrics = runner.test()
     print(metrics)
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -8,7 +8,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlight  # noqa: F401  (registers mmlight; the config must still import it)
-from mmlight.engine import check_custom_imports, check_pretrained_checkpoints, setup_distributed
+from mmlight.engine import (check_custom_imports, check_pretrained_checkpoints,
+                            setup_distributed, shutdown_distributed)
 
 
 def parse_args():
@@ -63,6 +64,7 @@ def main():
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

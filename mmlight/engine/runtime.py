@@ -73,6 +73,15 @@ class CPUFriendlyDistributedDataParallel(MMDistributedDataParallel):
         super().__init__(module=module, device_ids=device_ids, **kwargs)
 
 
+def shutdown_distributed():
+    """Destroy the process group before the interpreter exits: a gloo group left to interpreter
+    teardown can abort the process ("terminate called without an active exception", exit -6)
+    after training and evaluation have finished."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 def setup_distributed(cfg: Config, launcher: str):
     """Let ``--launcher pytorch`` work without GPUs: gloo instead of nccl, and a DDP wrapper
     that accepts CPU modules. With GPUs mmengine's defaults are untouched."""

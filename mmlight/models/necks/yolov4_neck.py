@@ -119,5 +119,15 @@ class YOLOv4Neck(BaseModule):
         outs = [top_down[2]]  # the low level
         for down, block, skip in zip(self.downsample, self.bottom_up_blocks,
                                      (top_down[1], top_down[0])):
-            outs.append(block(torch.cat([down(outs[-1]), skip], dim=1)))
+            outs.append(block(torch.cat([_fit(down(outs[-1]), skip.shape[-2:]), skip], dim=1)))
         return tuple(outs[::-1])
+
+
+def _fit(x, size):
+    """Crops (or zero-pads) the stride-2 conv's ceil-sized output to the next level's size,
+    which backbones that floor odd sizes (HorNet's patchify convs) make one smaller."""
+    height, width = size
+    x = x[..., :height, :width]
+    if x.shape[-2:] != size:
+        x = F.pad(x, (0, width - x.shape[-1], 0, height - x.shape[-2]))
+    return x
