@@ -191,9 +191,9 @@ def detector_from_config(spec):
     from mmlight.testing.references import odconv_official_formulation
     register_all_modules()
     path, variant = spec, None
-    for suffix in (':official', ':dense'):
-        if spec.endswith(suffix):
-            path, variant = spec[:-len(suffix)], suffix[1:]
+    head, _, tail = spec.rpartition(':')
+    if tail in ('official', 'dense'):
+        path, variant = head, tail
     if path.startswith('mmdet::'):
         import mmdet
         path = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', path[len('mmdet::'):])
