@@ -1,4 +1,5 @@
-"""ODConv2d against a per-sample reference written from the paper's equation."""
+"""ODConv2d against the official ODConv2d (OSVAI/ODConv) and against a per-sample reference
+written from the paper's equation."""
 import itertools
 
 import pytest
@@ -70,6 +71,54 @@ def test_odconv_matches_the_equation(impl, kernel_num, kernel_size, kind, stride
     for (name, p), p_ref in zip(conv.attention.named_parameters(),
                                 reference.attention.parameters()):
         torch.testing.assert_close(p.grad, p_ref.grad, atol=1e-5, rtol=0, msg=name)
+
+
+OFFICIAL_CASES = [
+    (kernel_num, kernel_size, kind, stride, batch, training)
+    for kernel_num, kernel_size, kind, stride in itertools.product(
+        [1, 4], [1, 3], ['dense', 'grouped', 'depthwise'], [1, 2])
+    for batch, training in [(1, False), (2, False), (5, False), (2, True), (5, True)]]
+
+
+@pytest.mark.parametrize('kernel_num,kernel_size,kind,stride,batch,training', OFFICIAL_CASES)
+def test_odconv_matches_the_official_odconv_with_the_same_weights(kernel_num, kernel_size, kind,
+                                                                  stride, batch, training):
+    from mmlight.testing.official_odconv import ODConv2d as OfficialODConv2d
+    torch.manual_seed(batch * 100 + kernel_num * 10 + kernel_size + stride)
+    cin, cout, groups = {'dense': (16, 24, 1), 'grouped': (16, 24, 4),
+                         'depthwise': (32, 32, 32)}[kind]
+    official = OfficialODConv2d(cin, cout, kernel_size, stride=stride,
+                                padding=kernel_size // 2, groups=groups,
+                                reduction=0.0625, kernel_num=kernel_num).double()
+    ours = ODConv2d(cin, cout, kernel_size, stride=stride, padding=kernel_size // 2,
+                    groups=groups, kernel_num=kernel_num, reduction=0.0625).double()
+    with torch.no_grad():  # non-trivial attention biases and BN statistics
+        for p in official.attention.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+        official.attention.bn.running_mean.uniform_(-0.5, 0.5)
+        official.attention.bn.running_var.uniform_(0.5, 2.0)
+    state = {k: v.flatten(0, 1) if k == 'weight' else v
+             for k, v in official.state_dict().items()}
+    ours.load_state_dict(state, strict=True)
+    official.train(training)
+    ours.train(training)
+    x = torch.randn(batch, cin, 9, 11, dtype=torch.double)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y, y_official = ours(x1), official(x2)
+    assert y.shape == y_official.shape
+    torch.testing.assert_close(y, y_official, atol=1e-5, rtol=0)
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    y_official.backward(grad)
+    torch.testing.assert_close(x1.grad, x2.grad, atol=1e-5, rtol=0)
+    torch.testing.assert_close(ours.weight.grad, official.weight.grad.flatten(0, 1), atol=1e-5,
+                               rtol=0)
+    theirs = dict(official.attention.named_parameters())
+    for name, p in ours.attention.named_parameters():
+        torch.testing.assert_close(p.grad, theirs[name].grad, atol=1e-5, rtol=0, msg=name)
+    if training:  # the attention BN's running statistics moved the same way
+        torch.testing.assert_close(ours.attention.bn.running_mean,
+                                   official.attention.bn.running_mean)
 
 
 def test_skipped_attention_heads_do_not_exist():

@@ -5,7 +5,6 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn as nn
-import torchvision
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
@@ -14,7 +13,9 @@ from mmdet.registry import MODELS
 from mmlight.converters import convert_state_dict
 from mmlight.engine import ODConvTemperatureHook
 from mmlight.models.layers import ODConv2d
-from mmlight.testing.references import TorchvisionMobileNetV2Levels, TorchvisionResNetLevels
+from mmlight.utils.checkpoint import safe_checkpoint_loading
+from mmlight.testing.references import (OfficialODMobileNetV2Levels, OfficialODResNetLevels,
+                                        TorchvisionMobileNetV2Levels, TorchvisionResNetLevels)
 from tests.helpers import ROOT, run_tool
 from tests.test_ghostnet import randomize_norm_statistics
 from tests.test_shufflenet import assert_same_levels
@@ -69,93 +70,46 @@ def test_plain_odmobilenetv2_with_torchvision_weights_is_torchvision_mobilenetv2
         torch.testing.assert_close(reference.model.classifier(pooled), reference.model(x))
 
 
-def official_odconv_state_dict(plain_state, is_odconv, kernel_num, reduction=0.0625):
-    """An official-layout ODConv checkpoint, written from the official code's structure: a
-    torchvision network whose chosen convs hold a [K, ...] bank and an ``attention``."""
-    torch.manual_seed(1)
-    state = {}
-    for key, value in plain_state.items():
-        if not (key.endswith('.weight') and value.dim() == 4 and is_odconv(key)):
-            state[key] = torch.randn_like(value) if value.is_floating_point() else value
-            continue
-        conv = key[:-len('.weight')]
-        out_ch, in_per_group, k, _ = value.shape
-        depthwise = in_per_group == 1 and k > 1
-        in_ch = out_ch if depthwise else in_per_group
-        hidden = max(int(in_ch * reduction), 16)
-        state[key] = torch.randn(kernel_num, *value.shape)
-        att = conv + '.attention.'
-        state[att + 'fc.weight'] = torch.randn(hidden, in_ch, 1, 1)
-        for name, init in (('weight', torch.rand), ('bias', torch.randn),
-                           ('running_mean', torch.randn), ('running_var', torch.rand)):
-            state[att + 'bn.' + name] = init(hidden)
-        state[att + 'bn.num_batches_tracked'] = torch.tensor(7)
-        heads = [('channel_fc', in_ch)]
-        if not depthwise:
-            heads.append(('filter_fc', out_ch))
-        if k > 1:
-            heads.append(('spatial_fc', k * k))
-        if kernel_num > 1:
-            heads.append(('kernel_fc', kernel_num))
-        for head, channels in heads:
-            state[att + head + '.weight'] = torch.randn(channels, hidden, 1, 1)
-            state[att + head + '.bias'] = torch.randn(channels)
-    return {'state_dict': {'module.' + k: v for k, v in state.items()}, 'epoch': 100}
-
-
-def _convert_with_cli(tmp_path, source, checkpoint):
-    src, dst = str(tmp_path / 'official.pth'), str(tmp_path / 'converted.pth')
-    torch.save(checkpoint, src)
-    proc = run_tool(['tools/model_converters/convert.py', source, src, dst])
+def _convert_official_with_cli(tmp_path, family, official_model):
+    """The official network's own state_dict, saved the way the official main.py saves it
+    (DistributedDataParallel's 'module.' keys), converted by the command line tool."""
+    src, dst = str(tmp_path / 'official.pth.tar'), str(tmp_path / 'converted.pth')
+    torch.save({'epoch': 100, 'state_dict': {'module.' + k: v for k, v in
+                                             official_model.state_dict().items()},
+                'best_acc': torch.tensor(77.0)}, src)
+    proc = run_tool(['tools/model_converters/convert.py', family, src, dst])
     assert proc.returncode == 0, proc.stderr
-    return torch.load(dst, map_location='cpu')['state_dict'], checkpoint['state_dict']
+    return dst
 
 
-def test_official_od_resnet_checkpoint_converts_and_loads_strictly(tmp_path):
-    plain = torchvision.models.resnet18().state_dict()
-    official = official_odconv_state_dict(
-        plain, lambda key: key.startswith('layer') and 'downsample' not in key, kernel_num=4)
-    converted, source = _convert_with_cli(tmp_path, 'odresnet', official)
-    model = build('ODResNet', depth=18, od_cfg=dict(kernel_num=4),
-                  init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'converted.pth')))
+@pytest.mark.parametrize('depth,kernel_num', [(18, 4), (50, 1)])
+def test_official_od_resnet_converts_and_gives_the_official_features(tmp_path, depth,
+                                                                     kernel_num):
+    torch.manual_seed(0)
+    reference = OfficialODResNetLevels(depth, kernel_num).eval()
+    randomize_norm_statistics(reference)
+    converted = _convert_official_with_cli(tmp_path, 'odresnet', reference.model)
+    model = build('ODResNet', depth=depth, od_cfg=dict(kernel_num=kernel_num),
+                  init_cfg=dict(type='Pretrained', checkpoint=converted))
     model.init_weights()  # strict
-    state = model.state_dict()
-    assert set(state) == set(converted)
-    for ours, theirs in (('stages.1.0.conv2.weight', 'layer2.0.conv2.weight'),
-                         ('stages.1.0.conv2.attention.spatial_fc.bias',
-                          'layer2.0.conv2.attention.spatial_fc.bias'),
-                         ('stages.3.1.conv1.attention.bn.running_var',
-                          'layer4.1.conv1.attention.bn.running_var'),
-                         ('stages.2.0.downsample.0.weight', 'layer3.0.downsample.0.weight'),
-                         ('stem.0.weight', 'conv1.weight'), ('stem.1.bias', 'bn1.bias')):
-        theirs = source['module.' + theirs]
-        assert torch.equal(state[ours], theirs.flatten(0, 1) if theirs.dim() == 5 else theirs)
     assert isinstance(model.stages[2][0].downsample[0], nn.Conv2d)  # shortcuts stay plain
     assert not isinstance(model.stem[0], ODConv2d)
+    assert len(model.out_indices) == 4
+    assert_same_levels(model, reference, torch.randn(2, 3, 67, 91))
 
 
-def test_official_od_mobilenetv2_checkpoint_converts_and_loads_strictly(tmp_path):
-    plain = torchvision.models.mobilenet_v2().state_dict()
-    official = official_odconv_state_dict(plain, lambda key: not key.startswith('features.0.'),
-                                          kernel_num=4)
-    converted, source = _convert_with_cli(tmp_path, 'odmobilenetv2', official)
-    model = build('ODMobileNetV2', od_cfg=dict(kernel_num=4), out_indices=(0, 1, 2, 3, 4))
-    model.load_state_dict(converted, strict=True)
-    state = model.state_dict()
-    for ours, theirs in (
-            ('stages.0.0.conv.0.conv.weight', 'features.1.conv.0.0.weight'),  # t=1 depthwise
-            ('stages.0.0.conv.1.conv.attention.kernel_fc.bias',
-             'features.1.conv.1.attention.kernel_fc.bias'),
-            ('stages.0.0.conv.1.bn.running_mean', 'features.1.conv.2.running_mean'),
-            ('stages.2.6.conv.2.conv.weight', 'features.13.conv.2.weight'),
-            ('stages.2.6.conv.2.bn.weight', 'features.13.conv.3.weight'),
-            ('stages.3.0.conv.1.conv.attention.spatial_fc.weight',
-             'features.14.conv.1.0.attention.spatial_fc.weight'),
-            ('stages.4.conv.attention.filter_fc.weight', 'features.18.0.attention.filter_fc.weight'),
-            ('stages.4.bn.running_var', 'features.18.1.running_var'),
-            ('stem.conv.weight', 'features.0.0.weight')):
-        theirs = source['module.' + theirs]
-        assert torch.equal(state[ours], theirs.flatten(0, 1) if theirs.dim() == 5 else theirs)
+@pytest.mark.parametrize('kernel_num', [1, 4])
+def test_official_od_mobilenetv2_converts_and_gives_the_official_features(tmp_path, kernel_num):
+    torch.manual_seed(0)
+    reference = OfficialODMobileNetV2Levels(1.0, kernel_num, out_indices=(0, 1, 2, 3, 4)).eval()
+    randomize_norm_statistics(reference)
+    converted = _convert_official_with_cli(tmp_path, 'odmobilenetv2', reference.model)
+    model = build('ODMobileNetV2', od_cfg=dict(kernel_num=kernel_num),
+                  out_indices=(0, 1, 2, 3, 4),
+                  init_cfg=dict(type='Pretrained', checkpoint=converted))
+    model.init_weights()  # strict
+    assert len(model.out_indices) == 5
+    assert_same_levels(model, reference, torch.randn(2, 3, 67, 91))
 
 
 @pytest.mark.parametrize('type_name,kwargs,channels', [
@@ -259,7 +213,8 @@ def test_temperature_hook_anneals_linearly_then_holds_and_resumes(tmp_path):
     runner.train()
     assert runner.model.seen == pytest.approx(expected)
     resumed = _runner(str(tmp_path / 'full'), 8, osp.join(str(tmp_path / 'full'), 'iter_3.pth'))
-    resumed.train()
+    with safe_checkpoint_loading():  # mmengine's checkpoint, weights_only with the allow-list
+        resumed.train()
     assert resumed.model.seen == pytest.approx(expected[3:])
 
 

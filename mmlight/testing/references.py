@@ -119,14 +119,41 @@ class TorchvisionMobileNetV2Levels(nn.Module):
 
 def odconv_official_formulation(model: nn.Module) -> nn.Module:
     """The same mmlight model with every ODConv2d computing the official code's way (x * a_c,
-    per-sample kernel mix, grouped conv with the batch folded into groups, * a_f). There is no
-    third-party ODConv library to compare with; the tests check both formulations against the
-    paper's equation, and the benchmark times mmlight's against this one."""
+    per-sample kernel mix, grouped conv with the batch folded into groups, * a_f), for the
+    benchmark. The tests compare with the official code itself (:class:`OfficialODResNetLevels`
+    and :class:`OfficialODMobileNetV2Levels`, over :mod:`mmlight.testing.official_odconv`)."""
     from mmlight.models.layers import ODConv2d
     for module in model.modules():
         if isinstance(module, ODConv2d):
             module.impl = 'official'
     return model
+
+
+class OfficialODResNetLevels(TorchvisionResNetLevels):
+    """The official OD-ResNet (OSVAI/ODConv ``models/od_resnet.py``), tapped where
+    torchvision's ResNet is (levels 0-3 after layer1-4: the official network has torchvision's
+    module layout)."""
+
+    def __init__(self, depth: int = 50, kernel_num: int = 1, reduction: float = 0.0625,
+                 out_indices=(0, 1, 2, 3)):
+        nn.Module.__init__(self)
+        from . import official_odconv
+        self.model = getattr(official_odconv, f'od_resnet{depth}')(
+            kernel_num=kernel_num, reduction=reduction)
+        self.out_indices = tuple(out_indices)
+
+
+class OfficialODMobileNetV2Levels(TorchvisionMobileNetV2Levels):
+    """The official OD-MobileNetV2 (OSVAI/ODConv ``models/od_mobilenetv2.py``), tapped where
+    torchvision's MobileNetV2 is (the official network has torchvision's feature layout)."""
+
+    def __init__(self, width_mult: float = 1.0, kernel_num: int = 1, reduction: float = 0.0625,
+                 out_indices=(0, 1, 2, 4)):
+        nn.Module.__init__(self)
+        from .official_odconv import OD_MobileNetV2
+        self.model = OD_MobileNetV2(width_mult=width_mult, kernel_num=kernel_num,
+                                    reduction=reduction)
+        self.taps = [self.LEVEL_LAST_FEATURE[i] for i in out_indices]
 
 
 class MMPretrainHorNetLevels(nn.Module):
