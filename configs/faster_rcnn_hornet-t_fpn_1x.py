@@ -12,7 +12,7 @@ model = dict(
         arch='tiny',
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.2,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/hornet_tiny_7x7_imagenet.pth')),
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://hornet-tiny')),
     neck=dict(in_channels=[64, 128, 256, 512]))
 
 optim_wrapper = dict(

@@ -13,7 +13,7 @@ model = dict(
         frozen_stages=1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/od_resnet50_1x_imagenet.pth')),
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://od_resnet50_1x')),
     neck=dict(in_channels=[256, 512, 1024, 2048]))
 # The official detection runs keep the ODConv temperature at 1 (ImageNet-pretrained backbone).
 # Training ODConv from scratch anneals it from 30 to 1; that is one line:

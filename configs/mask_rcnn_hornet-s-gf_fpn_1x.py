@@ -3,4 +3,4 @@ _base_ = ['./mask_rcnn_hornet-s_fpn_1x.py']
 
 model = dict(
     backbone=dict(
-        arch='small-gf', init_cfg=dict(checkpoint='checkpoints/hornet_small_gf_imagenet.pth')))
+        arch='small-gf', init_cfg=dict(checkpoint='mmlight://hornet-small-gf')))

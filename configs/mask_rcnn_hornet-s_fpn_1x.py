@@ -6,6 +6,6 @@ model = dict(
     backbone=dict(
         arch='small',
         drop_path_rate=0.3,
-        init_cfg=dict(checkpoint='checkpoints/hornet_small_7x7_imagenet.pth')),
+        init_cfg=dict(checkpoint='mmlight://hornet-small')),
     neck=dict(in_channels=[96, 192, 384, 768]))
 optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.9))

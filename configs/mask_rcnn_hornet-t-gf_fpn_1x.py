@@ -3,4 +3,4 @@ _base_ = ['./mask_rcnn_hornet-t_fpn_1x.py']
 
 model = dict(
     backbone=dict(
-        arch='tiny-gf', init_cfg=dict(checkpoint='checkpoints/hornet_tiny_gf_imagenet.pth')))
+        arch='tiny-gf', init_cfg=dict(checkpoint='mmlight://hornet-tiny-gf')))

@@ -4,4 +4,4 @@ _base_ = ['./mask_rcnn_odconv_mobilenetv2_fpn_1x.py']
 
 model = dict(
     backbone=dict(
-        od_cfg=None, init_cfg=dict(checkpoint='checkpoints/mobilenetv2_1.0x_imagenet.pth')))
+        od_cfg=None, init_cfg=dict(checkpoint='mmlight://mobilenetv2_1.0x')))

@@ -13,7 +13,7 @@ model = dict(
         type='GhostNet',
         widen_factor=1.0,
         out_indices=(1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/ghostnet_1.0x_imagenet.pth')),
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://ghostnet_1.0x')),
     neck=dict(
         _delete_=True,
         type='YOLOv4Neck',

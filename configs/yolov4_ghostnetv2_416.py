@@ -5,4 +5,4 @@ _base_ = ['./yolov4_ghostnet_416.py']
 model = dict(
     backbone=dict(
         type='GhostNetV2',
-        init_cfg=dict(checkpoint='checkpoints/ghostnetv2_1.0x_imagenet.pth')))
+        init_cfg=dict(checkpoint='mmlight://ghostnetv2_1.0x')))

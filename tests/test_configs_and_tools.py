@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -71,7 +70,7 @@ def test_coco_configs_follow_the_1x_schedule_on_coco():
         assert cfg.train_dataloader.dataset.data_root == 'data/coco/', config
         assert cfg.custom_imports.imports == ['mmlight'], config
         init = cfg.model.backbone.init_cfg
-        assert init.type == 'Pretrained' and init.checkpoint.startswith('checkpoints/'), config
+        assert init.type == 'Pretrained' and init.checkpoint.startswith('mmlight://'), config
 
 
 def test_missing_pretrained_checkpoint_stops_train_at_once():
@@ -81,7 +80,7 @@ def test_missing_pretrained_checkpoint_stops_train_at_once():
                     timeout=300)
     assert proc.returncode != 0
     assert 'checkpoints/absent_ghostnet.pth' in proc.stderr
-    assert 'tools/model_converters/convert.py ghostnet' in proc.stderr
+    assert 'Weights by name for GhostNet: mmlight://ghostnet_1.0x' in proc.stderr
     assert '--cfg-options model.backbone.init_cfg=None' in proc.stderr
     assert 'annotations' not in proc.stderr  # stopped before looking at any data
 
@@ -166,37 +165,6 @@ def _scalars(work_dir):
     with open(path[0]) as f:
         rows = [json.loads(line) for line in f]
     return {row['iter']: row['loss'] for row in rows if 'loss' in row}
-
-
-def test_resume_continues_with_saved_optimizer_state_and_same_losses(demo_root, tmp_path):
-    full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
-    for work_dir, iters in ((full_dir, 4), (part_dir, 2)):
-        cfg = _retinanet_cfg(demo_root, work_dir, iters)
-        cfg.dump(osp.join(str(tmp_path), f'cfg_{iters}.py'))
-        proc = run_tool(['tools/train.py', osp.join(str(tmp_path), f'cfg_{iters}.py'),
-                         '--work-dir', work_dir], timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    checkpoint = osp.join(part_dir, 'iter_2.pth')
-    # torch >= 2.6 loads with weights_only=True by default: mmengine's checkpoints need more
-    saved = torch.load(checkpoint, map_location='cpu', weights_only=False)
-    assert saved['meta']['iter'] == 2
-    assert saved['optimizer']['state'], 'momentum buffers are saved'
-
-    resumed_cfg = _retinanet_cfg(demo_root, part_dir, 4)
-    resumed_cfg.dump(osp.join(str(tmp_path), 'cfg_resume.py'))
-    proc = run_tool(['tools/train.py', osp.join(str(tmp_path), 'cfg_resume.py'), '--work-dir',
-                     part_dir, '--resume', checkpoint], timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
-    full = _scalars(full_dir)
-    runs = sorted(glob.glob(osp.join(part_dir, '*', 'vis_data', 'scalars.json')))
-    with open(runs[-1]) as f:
-        resumed = {row['iter']: row['loss'] for row in map(json.loads, f) if 'loss' in row}
-    assert sorted(resumed) == [3, 4]
-    for it in (3, 4):
-        assert resumed[it] == pytest.approx(full[it], rel=1e-4, abs=1e-5), it
-    # and the optimizer state came back: a fresh optimizer would give other losses
-    assert full[4] != pytest.approx(full[3], rel=1e-6)
 
 
 def run_script(cmd, env):

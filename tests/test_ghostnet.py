@@ -1,3 +1,5 @@
+import os.path as osp
+
 import pytest
 import torch
 
@@ -217,8 +219,7 @@ def test_missing_pretrained_file_says_where_and_how():
     with pytest.raises(FileNotFoundError) as info:
         model.init_weights()
     text = str(info.value)
-    assert 'huawei-noah' in text
-    assert 'tools/model_converters/convert.py ghostnet' in text
+    assert "checkpoint='mmlight://NAME'" in text
     assert 'model.backbone.init_cfg=None' in text
 
 
@@ -231,7 +232,13 @@ def test_converter_cli_round_trip(tmp_path):
     torch.save({'state_dict': {'module.' + k: v for k, v in reference.state_dict().items()}},
                src)
     dst = str(tmp_path / 'converted' / 'ghostnet_0.5x.pth')
+    # no 0.5x weights in the table: the width cannot be inferred, and nothing is written
     proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', src, dst])
+    assert proc.returncode != 0 and 'fits no backbone tried; pass --model' in proc.stderr
+    assert "'widen_factor': 1.3" in proc.stderr and 'wrong shape' in proc.stderr
+    assert not osp.exists(dst)
+    proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', src, dst,
+                     '--model', 'type=GhostNet', 'widen_factor=0.5'])
     assert proc.returncode == 0, proc.stderr
     model = build('GhostNet', widen_factor=0.5, out_indices=(4, ),
                   init_cfg=dict(type='Pretrained', checkpoint=dst))

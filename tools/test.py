@@ -8,7 +8,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlight  # noqa: F401
-from mmlight.engine import check_custom_imports, setup_distributed, shutdown_distributed
+from mmlight.engine import (add_trust_checkpoint_argument, check_custom_imports,
+                            setup_distributed, shutdown_distributed)
+from mmlight.utils.checkpoint import safe_checkpoint_loading, trust_checkpoint
 
 
 def parse_args():
@@ -21,6 +23,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings, key=value')
+    add_trust_checkpoint_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -32,6 +35,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    for path in args.trust_checkpoint:
+        trust_checkpoint(path)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -57,8 +62,10 @@ def main():
             else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpDetResults', out_file_path=args.out))
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    metrics = runner.test()
+    # mmengine reads load_from / --resume through mmlight's safe loader in this block only
+    with safe_checkpoint_loading():
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        metrics = runner.test()
     print(metrics)
     shutdown_distributed()
 

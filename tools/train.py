@@ -8,8 +8,11 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlight  # noqa: F401  (registers mmlight; the config must still import it)
-from mmlight.engine import (check_custom_imports, check_pretrained_checkpoints,
-                            setup_distributed, shutdown_distributed)
+from mmlight.engine import (add_trust_checkpoint_argument, check_custom_imports,
+                            check_pretrained_checkpoints, setup_distributed,
+                            shutdown_distributed)
+from mmlight.utils.checkpoint import safe_checkpoint_loading, trust_checkpoint
+from mmlight.utils.download import DownloadError
 
 
 def parse_args():
@@ -24,6 +27,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings, key=value (e.g. model.backbone.init_cfg=None)')
+    add_trust_checkpoint_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -35,11 +39,16 @@ def parse_args():
 
 def main():
     args = parse_args()
+    for path in args.trust_checkpoint:
+        trust_checkpoint(path)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     check_custom_imports(cfg)
-    check_pretrained_checkpoints(cfg)
+    try:
+        check_pretrained_checkpoints(cfg)
+    except (FileNotFoundError, DownloadError) as err:  # say what to fetch, not a traceback
+        raise SystemExit(f'{type(err).__name__}: {err}') from None
     setup_distributed(cfg, args.launcher)
 
     if args.work_dir is not None:
@@ -62,8 +71,10 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    # mmengine reads load_from / --resume through mmlight's safe loader in this block only
+    with safe_checkpoint_loading():
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        runner.train()
     shutdown_distributed()
 
 

@@ -2,6 +2,42 @@
 import re
 from collections import OrderedDict
 
+from .table import PretrainedWeights, WeightSource, register_weights
+
+_TORCHVISION = 'https://download.pytorch.org/models/'
+_TORCHVISION_DOCS = 'torchvision model docs (ShuffleNet_V2_X*_Weights.IMAGENET1K_V1)'
+
+
+def _shufflenetv2(width: float, filename: str, sha256: str, top1: float, params: float):
+    # torchvision's file names end in the first hex digits of the file's sha256
+    return PretrainedWeights(
+        name=f'shufflenetv2_{width}x', family='shufflenetv2',
+        model=dict(type='ShuffleNetV2', widen_factor=width),
+        sources=(WeightSource(url=_TORCHVISION + filename, filename=filename,
+                              layout='torchvision', sha256=sha256), ),
+        top1=top1, top1_source=_TORCHVISION_DOCS, params=params)
+
+
+register_weights(
+    # torchvision's weights are the official PyTorch ShuffleNetV2 weights (the paper's code
+    # is Megvii's Caffe/MegEngine); the paper reports 60.3 / 69.4 / 72.6 / 74.9.
+    _shufflenetv2(0.5, 'shufflenetv2_x0.5-f707e7126e.pth', 'f707e7126e', 60.552, 1.37),
+    _shufflenetv2(1.0, 'shufflenetv2_x1-5666bf0f80.pth', '5666bf0f80', 69.362, 2.28),
+    _shufflenetv2(1.5, 'shufflenetv2_x1_5-3c479a10.pth', '3c479a10', 72.996, 3.50),
+    _shufflenetv2(2.0, 'shufflenetv2_x2_0-8be3c8ee.pth', '8be3c8ee', 76.230, 7.39),
+    PretrainedWeights(
+        name='shufflenetv1_g3_1.0x', family='shufflenetv1',
+        model=dict(type='ShuffleNetV1', groups=3, widen_factor=1.0),
+        # OpenMMLab's file names end in the first 8 hex digits of the file's sha256
+        sources=(WeightSource(
+            url='https://download.openmmlab.com/mmclassification/v0/shufflenet_v1/'
+            'shufflenet_v1_batch1024_imagenet_20200804-5d6cec73.pth',
+            filename='shufflenet_v1_batch1024_imagenet_20200804-5d6cec73.pth',
+            layout='mmpretrain', sha256='5d6cec73'), ),
+        top1=68.13, top1_source='mmpretrain model zoo (configs/shufflenet_v1/README.md)',
+        params=1.87),
+)
+
 _TORCHVISION_V2 = [
     (r'^conv1\.0\.', 'stem.conv.'),
     (r'^conv1\.1\.', 'stem.bn.'),
@@ -64,6 +100,25 @@ def _convert_mmpretrain(state_dict, num_layers, block_rules):
         renamed = _rename(rest, block_rules) if block_rules else rest
         converted[f'stages.{layer + 1}.{block}.{renamed or rest}'] = value
     return converted
+
+
+def _without_backbone_prefix(keys):
+    return [k[len('backbone.'):] if k.startswith('backbone.') else k for k in keys]
+
+
+def detect_shufflenetv2_layout(keys):
+    keys = _without_backbone_prefix(keys)
+    if 'conv1.0.weight' in keys and any(k.startswith('stage2.') for k in keys):
+        return 'torchvision'
+    if any(k.startswith('layers.') and '.branch2.' in k for k in keys):
+        return 'mmpretrain'
+    return None
+
+
+def detect_shufflenetv1_layout(keys):
+    if any(k.startswith('layers.') and '.g_conv_1x1_' in k for k in _without_backbone_prefix(keys)):
+        return 'mmpretrain'
+    return None
 
 
 def convert_shufflenetv2(state_dict):

@@ -1,9 +1,9 @@
 from .hooks import ODConvTemperatureHook
 from .optimizers import LayerDecayOptimWrapperConstructor, hornet_layer_id
-from .runtime import (CPUFriendlyDistributedDataParallel, check_custom_imports,
-                      check_pretrained_checkpoints, setup_distributed,
+from .runtime import (CPUFriendlyDistributedDataParallel, add_trust_checkpoint_argument,
+                      check_custom_imports, check_pretrained_checkpoints, setup_distributed,
                       shutdown_distributed)
 
 __all__ = ['LayerDecayOptimWrapperConstructor', 'ODConvTemperatureHook', 'hornet_layer_id',
-           'CPUFriendlyDistributedDataParallel', 'check_custom_imports',
-           'check_pretrained_checkpoints', 'setup_distributed', 'shutdown_distributed']
+           'CPUFriendlyDistributedDataParallel', 'add_trust_checkpoint_argument',
+           'check_custom_imports', 'check_pretrained_checkpoints', 'setup_distributed', 'shutdown_distributed']

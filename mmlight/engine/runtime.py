@@ -7,7 +7,9 @@ from mmengine.config import Config, ConfigDict
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 
+from mmlight.converters import weights_for_backbone
 from mmlight.utils.checkpoint import check_pretrained_exists
+from mmlight.weights import SCHEME, prepare_named_weights
 
 CUSTOM_IMPORTS_LINE = "custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)"
 
@@ -50,16 +52,35 @@ def check_custom_imports(cfg: Config):
                          f'{CUSTOM_IMPORTS_LINE}')
 
 
+def add_trust_checkpoint_argument(parser):
+    """``--trust-checkpoint FILE`` (repeatable): the explicit opt-in for a file that needs more
+    than mmlight's allow-list of checkpoint types."""
+    parser.add_argument(
+        '--trust-checkpoint', action='append', default=[], metavar='FILE',
+        help='load this checkpoint with full pickle (it may run code): only for files you '
+        'trust; every other file is read with weights_only=True and an allow-list')
+
+
 def check_pretrained_checkpoints(cfg: Config):
-    """Stop before any data is loaded when a backbone's pretrained file is missing."""
-    from mmdet.registry import MODELS
+    """Before any data is loaded: fetch and convert every ``mmlight://NAME`` the config names
+    (or stop, saying what to download by hand and where to put it), and stop when a local
+    pretrained file is missing."""
     for _, node in _walk(cfg._cfg_dict.to_dict().get('model', {})):
         init_cfg = node.get('init_cfg')
-        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained' \
-                and isinstance(node.get('type'), str):
-            cls = MODELS.module_dict.get(node['type'])
-            hint = getattr(cls, 'pretrained_hint', '') if cls is not None else ''
-            check_pretrained_exists(init_cfg.get('checkpoint', ''), hint)
+        if not (isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained'):
+            continue
+        checkpoint = str(init_cfg.get('checkpoint', ''))
+        if checkpoint.startswith(SCHEME):
+            prepare_named_weights(checkpoint)
+            continue
+        names = weights_for_backbone(node.get('type')) if isinstance(node.get('type'), str) \
+            else []
+        hint = (f'Weights by name for {node["type"]}: '
+                + ', '.join(f'{SCHEME}{name}' for name in names)) if names else ''
+        check_pretrained_exists(checkpoint, hint)
+    load_from = cfg.get('load_from')
+    if isinstance(load_from, str) and load_from.startswith(SCHEME):
+        prepare_named_weights(load_from)
 
 
 @MODEL_WRAPPERS.register_module()

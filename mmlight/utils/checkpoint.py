@@ -1,18 +1,179 @@
-"""Checkpoint loading that fails loudly, and mmengine's resume on torch >= 2.6."""
+"""Checkpoint loading that is safe and fails loudly.
+
+Every file is read with ``torch.load(weights_only=True)``: tensors and plain containers, plus
+an explicit allow-list of the few other types that mmengine's own checkpoints (message hub,
+numpy arrays and scalars) and the official weight files (an ``argparse.Namespace`` of training
+arguments) contain. Anything else (a pickle that would run code on load) is refused with
+:class:`UnsafeCheckpointError`, naming the type and the opt-in for files the user trusts.
+Nothing here changes how anybody else loads checkpoints: mmengine's loader is swapped for the
+safe one only inside :func:`safe_checkpoint_loading`, which mmlight's tools enter.
+"""
+import os
 import os.path as osp
+import pickle
+import re
 from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterable, Optional
 
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .download import cached_download
+
 SCRATCH_OPTION = '--cfg-options model.backbone.init_cfg=None'
-
-_REMOTE_PREFIXES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'openmmlab://',
-                    'mmcls://', 'pavi://', 's3://', 'modelzoo://')
+TRUSTED_CHECKPOINTS_ENV = 'MMLIGHT_TRUSTED_CHECKPOINTS'
 
 
-def is_local_path(filename: str) -> bool:
-    return not str(filename).startswith(_REMOTE_PREFIXES)
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint needs types outside the allow-list: loading it could run code."""
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A file that is not a readable PyTorch checkpoint (truncated, or not a checkpoint)."""
+
+
+def is_url(filename: str) -> bool:
+    return str(filename).startswith(('http://', 'https://'))
+
+
+def has_scheme(filename: str) -> bool:
+    """``torchvision://``, ``mmlight://``, ``s3://``...: anything mmengine resolves by prefix."""
+    return re.match(r'^[A-Za-z][\w+.-]*://', str(filename)) is not None
+
+
+def _numpy_globals():
+    import numpy as np
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray
+    dtype_classes = {type(np.dtype(t)) for t in (
+        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+        np.uint64, np.float16, np.float32, np.float64)}
+    allowed = [np.ndarray, np.dtype, *sorted(dtype_classes, key=str)]
+    # numpy 1.x pickles these as numpy.core.*, numpy 2.x as numpy._core.*; allow both names
+    for func in (multiarray._reconstruct, multiarray.scalar):
+        allowed += [(func, f'numpy.core.multiarray.{func.__name__}'),
+                    (func, f'numpy._core.multiarray.{func.__name__}')]
+    return allowed
+
+
+def _history_buffer_method(owner, name):
+    """Stands in for ``getattr`` while unpickling. mmengine pickles its HistoryBuffer's
+    statistics methods as ``getattr(HistoryBuffer, 'mean')`` (and its ``__setstate__`` puts them
+    into a class-wide table), so checkpoints reference ``builtins.getattr``, which in general
+    reaches any attribute of anything. This allows exactly those lookups."""
+    from mmengine.logging import HistoryBuffer
+    builtin_statistics = ('min', 'max', 'current', 'mean')
+    if owner is HistoryBuffer and isinstance(name, str) \
+            and (name in builtin_statistics or name in HistoryBuffer._statistics_methods):
+        method = getattr(HistoryBuffer, name, None)
+        if getattr(method, '__qualname__', None) == f'HistoryBuffer.{name}':
+            return method
+    raise pickle.UnpicklingError(
+        f'refused getattr({owner!r}, {name!r}) in a checkpoint: only HistoryBuffer\'s '
+        f'statistics methods may be looked up')
+
+
+def checkpoint_safe_globals():
+    """The non-tensor types that may be unpickled from a checkpoint (nothing that runs code:
+    plain data holders, numpy's array/scalar reconstruction, and the one attribute lookup
+    mmengine's message hub needs)."""
+    import argparse
+
+    from mmengine.logging import HistoryBuffer
+    return [argparse.Namespace, HistoryBuffer, (_history_buffer_method, 'builtins.getattr'),
+            *_numpy_globals()]
+
+
+def trusted_checkpoints():
+    """Files the user opted in to load with full pickle (``MMLIGHT_TRUSTED_CHECKPOINTS``)."""
+    value = os.environ.get(TRUSTED_CHECKPOINTS_ENV, '')
+    return {osp.realpath(osp.expanduser(p)) for p in value.split(os.pathsep) if p}
+
+
+def trust_checkpoint(filename: str):
+    """Opt one file in to full (code-running) unpickling, for this process and its children."""
+    paths = trusted_checkpoints() | {osp.realpath(osp.expanduser(filename))}
+    os.environ[TRUSTED_CHECKPOINTS_ENV] = os.pathsep.join(sorted(paths))
+
+
+def _unsafe_types(path: str, error: Exception):
+    allowed = set()
+    for item in checkpoint_safe_globals():
+        if isinstance(item, tuple):
+            allowed.add(item[1])
+        else:
+            allowed.add(f'{item.__module__}.{item.__qualname__}')
+    try:
+        found = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # legacy (non-zip) files: read the name from torch's message
+        found = re.findall(r'GLOBAL ([\w.]+)', str(error))
+    return [name for name in found if name not in allowed]
+
+
+def load_checkpoint_file(filename: str, map_location='cpu'):
+    """``torch.load`` of a local file with ``weights_only=True`` and mmlight's allow-list."""
+    path = osp.expanduser(str(filename))
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
+    if osp.realpath(path) in trusted_checkpoints():
+        return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        unsafe = _unsafe_types(path, err)
+        lookup = re.search(r'refused (getattr\(.*?\)) in a checkpoint', str(err))
+        if lookup:
+            unsafe.append(lookup.group(1))
+        if not unsafe:
+            raise CorruptCheckpointError(
+                f'{filename!r} is not a readable PyTorch checkpoint: {err}') from None
+        raise UnsafeCheckpointError(
+            f'refused to load {filename!r}: it contains {", ".join(unsafe)}, which is not on '
+            f'mmlight\'s allow-list of checkpoint types (tensors, containers, numpy arrays, '
+            f'argparse.Namespace, mmengine\'s HistoryBuffer). Unpickling it could run code; '
+            f'nothing of it was run. If you trust this file (you made it, or its source), opt '
+            f'it in explicitly: {TRUSTED_CHECKPOINTS_ENV}={osp.realpath(path)} (or '
+            f'--trust-checkpoint with mmlight\'s tools).') from None
+    except (RuntimeError, EOFError, ValueError, OSError) as err:
+        raise CorruptCheckpointError(
+            f'{filename!r} is not a readable PyTorch checkpoint (truncated or corrupt '
+            f'download?): {err}') from None
+
+
+def _mmengine_local_loader(filename, map_location=None):
+    return load_checkpoint_file(filename, map_location=map_location)
+
+
+@contextmanager
+def safe_checkpoint_loading():
+    """Within this block mmengine reads local checkpoints (``load_from``, ``--resume``)
+    through :func:`load_checkpoint_file`, and every ``torch.load`` (URLs, ``torchvision://``)
+    accepts the allow-listed types, so mmengine's own checkpoints resume on torch >= 2.6.
+    mmengine's loader is put back on exit."""
+    previous = CheckpointLoader._schemes.get('')
+    CheckpointLoader.register_scheme(prefixes='', loader=_mmengine_local_loader, force=True)
+    try:
+        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+            yield
+    finally:
+        if previous is not None:
+            CheckpointLoader.register_scheme(prefixes='', loader=previous, force=True)
+
+
+def load_checkpoint(filename: str, map_location='cpu'):
+    """Local paths and http(s) URLs (downloaded into torch's hub cache) load through
+    :func:`load_checkpoint_file`; other schemes (``mmlight://``, ``torchvision://``, ...)
+    through mmengine's CheckpointLoader with the allow-list in force."""
+    if is_url(filename):
+        return load_checkpoint_file(cached_download(filename), map_location)
+    if has_scheme(filename):
+        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+            return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+    return load_checkpoint_file(filename, map_location)
 
 
 def missing_checkpoint_message(filename: str, hint: str = '') -> str:
@@ -25,7 +186,7 @@ def missing_checkpoint_message(filename: str, hint: str = '') -> str:
 
 def check_pretrained_exists(filename: str, hint: str = ''):
     """Raise FileNotFoundError with instructions when a local pretrained file is missing."""
-    if is_local_path(filename) and not osp.isfile(osp.expanduser(filename)):
+    if not has_scheme(filename) and not osp.isfile(osp.expanduser(filename)):
         raise FileNotFoundError(missing_checkpoint_message(filename, hint))
 
 
@@ -37,7 +198,21 @@ def unwrap_state_dict(checkpoint) -> 'OrderedDict[str, torch.Tensor]':
             return checkpoint[key]
     if not isinstance(checkpoint, dict):
         raise TypeError(f'a checkpoint must be a dict of tensors, got {type(checkpoint)}')
+    not_tensors = [k for k, v in checkpoint.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise TypeError(f'the checkpoint holds no state_dict/model entry and is not a dict of '
+                        f'tensors: its keys include {not_tensors[:5]}')
     return checkpoint
+
+
+def strip_key_prefix(state_dict, prefix: str, only_if_all: bool = False):
+    """Keys under ``prefix`` with it removed (the others dropped). With ``only_if_all`` the
+    state_dict is returned unchanged unless every key has the prefix."""
+    prefix = prefix if prefix.endswith('.') else prefix + '.'
+    if only_if_all and not (state_dict and all(k.startswith(prefix) for k in state_dict)):
+        return state_dict
+    return OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
+                       if k.startswith(prefix))
 
 
 def describe_key_mismatch(missing, unexpected, limit: int = 12) -> str:
@@ -72,8 +247,8 @@ def load_state_dict_strict(module: torch.nn.Module, state_dict, source: str = 'c
     if missing or unexpected:
         raise KeyError(
             f'{source} does not match {type(module).__name__}: '
-            f'{describe_key_mismatch(missing, unexpected)}. Was it converted with '
-            f'tools/model_converters/convert.py for this architecture and width?')
+            f'{describe_key_mismatch(missing, unexpected)}. Is it for this architecture and '
+            f'width?')
     wrong_shapes = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
                     for k, v in state_dict.items() if tuple(v.shape) != tuple(own[k].shape)]
     if wrong_shapes:
@@ -84,32 +259,46 @@ def load_state_dict_strict(module: torch.nn.Module, state_dict, source: str = 'c
     module.load_state_dict(state_dict, strict=set(own) == set(state_dict))
 
 
+# backbone class name -> function(state_dict, source) -> state_dict in mmlight's layout.
+# Each family's converter registers itself here (timm's checkpoint_filter_fn idea), so that
+# models can load official / timm / torchvision / mmpretrain files without importing them.
+_CHECKPOINT_FILTERS: Dict[str, Callable] = {}
+
+
+def register_checkpoint_filter(*class_names: str):
+
+    def register(func):
+        for name in class_names:
+            _CHECKPOINT_FILTERS[name] = func
+        return func
+
+    return register
+
+
+def checkpoint_filter_for(module: torch.nn.Module) -> Optional[Callable]:
+    for cls in type(module).__mro__:
+        if cls.__name__ in _CHECKPOINT_FILTERS:
+            return _CHECKPOINT_FILTERS[cls.__name__]
+    return None
+
+
 def load_pretrained_strict(module: torch.nn.Module, filename: str, prefix=None, hint: str = '',
-                           optional_prefixes=()):
+                           optional_prefixes: Iterable[str] = ()):
+    """Load a backbone's pretrained weights: an mmlight file, a detector checkpoint's
+    ``backbone.*`` part, or an official/timm/torchvision/mmpretrain file (converted here by the
+    family's registered filter); strictly."""
     check_pretrained_exists(filename, hint)
-    checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
-    state_dict = unwrap_state_dict(checkpoint)
+    state_dict = unwrap_state_dict(load_checkpoint(filename))
     if prefix:
-        prefix = prefix if prefix.endswith('.') else prefix + '.'
-        state_dict = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
-                                 if k.startswith(prefix))
+        state_dict = strip_key_prefix(state_dict, prefix)
         if not state_dict:
             raise KeyError(f'no key of {filename!r} starts with prefix {prefix!r}')
-    load_state_dict_strict(module, state_dict, source=f'checkpoint {filename!r}',
+    else:
+        for common in ('module.', 'backbone.'):
+            state_dict = strip_key_prefix(state_dict, common, only_if_all=True)
+    source = f'checkpoint {filename!r}'
+    convert = checkpoint_filter_for(module)
+    if convert is not None:
+        state_dict = convert(state_dict, source=source)
+    load_state_dict_strict(module, state_dict, source=source,
                            optional_prefixes=optional_prefixes)
-
-
-def _load_local_trusted(filename, map_location=None):
-    # torch >= 2.6 defaults torch.load to weights_only=True, which rejects the message hub,
-    # numpy scalars and configs that mmengine itself pickles into every checkpoint, so
-    # --resume fails. Local checkpoints are the user's own files: load them the way mmengine
-    # was written for (weights_only=False), exactly as torch < 2.6 did.
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
-
-
-def install_trusted_local_loader():
-    """Register the loader for plain paths with mmengine's CheckpointLoader (its own hook)."""
-    CheckpointLoader.register_scheme(prefixes='', loader=_load_local_trusted, force=True)

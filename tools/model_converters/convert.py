@@ -1,38 +1,77 @@
 """Convert an official / timm / torchvision / mmpretrain checkpoint into an mmlight backbone
 checkpoint, loadable with ``init_cfg=dict(type='Pretrained', checkpoint=OUT)``.
 
-    python tools/model_converters/convert.py ghostnet ghostnet_1x.pth checkpoints/ghostnet_1.0x_imagenet.pth
+    python tools/model_converters/convert.py ghostnet ghostnet_1x.pth checkpoints/ghostnet_1.0x.pth
+    python tools/model_converters/convert.py ghostnet ghostnet_050.pth out.pth \\
+        --model type=GhostNet widen_factor=0.5
+
+The offline alternative to ``checkpoint='mmlight://NAME'`` (which downloads and converts by
+itself), and optional: Pretrained loading converts unconverted files on load. The result is
+loaded strictly into its backbone before it is written: ``--model`` names the backbone, or it is
+inferred from the tensor shapes among the weights table's backbones of the family. The input is
+read with ``weights_only=True`` and mmlight's allow-list; ``--trust-checkpoint`` opts a file in
+to full unpickling.
 """
 import argparse
 import os
 import os.path as osp
 
 import torch
+from mmengine.config import DictAction
 
-from mmlight.converters import CONVERTERS, convert_state_dict
-from mmlight.utils.checkpoint import unwrap_state_dict
+import mmlight  # noqa: F401  (registers the backbones)
+from mmdet.registry import MODELS
+from mmlight.converters import CONVERTERS, WEIGHTS, convert_state_dict
+from mmlight.engine import add_trust_checkpoint_argument
+from mmlight.utils.checkpoint import (load_checkpoint_file, load_state_dict_strict,
+                                      trust_checkpoint, unwrap_state_dict)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('source', choices=sorted(CONVERTERS), help='checkpoint family/format')
+    parser.add_argument('source', choices=sorted(CONVERTERS), help='checkpoint family')
     parser.add_argument('src', help='input checkpoint')
     parser.add_argument('dst', help='output mmlight checkpoint')
+    parser.add_argument(
+        '--model', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        help='the backbone the weights are for, e.g. type=GhostNet widen_factor=0.5 (default: '
+        'inferred from the shapes among the weights table\'s backbones of this family)')
+    add_trust_checkpoint_argument(parser)
     return parser.parse_args()
+
+
+def fitting_backbone(family: str, state_dict, model_cfg=None, origin='the checkpoint'):
+    """The backbone config that ``state_dict`` loads into strictly: ``model_cfg`` if given, else
+    the first of the family's weights-table backbones that fits."""
+    candidates = [dict(model_cfg)] if model_cfg else \
+        [dict(e.model) for e in WEIGHTS.values() if e.family == family]
+    failures = []
+    for cfg in candidates:
+        backbone = MODELS.build(dict(cfg))
+        try:
+            load_state_dict_strict(backbone, state_dict, source=origin,
+                                   optional_prefixes=backbone.detection_only_prefixes)
+            return cfg
+        except (KeyError, ValueError) as err:
+            failures.append(f'{cfg}: {str(err)[:300]}')
+    raise SystemExit(f'{origin}, converted as {family}, fits no backbone tried; pass --model '
+                     f'to name it. Tried:\n  ' + '\n  '.join(failures))
 
 
 def main():
     args = parse_args()
-    # Official checkpoints are plain pickles (some with argparse namespaces); only convert
-    # files you trust.
-    checkpoint = torch.load(args.src, map_location='cpu', weights_only=False)
-    state_dict = convert_state_dict(args.source, unwrap_state_dict(checkpoint))
+    for path in args.trust_checkpoint:
+        trust_checkpoint(path)
+    checkpoint = load_checkpoint_file(args.src)
+    state_dict = convert_state_dict(args.source, unwrap_state_dict(checkpoint), origin=args.src)
+    model_cfg = fitting_backbone(args.source, state_dict, args.model, origin=args.src)
     if osp.dirname(args.dst):
         os.makedirs(osp.dirname(args.dst), exist_ok=True)
     torch.save({'state_dict': state_dict, 'meta': {'converted_from': osp.basename(args.src),
-                                                   'converter': args.source}}, args.dst)
-    print(f'saved {len(state_dict)} tensors to {args.dst}')
+                                                   'converter': args.source,
+                                                   'model': model_cfg}}, args.dst)
+    print(f'saved {len(state_dict)} tensors for {model_cfg} to {args.dst}')
 
 
 if __name__ == '__main__':

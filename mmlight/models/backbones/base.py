@@ -17,6 +17,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmlight.utils.checkpoint import load_pretrained_strict
 
 LEVEL_STRIDES = (4, 8, 16, 32, 32)
+PRETRAINED_HINT = ("Official ImageNet weights load by name (downloaded and converted on first "
+                   "use): checkpoint='mmlight://NAME'; the README's weights table lists the names.")
 
 
 def validate_widen_factor(widen_factor, allowed: Optional[Sequence[float]] = None):
@@ -35,24 +37,14 @@ def check_choice(name: str, value, choices):
     return value
 
 
-def format_pretrained_hint(weights: str, converter: str, checkpoint: str) -> str:
-    """The message shown when a config's ImageNet checkpoint is missing."""
-    return (f'Official ImageNet weights: {weights}\nConvert them with:\n'
-            f'  python tools/model_converters/convert.py {converter} <downloaded.pth> '
-            f'{checkpoint}')
-
-
 class MultiScaleBackbone(BaseModule):
     """Base class of mmlight's multi-scale backbones.
 
     Subclasses call ``super().__init__(init_cfg=...)``, build ``self.stem`` and
     ``self.stages`` (an ``nn.ModuleList``; ``stages[i]`` produces level ``i``), and then call
-    :meth:`_init_contract`. ``pretrained_hint`` (a class attribute) tells users where the
-    official ImageNet weights are and how to convert them, when a checkpoint is missing.
-    Optional per-level output transforms (e.g. the detection-only
+    :meth:`_init_contract`. Optional per-level output transforms (e.g. the detection-only
     norms of HorNet) go into ``self.out_norms``, an ``nn.ModuleDict`` keyed by level.
     """
-    pretrained_hint = ''
     # state_dict prefixes of detection-only layers that ImageNet checkpoints do not have
     detection_only_prefixes = ()
 
@@ -143,11 +135,11 @@ class MultiScaleBackbone(BaseModule):
 
     def init_weights(self):
         # Pretrained checkpoints are loaded strictly (missing/unexpected keys are an error, not
-        # a log line that scrolls by); other init_cfg types go through mmengine as usual.
+        # a log line that scrolls by), safely, and converted on load where they are official
+        # / timm / torchvision / mmpretrain files; other init_cfg types go through mmengine.
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
             load_pretrained_strict(self, self.init_cfg['checkpoint'],
-                                   prefix=self.init_cfg.get('prefix'),
-                                   hint=getattr(self, 'pretrained_hint', ''),
+                                   prefix=self.init_cfg.get('prefix'), hint=PRETRAINED_HINT,
                                    optional_prefixes=self.detection_only_prefixes)
             self._is_init = True
             return

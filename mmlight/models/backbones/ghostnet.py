@@ -7,7 +7,7 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
 from ..layers import GhostModule, SqueezeExcite
-from .base import MultiScaleBackbone, format_pretrained_hint, validate_widen_factor
+from .base import MultiScaleBackbone, validate_widen_factor
 
 # One row per bottleneck: depthwise kernel, expansion channels, output channels, SE ratio,
 # stride. Rows are grouped by output level (strides 4, 8, 16, 32); the final 1x1 conv (level
@@ -141,10 +141,6 @@ class GhostNet(_GhostNetBase):
         init_cfg (dict, optional): Initialization config; ``dict(type='Pretrained',
             checkpoint=..., prefix=...)`` loads a converted checkpoint strictly.
     """
-    pretrained_hint = format_pretrained_hint(converter='ghostnet',
-        weights='https://github.com/huawei-noah/Efficient-AI-Backbones/releases/download/'
-        'ghostnet_pth/ghostnet_1x.pth (1.0x), or timm/ghostnet_100.in1k on the Hugging Face hub',
-        checkpoint='checkpoints/ghostnet_1.0x_imagenet.pth')
 
 
 @MODELS.register_module()
@@ -160,7 +156,3 @@ class GhostNetV2(_GhostNetBase):
             as :class:`GhostNet`.
     """
     dfc = True
-    pretrained_hint = format_pretrained_hint(converter='ghostnet',
-        weights='https://github.com/huawei-noah/Efficient-AI-Backbones/releases/tag/GhostNetV2 '
-        '(ck_ghostnetv2_10.pth.tar for 1.0x), or timm/ghostnetv2_100.in1k on the Hugging Face hub',
-        checkpoint='checkpoints/ghostnetv2_1.0x_imagenet.pth')

@@ -7,7 +7,7 @@ from mmcv.cnn.bricks import DropPath
 from mmdet.registry import MODELS
 
 from ..layers import LayerNorm2d, gnConv
-from .base import MultiScaleBackbone, check_choice, format_pretrained_hint
+from .base import MultiScaleBackbone, check_choice
 
 HORNET_DEPTHS = (2, 3, 18, 2)
 HORNET_ORDERS = (2, 3, 4, 5)
@@ -86,10 +86,6 @@ class HorNet(MultiScaleBackbone):
         init_cfg (dict, optional): Initialization config; Pretrained loads strictly, except
             for the detection-only output norms, which ImageNet checkpoints do not have.
     """
-    pretrained_hint = format_pretrained_hint(
-        weights='https://github.com/raoyongming/HorNet (README: hornet_tiny_7x7.pth, '
-        'hornet_tiny_gf.pth, ...), or mmpretrain\'s HorNet model zoo',
-        converter='hornet', checkpoint='checkpoints/<the file the config names>')
     detection_only_prefixes = ('out_norms.', )
 
     def __init__(self,

@@ -15,7 +15,7 @@ from mmdet.models.utils import make_divisible
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
-from .base import MultiScaleBackbone, check_choice, format_pretrained_hint, validate_widen_factor
+from .base import MultiScaleBackbone, check_choice, validate_widen_factor
 
 # depth: (block, blocks per stage); stage widths 64/128/256/512 times the block's expansion
 ODRESNET_ARCH = {
@@ -90,10 +90,6 @@ class ODResNet(MultiScaleBackbone):
         zero_init_residual (bool): Zero-init the last norm of each block. Default: False.
         init_cfg (dict, optional): Initialization config; Pretrained loads strictly.
     """
-    pretrained_hint = format_pretrained_hint(
-        weights='https://github.com/OSVAI/ODConv (README: od_resnet50 1x/4x, od_resnet18, '
-        'od_resnet101 ImageNet checkpoints); the plain baselines: torchvision resnet weights',
-        converter='odresnet', checkpoint='checkpoints/<the file the config names>')
 
     def __init__(self,
                  depth: int = 50,
@@ -208,10 +204,6 @@ class ODMobileNetV2(MultiScaleBackbone):
         with_cp (bool): Gradient checkpointing per block. Default: False.
         init_cfg (dict, optional): Initialization config; Pretrained loads strictly.
     """
-    pretrained_hint = format_pretrained_hint(
-        weights='https://github.com/OSVAI/ODConv (README: od_mobilenetv2 0.5/0.75/1.0 1x/4x); '
-        'the plain baseline: torchvision mobilenet_v2 weights',
-        converter='odmobilenetv2', checkpoint='checkpoints/<the file the config names>')
 
     def __init__(self,
                  widen_factor: float = 1.0,

@@ -7,7 +7,7 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
 from ..layers import DepthwiseSeparableConvModule, channel_shuffle
-from .base import (MultiScaleBackbone, check_choice, format_pretrained_hint,
+from .base import (MultiScaleBackbone, check_choice,
                    validate_widen_factor)
 
 STEM_CHANNELS = 24
@@ -169,10 +169,6 @@ class ShuffleNetV2(_ShuffleNetBase):
         with_cp (bool): Gradient checkpointing per unit. Default: False.
         init_cfg (dict, optional): Initialization config; Pretrained loads strictly.
     """
-    pretrained_hint = format_pretrained_hint(
-        weights='torchvision (https://download.pytorch.org/models/shufflenetv2_x1-5666bf0f80.pth '
-        'for 1.0x, x0.5-f707e7126e, x1_5-3c479a10, x2_0-8be3c8ee), or mmpretrain\'s model zoo',
-        converter='shufflenetv2', checkpoint='checkpoints/shufflenetv2_1.0x_imagenet.pth')
 
     def __init__(self,
                  widen_factor: float = 1.0,
@@ -213,9 +209,6 @@ class ShuffleNetV1(_ShuffleNetBase):
             ShuffleNetV1 has no final 1x1 conv. Default: (0, 1, 2, 3).
         frozen_stages, norm_cfg, act_cfg, norm_eval, with_cp, init_cfg: as ShuffleNetV2.
     """
-    pretrained_hint = format_pretrained_hint(
-        weights='mmpretrain\'s model zoo (shufflenet-v1-1x_16xb64_in1k, g=3 1.0x)',
-        converter='shufflenetv1', checkpoint='checkpoints/shufflenetv1_g3_1.0x_imagenet.pth')
 
     def __init__(self,
                  groups: int = 3,

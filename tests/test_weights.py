@@ -1,0 +1,512 @@
+"""Pretrained weights by name (``mmlight://NAME``), conversion on load, and safe loading.
+
+No internet: official-layout files are written from reference models (timm, torchvision,
+mmpretrain, the official ODConv code) with random weights and served from a local HTTP server
+on 127.0.0.1 through the ``MMLIGHT_WEIGHTS_URL`` mirror setting.
+"""
+import argparse
+import dataclasses
+import functools
+import glob
+import http.server
+import inspect
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner.checkpoint import CheckpointLoader
+
+import mmlight  # noqa: F401
+from mmdet.registry import MODELS
+from mmlight.converters import WEIGHTS
+from mmlight.testing import references
+from mmlight.utils.checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
+                                      load_checkpoint_file, trust_checkpoint)
+from mmlight.utils.download import DownloadError, file_sha256
+from mmlight.weights import ManualDownloadRequired, converted_cache_path
+from tests.helpers import ROOT, run_tool, tiny_config
+from tests.test_ghostnet import randomize_norm_statistics
+
+CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+
+
+# ---------------------------------------------------------------- local server and cache
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    truncate = set()
+    requests = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        type(self).requests.append(self.path)
+        name = self.path.lstrip('/')
+        if name in self.truncate:
+            with open(osp.join(self.directory, name), 'rb') as f:
+                data = f.read()
+            self.send_response(200)
+            self.send_header('Content-Length', str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:len(data) // 2])  # the connection drops half way
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """An HTTP server on 127.0.0.1 serving ``served/``, set as the MMLIGHT_WEIGHTS_URL mirror;
+    torch's hub cache (where downloads and converted files go) in tmp_path."""
+    root = tmp_path / 'served'
+    root.mkdir()
+    handler = type('Handler', (_Handler, ), dict(truncate=set(), requests=[]))
+    httpd = http.server.ThreadingHTTPServer(
+        ('127.0.0.1', 0), functools.partial(handler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    url = f'http://127.0.0.1:{httpd.server_address[1]}'
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    monkeypatch.setenv('MMLIGHT_WEIGHTS_URL', url)
+    monkeypatch.delenv('MMLIGHT_WEIGHTS_DIR', raising=False)
+    yield argparse.Namespace(root=str(root), url=url, handler=handler)
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _cache_files(tmp_path):
+    return sorted(osp.relpath(p, tmp_path) for p in
+                  glob.glob(str(tmp_path / 'torch_home' / '**' / '*'), recursive=True)
+                  if osp.isfile(p))
+
+
+def _pin_sha(monkeypatch, name, path):
+    """The table pins the real files' sha256; point it at the test file's."""
+    entry = WEIGHTS[name]
+    sha = file_sha256(path)
+    sources = tuple(dataclasses.replace(s, sha256=sha if s.sha256 else None)
+                    for s in entry.sources)
+    monkeypatch.setitem(WEIGHTS, name, dataclasses.replace(entry, sources=sources))
+
+
+# ------------------------------------------------ official-layout files from reference models
+
+
+def _randomized(reference):
+    randomize_norm_statistics(reference)
+    return reference.eval()
+
+
+def _hornet_reference(arch, out_indices):
+    # mmpretrain's own forward applies its per-level norms (norm0..3), which convert to the
+    # detection backbone's out_norms: compare with the whole mmpretrain backbone
+    reference = references.MMPretrainHorNetLevels(arch, out_indices)
+    reference.model.eval()
+    return reference.model
+
+
+def _official_odconv_checkpoint(model):
+    # the official main.py saves DistributedDataParallel's state_dict and its accuracies
+    return {'epoch': 100, 'state_dict': {'module.' + k: v for k, v in model.state_dict().items()},
+            'acc': torch.tensor(77.0), 'best_acc': torch.tensor(77.5)}
+
+
+def _make_reference(name, out_indices):
+    """(reference module returning the levels, checkpoint object, source index)."""
+    torch.manual_seed(0)
+    if name in ('ghostnet_1.0x', 'ghostnetv2_1.0x'):
+        timm_name = 'ghostnet_100' if name == 'ghostnet_1.0x' else 'ghostnetv2_100'
+        ref = _randomized(references.TimmGhostNetLevels(timm_name, out_indices))
+        if name == 'ghostnet_1.0x':
+            return ref, ref.model.state_dict(), 0  # the official file is a bare state_dict
+        # GhostNetV2's official files are timm train.py checkpoints, with its arguments
+        return ref, {'state_dict': ref.model.state_dict(), 'epoch': 450, 'version': 2,
+                     'args': argparse.Namespace(model='ghostnetv2', lr=0.064)}, 0
+    if name == 'shufflenetv2_1.0x':
+        ref = _randomized(references.TorchvisionShuffleNetV2Levels('shufflenet_v2_x1_0',
+                                                                    out_indices))
+        return ref, ref.model.state_dict(), 0
+    if name == 'shufflenetv1_g3_1.0x':
+        ref = _randomized(references.MMPretrainShuffleNetLevels('v1', out_indices, groups=3))
+        return ref, {'state_dict': {'backbone.' + k: v for k, v in
+                                    ref.model.state_dict().items()},
+                     'meta': {'CLASSES': ['a', 'b'], 'epoch': 300}}, 0
+    if name.startswith('hornet-'):
+        ref = _hornet_reference(name[len('hornet-'):], out_indices)
+        # served under mmpretrain's file name: the official (first) source is absent from the
+        # mirror, so this also checks that the next source is tried
+        return ref, {'state_dict': {'backbone.' + k: v for k, v in ref.state_dict().items()},
+                     'meta': {'epoch': 300}}, 1
+    if name.startswith('od_resnet'):
+        depth, kernel_num = int(name[9:11]), int(name.split('_')[-1][0])
+        ref = _randomized(references.OfficialODResNetLevels(depth, kernel_num,
+                                                            out_indices=out_indices))
+        return ref, _official_odconv_checkpoint(ref.model), 0
+    if name.startswith('od_mobilenetv2'):
+        kernel_num = int(name.split('_')[-1][0])
+        ref = _randomized(references.OfficialODMobileNetV2Levels(1.0, kernel_num,
+                                                                out_indices=out_indices))
+        return ref, _official_odconv_checkpoint(ref.model), 0
+    if name == 'mobilenetv2_1.0x':
+        ref = _randomized(references.TorchvisionMobileNetV2Levels(1.0, out_indices))
+        return ref, ref.model.state_dict(), 0
+    raise KeyError(f'no reference for {name}')
+
+
+def _write_official(name, folder, out_indices=(0, 1, 2, 3)):
+    reference, checkpoint, source_index = _make_reference(name, out_indices)
+    path = osp.join(folder, WEIGHTS[name].sources[source_index].filename)
+    torch.save(checkpoint, path)
+    return reference, path
+
+
+def _config_backbones():
+    """(config, backbone cfg, weights name) of every COCO/YOLO config."""
+    rows = []
+    for config in CONFIGS:
+        backbone = Config.fromfile(config).model.backbone
+        rows.append((osp.basename(config), backbone.to_dict(),
+                     backbone.init_cfg.checkpoint[len('mmlight://'):]))
+    return rows
+
+
+CONFIG_BACKBONES = _config_backbones()
+CONFIG_WEIGHTS = sorted({name for _, _, name in CONFIG_BACKBONES})
+
+
+def test_every_config_names_weights_made_for_its_backbone():
+    assert len(CONFIG_BACKBONES) == 25
+    for config, backbone, name in CONFIG_BACKBONES:
+        assert backbone['init_cfg']['type'] == 'Pretrained', config
+        assert name in WEIGHTS, config
+        model = WEIGHTS[name].model
+        assert backbone['type'] == model['type'], config
+        defaults = inspect.signature(MODELS.get(model['type'])).parameters
+        for key, value in model.items():
+            if key == 'type':
+                continue
+            used = backbone.get(key, defaults[key].default)
+            if key == 'od_cfg' and value is not None:
+                assert used['kernel_num'] == value['kernel_num'], config
+                assert used.get('reduction', 0.0625) == value['reduction'], config
+            else:
+                assert used == value, (config, key)
+
+
+def test_weights_table_covers_the_issue_names_and_real_sources():
+    expected = {'ghostnet_1.0x', 'ghostnetv2_1.0x', 'ghostnetv2_1.3x', 'ghostnetv2_1.6x',
+                'shufflenetv2_0.5x', 'shufflenetv2_1.0x', 'shufflenetv2_1.5x',
+                'shufflenetv2_2.0x', 'shufflenetv1_g3_1.0x', 'hornet-tiny', 'hornet-tiny-gf',
+                'hornet-small', 'hornet-small-gf', 'hornet-base', 'hornet-base-gf',
+                'od_resnet18_1x', 'od_resnet18_4x', 'od_resnet50_1x', 'od_resnet50_4x',
+                'od_mobilenetv2_1x', 'od_mobilenetv2_4x', 'mobilenetv2_1.0x', 'resnet50'}
+    assert expected <= set(WEIGHTS)
+    for name, entry in WEIGHTS.items():
+        MODELS.build(dict(entry.model))  # every entry names a backbone that builds
+        for source in entry.sources:
+            assert source.url or source.page, name  # downloadable, or a page for a person
+            if source.url:
+                assert source.url.startswith('https://'), name
+            if source.sha256 and source.url:  # published hash prefixes are in the file name
+                assert source.sha256 in source.filename, name
+
+
+@pytest.mark.parametrize('name', CONFIG_WEIGHTS)
+def test_named_weights_download_convert_load_and_match_the_reference(name, server, tmp_path,
+                                                                     monkeypatch):
+    config, backbone_cfg, _ = next(row for row in CONFIG_BACKBONES if row[2] == name)
+    out_indices = tuple(backbone_cfg.get('out_indices', (0, 1, 2, 3)))
+    reference, path = _write_official(name, server.root, out_indices)
+    _pin_sha(monkeypatch, name, path)
+
+    backbone = MODELS.build(dict(backbone_cfg))
+    backbone.init_weights()  # mmlight://NAME: download, convert, check strictly, cache
+    assert server.handler.requests[-1] == '/' + osp.basename(path)
+    x = torch.randn(1, 3, 67, 91)
+    with torch.no_grad():
+        ours, theirs = backbone.eval()(x), reference(x)
+    assert len(ours) == len(theirs) == len(out_indices)
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape
+        assert (a - b).abs().max().item() <= 1e-5, config
+
+    # a second use hits the cache: no request reaches the server
+    count = len(server.handler.requests)
+    again = MODELS.build(dict(backbone_cfg))
+    again.init_weights()
+    assert len(server.handler.requests) == count
+    # the same name works as any mmengine checkpoint (load_from): the backbone of a detector
+    checkpoint = CheckpointLoader.load_checkpoint(f'mmlight://{name}', map_location='cpu')
+    assert checkpoint['meta']['mmlight_weights'] == name
+    own = {f'backbone.{k}' for k in backbone.state_dict()
+           if not k.startswith(tuple(backbone.detection_only_prefixes))}
+    assert own <= set(checkpoint['state_dict'])
+
+
+def test_weights_dir_is_used_first_and_needs_no_network(tmp_path, monkeypatch):
+    folder = tmp_path / 'official'
+    folder.mkdir()
+    reference, path = _write_official('od_mobilenetv2_1x', str(folder))
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    monkeypatch.setenv('MMLIGHT_WEIGHTS_DIR', str(folder))
+    monkeypatch.delenv('MMLIGHT_WEIGHTS_URL', raising=False)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError('the network was used')
+
+    monkeypatch.setattr('urllib.request.urlopen', no_network)
+    backbone = MODELS.build(dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=1),
+                                 out_indices=(0, 1, 2, 3),
+                                 init_cfg=dict(type='Pretrained',
+                                               checkpoint='mmlight://od_mobilenetv2_1x')))
+    backbone.init_weights()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(backbone.eval()(x), reference(x)):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize('fault', ['truncated', 'wrong sha'])
+def test_bad_downloads_are_clear_errors_and_cache_nothing(fault, server, tmp_path, monkeypatch):
+    _, path = _write_official('shufflenetv2_1.0x', server.root)
+    if fault == 'truncated':
+        _pin_sha(monkeypatch, 'shufflenetv2_1.0x', path)
+        server.handler.truncate.add(osp.basename(path))
+    # (without _pin_sha the table's real sha256 prefix does not match the test file)
+    backbone = MODELS.build(dict(type='ShuffleNetV2', init_cfg=dict(
+        type='Pretrained', checkpoint='mmlight://shufflenetv2_1.0x')))
+    with pytest.raises(DownloadError) as info:
+        backbone.init_weights()
+    text = str(info.value)
+    if fault == 'truncated':
+        assert 'cut short' in text and osp.basename(path) in text
+    else:
+        assert 'sha256' in text and '5666bf0f80' in text
+    assert _cache_files(tmp_path) == []  # no partial file, no converted file
+    # once the fault is gone, the same name works
+    server.handler.truncate.clear()
+    _pin_sha(monkeypatch, 'shufflenetv2_1.0x', path)
+    backbone.init_weights()
+    assert osp.isfile(converted_cache_path('shufflenetv2_1.0x'))
+
+
+def test_drive_only_weights_say_the_page_the_file_and_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    monkeypatch.delenv('MMLIGHT_WEIGHTS_URL', raising=False)
+    monkeypatch.delenv('MMLIGHT_WEIGHTS_DIR', raising=False)
+    backbone = MODELS.build(dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=1),
+                                 init_cfg=dict(type='Pretrained',
+                                               checkpoint='mmlight://od_resnet50_1x')))
+    with pytest.raises(ManualDownloadRequired) as info:
+        backbone.init_weights()
+    text = str(info.value)
+    assert 'https://drive.google.com/file/d/1Aqwv6uQ9iI8a8Z5vjqmKuSTar0U8gfVJ' in text
+    assert osp.join(str(tmp_path / 'torch_home'), 'hub', 'checkpoints',
+                    'od_resnet50_1x.pth.tar') in text
+    assert 'MMLIGHT_WEIGHTS_DIR' in text
+
+
+def test_train_tool_says_what_to_fetch_before_building_the_dataset(tmp_path):
+    env = {'TORCH_HOME': str(tmp_path / 'torch_home'), 'MMLIGHT_WEIGHTS_URL': '',
+           'MMLIGHT_WEIGHTS_DIR': ''}
+    proc = run_tool(['tools/train.py', 'configs/faster_rcnn_odconv_r50_fpn_1x.py',
+                     '--work-dir', str(tmp_path / 'work')], timeout=300, env=env)
+    assert proc.returncode != 0
+    assert 'ManualDownloadRequired' in proc.stderr
+    assert 'drive.google.com' in proc.stderr and 'od_resnet50_1x.pth.tar' in proc.stderr
+    assert 'annotations' not in proc.stderr and 'data/coco' not in proc.stderr
+
+
+def test_unconverted_files_and_urls_load_directly(server, tmp_path):
+    # a torchvision file by path, a timm/official file by URL: converted on load
+    torch.manual_seed(0)
+    reference, path = _write_official('shufflenetv2_1.0x', str(tmp_path))
+    model = MODELS.build(dict(type='ShuffleNetV2', init_cfg=dict(type='Pretrained',
+                                                                 checkpoint=path)))
+    model.init_weights()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(model.eval()(x), reference(x)):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    reference, served = _write_official('ghostnet_1.0x', server.root)
+    url = f'{server.url}/{osp.basename(served)}'
+    model = MODELS.build(dict(type='GhostNet', init_cfg=dict(type='Pretrained', checkpoint=url)))
+    model.init_weights()
+    with torch.no_grad():
+        for a, b in zip(model.eval()(x), reference(x)):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    assert osp.isfile(osp.join(str(tmp_path / 'torch_home'), 'hub', 'checkpoints',
+                               osp.basename(served)))
+
+
+def test_a_checkpoint_of_another_family_is_a_clear_error(tmp_path):
+    _, path = _write_official('shufflenetv2_1.0x', str(tmp_path))
+    model = MODELS.build(dict(type='GhostNet', init_cfg=dict(type='Pretrained',
+                                                             checkpoint=path)))
+    with pytest.raises(ValueError) as info:
+        model.init_weights()
+    text = str(info.value)
+    assert 'is not a ghostnet checkpoint' in text
+    assert 'conv_stem.weight' in text and 'torchvision shufflenetv2 keys' in text
+
+
+class _WritesAFile:
+    """A pickle that runs code when it is loaded: it creates ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+class _LooksUp:
+    """A pickle that looks up an attribute of an allowed class."""
+
+    def __init__(self, owner, name):
+        self.owner, self.name = owner, name
+
+    def __reduce__(self):
+        return (getattr, (self.owner, self.name))
+
+
+def _evil_checkpoint(tmp_path):
+    marker = str(tmp_path / 'code_ran')
+    path = str(tmp_path / 'evil.pth')
+    state = MODELS.build(dict(type='GhostNet', widen_factor=0.5)).state_dict()
+    torch.save({'state_dict': dict(state), 'meta': {'payload': _WritesAFile(marker)}}, path)
+    return path, marker
+
+
+def _assert_refused(text, marker):
+    assert 'refused to load' in text and 'system' in text, text[-2000:]
+    assert 'MMLIGHT_TRUSTED_CHECKPOINTS' in text
+    assert not osp.exists(marker)
+
+
+def test_a_pickle_that_runs_code_is_refused_by_pretrained_and_the_converter(tmp_path):
+    path, marker = _evil_checkpoint(tmp_path)
+    model = MODELS.build(dict(type='GhostNet', widen_factor=0.5,
+                              init_cfg=dict(type='Pretrained', checkpoint=path)))
+    with pytest.raises(UnsafeCheckpointError) as info:
+        model.init_weights()
+    _assert_refused(str(info.value), marker)
+    proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', path,
+                     str(tmp_path / 'out.pth')])
+    assert proc.returncode != 0
+    _assert_refused(proc.stderr, marker)
+    assert not osp.exists(tmp_path / 'out.pth')
+
+
+def test_a_pickle_that_runs_code_is_refused_by_load_from_and_resume(demo_root, tmp_path):
+    path, marker = _evil_checkpoint(tmp_path)
+    cfg = tiny_config(Config.fromfile(osp.join(ROOT, 'configs',
+                                               'faster_rcnn_ghostnet_fpn_1x.py')),
+                      demo_root, str(tmp_path / 'work'))
+    cfg.model.backbone.widen_factor = 0.5
+    cfg.model.neck.in_channels = [12, 20, 56, 80]
+    config = str(tmp_path / 'cfg.py')
+    cfg.dump(config)
+    for args in (['tools/test.py', config, path],
+                 ['tools/train.py', config, '--resume', path],
+                 ['tools/train.py', config, '--cfg-options', f'load_from={path}']):
+        proc = run_tool(args, timeout=600)
+        assert proc.returncode != 0, args
+        _assert_refused(proc.stderr, marker)
+
+
+def test_types_outside_the_allow_list_need_an_explicit_opt_in(tmp_path, monkeypatch):
+    import fractions
+    path = str(tmp_path / 'odd.pth')
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'ratio': fractions.Fraction(1, 3)}, path)
+    with pytest.raises(UnsafeCheckpointError, match='fractions.Fraction'):
+        load_checkpoint_file(path)
+    monkeypatch.delenv('MMLIGHT_TRUSTED_CHECKPOINTS', raising=False)
+    trust_checkpoint(path)
+    assert load_checkpoint_file(path)['ratio'] == fractions.Fraction(1, 3)
+    # mmengine's checkpoints need getattr(HistoryBuffer, 'mean'); no other lookup passes
+    lookup = str(tmp_path / 'lookup.pth')
+    torch.save({'state_dict': {}, 'hook': _LooksUp(argparse.Namespace, '__init__')}, lookup)
+    with pytest.raises(UnsafeCheckpointError, match=r"getattr\(<class 'argparse.Namespace'>"):
+        load_checkpoint_file(lookup)
+    # official-style extras are allowed without an opt-in
+    ok = str(tmp_path / 'ok.pth')
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'args': argparse.Namespace(lr=0.1)}, ok)
+    assert load_checkpoint_file(ok)['args'].lr == 0.1
+    broken = str(tmp_path / 'broken.pth')
+    with open(ok, 'rb') as f, open(broken, 'wb') as g:
+        g.write(f.read()[:100])
+    with pytest.raises(CorruptCheckpointError, match='not a readable PyTorch checkpoint'):
+        load_checkpoint_file(broken)
+
+
+def test_import_mmlight_leaves_mmengine_checkpoint_loading_alone(tmp_path):
+    # after the import, mmengine's loaders are its own and torch.load allows nothing more
+    code = ('import argparse, pickle, sys, torch\n'
+            'from mmengine.runner.checkpoint import CheckpointLoader as L\n'
+            'before = dict(L._schemes)\n'
+            'import mmlight\n'
+            'after = dict(L._schemes)\n'
+            'assert set(after) - set(before) == {"mmlight://"}, set(after) ^ set(before)\n'
+            'assert all(after[k] is before[k] for k in before)\n'
+            'torch.save({"args": argparse.Namespace(lr=0.1)}, sys.argv[1])\n'
+            'try:\n'
+            '    torch.load(sys.argv[1], weights_only=True)\n'
+            'except pickle.UnpicklingError:\n'
+            '    print("ok")\n')
+    proc = subprocess.run([sys.executable, '-c', code, str(tmp_path / 'ns.pth')], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and 'ok' in proc.stdout, proc.stderr[-3000:]
+
+
+def _retinanet_cfg(demo_root, work_dir, max_iters):
+    from tests.test_configs_and_tools import _retinanet_cfg as build_cfg
+    return build_cfg(demo_root, work_dir, max_iters)
+
+
+def test_resume_after_a_kill_gives_the_same_losses(demo_root, tmp_path):
+    from tests.test_configs_and_tools import _scalars
+    full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
+    cfg = _retinanet_cfg(demo_root, full_dir, 4)
+    cfg.dump(str(tmp_path / 'full.py'))
+    proc = run_tool(['tools/train.py', str(tmp_path / 'full.py'), '--work-dir', full_dir])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    # a long run, killed (SIGKILL, no clean-up) once its iteration-2 checkpoint is complete
+    long_cfg = _retinanet_cfg(demo_root, part_dir, 1000)
+    long_cfg.dump(str(tmp_path / 'long.py'))
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    victim = subprocess.Popen([sys.executable, 'tools/train.py', str(tmp_path / 'long.py'),
+                               '--work-dir', part_dir], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = osp.join(part_dir, 'last_checkpoint')  # written after a checkpoint is saved
+    deadline = time.time() + 600
+    while not osp.isfile(last) and time.time() < deadline and victim.poll() is None:
+        time.sleep(0.2)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL
+    checkpoint = osp.join(part_dir, 'iter_2.pth')
+    saved = load_checkpoint_file(checkpoint)  # mmengine's own checkpoint, weights_only=True
+    assert saved['meta']['iter'] == 2 and saved['optimizer']['state']
+
+    _retinanet_cfg(demo_root, part_dir, 4).dump(str(tmp_path / 'resume.py'))
+    proc = run_tool(['tools/train.py', str(tmp_path / 'resume.py'), '--work-dir', part_dir,
+                     '--resume', checkpoint], timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
+    full = _scalars(full_dir)
+    runs = sorted(glob.glob(osp.join(part_dir, '*', 'vis_data', 'scalars.json')))
+    with open(runs[-1]) as f:
+        resumed = {row['iter']: row['loss'] for row in map(json.loads, f) if 'loss' in row}
+    assert sorted(resumed) == [3, 4]
+    for it in (3, 4):
+        assert resumed[it] == pytest.approx(full[it], rel=1e-4, abs=1e-5), it
