@@ -6,7 +6,7 @@ converter as the filter of its backbones' Pretrained loading, and the ``mmlight:
 checkpoint scheme. It changes nothing about how other checkpoints are loaded.
 """
 from .version import __version__
-from . import engine, models  # noqa: F401,E402  (registers the modules)
+from . import engine, evaluation, models  # noqa: F401,E402  (registers the modules)
 from . import converters, weights  # noqa: F401,E402  (checkpoint filters, mmlight:// scheme)
 
 __all__ = ['__version__']

@@ -18,14 +18,18 @@ MMENGINE_VERSION=0.10.7
 MMDET_VERSION=3.3.0
 TIMM_VERSION=1.0.31
 MMPRETRAIN_VERSION=1.2.0
+FASTER_COCO_EVAL_VERSION=1.8.0
 
 say() { echo "[mmlight setup] $*"; }
 die() { echo "[mmlight setup] FAILED at step '$1': $2" >&2; exit 1; }
 # checks run outside the checkout, so that ./mmlight does not pass for an installed mmlight
 has() { (cd / && "$PY" -c "$1") >/dev/null 2>&1; }
-pip_install() {
+pip_quiet() {
   # this machine's pip config lists local index mirrors that lack most packages: hide that noise
-  "$PY" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "^WARNING: Location\|^WARNING: Running pip as" >&2)
+  "$PY" -m pip "$@" 2> >(grep -v "^WARNING: Location\|^WARNING: Running pip as" >&2)
+}
+pip_install() {
+  pip_quiet install -q --disable-pip-version-check "$@"
 }
 
 # 1. torch: keep whatever torch is installed (CUDA builds included); install the default otherwise.
@@ -53,7 +57,7 @@ if ! mmcv_ok; then
   if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
     SRC=$(mktemp -d)
     say "downloading the mmcv $MMCV_VERSION sdist"
-    "$PY" -m pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$SRC" "mmcv==$MMCV_VERSION" \
+    pip_quiet download -q --disable-pip-version-check --no-deps --no-binary :all: --no-build-isolation -d "$SRC" "mmcv==$MMCV_VERSION" \
       || die "mmcv download" "pip download mmcv==$MMCV_VERSION failed"
     tar xzf "$SRC/mmcv-$MMCV_VERSION.tar.gz" -C "$SRC" || die "mmcv unpack" "could not unpack the sdist"
     # torch >= 2.14 headers use C++20 features; the sdist hard-codes -std=c++17.
@@ -78,6 +82,12 @@ fi
 if ! has "import mmengine, mmdet; assert mmengine.__version__ == '$MMENGINE_VERSION' and mmdet.__version__ == '$MMDET_VERSION'"; then
   say "installing mmengine $MMENGINE_VERSION, mmdet $MMDET_VERSION"
   pip_install "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" || die "mmdet" "pip install mmdet==$MMDET_VERSION failed"
+fi
+
+# 4b. faster-coco-eval, for FastCocoMetric (a one-line switch in a config).
+if ! has "import faster_coco_eval; assert faster_coco_eval.__version__ == '$FASTER_COCO_EVAL_VERSION'"; then
+  say "installing faster-coco-eval $FASTER_COCO_EVAL_VERSION"
+  pip_install "faster-coco-eval==$FASTER_COCO_EVAL_VERSION" || die "faster-coco-eval" "pip install faster-coco-eval==$FASTER_COCO_EVAL_VERSION failed"
 fi
 
 # 5. mmlight itself (editable, so tools/ and configs/ in this checkout are what runs).
