@@ -23,16 +23,16 @@ import json
 import logging
 import os
 import os.path as osp
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
+
+from mmlight.utils.benchmark import PeakMemory, alternating_rounds, timed  # noqa: E402
 
 PAIRS = {
     # name: mmlight backbone config, reference factory (evaluated in mmlight.testing.references),
@@ -122,65 +122,6 @@ def reference_state_to_mmlight(pair, reference):
     drop = PAIRS[pair].get('drop', ())
     return {k: v for k, v in convert_state_dict(PAIRS[pair]['converter'], state).items()
             if not (drop and k.startswith(drop))}
-
-
-def _proc_status_bytes(field):
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f'{field} not in /proc/self/status')
-
-
-def reset_peak_rss():
-    """Linux: writing 5 to clear_refs resets the peak resident set (VmHWM) to the current."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return True
-    except OSError:
-        return False
-
-
-def sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-
-
-def timed(fn, iters, warmup, device):
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        fn()
-    sync(device)
-    return (time.perf_counter() - start) / max(iters, 1)
-
-
-class PeakMemory:
-
-    def __init__(self, device):
-        self.device = device
-
-    def __enter__(self):
-        if self.device.type == 'cuda':
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-            self.base = torch.cuda.memory_allocated()
-        else:
-            self.resettable = reset_peak_rss()
-            self.base = _proc_status_bytes('VmRSS')
-        return self
-
-    def __exit__(self, *exc):
-        if self.device.type == 'cuda':
-            peak = torch.cuda.max_memory_allocated()
-        elif self.resettable:
-            peak = _proc_status_bytes('VmHWM')
-        else:  # the peak since the process started: an upper bound
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        self.mib = max(peak - self.base, 0) / 2**20
 
 
 def detector_from_config(spec):
@@ -278,24 +219,16 @@ def memory_worker(args, impl):
 
 
 def timing_worker(args):
-    """Both implementations in one process, timed in alternating rounds (reference, mmlight,
-    mmlight, reference, ...) so that drifts of the machine hit both alike; the median
-    per-iteration time of the rounds is reported."""
+    """Both implementations in one process, timed in alternating rounds so that drifts of the
+    machine hit both alike; the median per-iteration time of the rounds is reported."""
     device = torch.device(args.device)
     fns = {impl: steps(args, impl, device) for impl in ('reference', 'mmlight')}
-    rounds = max(1, min(args.iters, 5))
-    per_round = max(1, args.iters // rounds)
     result = {}
     for phase in fns['mmlight']:
-        for impl in fns:
-            timed(fns[impl][phase], 0, args.warmup, device)
-        samples = {impl: [] for impl in fns}
-        for r in range(rounds):
-            order = list(fns) if r % 2 == 0 else list(fns)[::-1]
-            for impl in order:
-                samples[impl].append(timed(fns[impl][phase], per_round, 0, device))
-        for impl, times in samples.items():
-            result[f'{impl}_{phase}_img_s'] = args.batch / sorted(times)[len(times) // 2]
+        seconds = alternating_rounds({impl: fns[impl][phase] for impl in fns}, args.iters,
+                                     args.warmup, device)
+        for impl, per_iter in seconds.items():
+            result[f'{impl}_{phase}_img_s'] = args.batch / per_iter
     return result
 
 

@@ -1,0 +1,82 @@
+"""Timing and peak memory, shared by the benchmark tools (tools/analysis/)."""
+import resource
+import time
+from typing import Callable, Dict, Optional
+
+import torch
+
+
+def _proc_status_bytes(field):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f'{field} not in /proc/self/status')
+
+
+def reset_peak_rss():
+    """Linux: writing 5 to clear_refs resets the peak resident set (VmHWM) to the current."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def timed(fn, iters, warmup, device):
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    sync(device)
+    return (time.perf_counter() - start) / max(iters, 1)
+
+
+class PeakMemory:
+
+    def __init__(self, device):
+        self.device = device
+
+    def __enter__(self):
+        if self.device.type == 'cuda':
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+        else:
+            self.resettable = reset_peak_rss()
+            self.base = _proc_status_bytes('VmRSS')
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == 'cuda':
+            peak = torch.cuda.max_memory_allocated()
+        elif self.resettable:
+            peak = _proc_status_bytes('VmHWM')
+        else:  # the peak since the process started: an upper bound
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        self.mib = max(peak - self.base, 0) / 2**20
+
+
+def alternating_rounds(fns: Dict[str, Callable], iters: int, warmup: int = 1,
+                       device: Optional[torch.device] = None, rounds: int = 5):
+    """Median seconds per call of each function, timed in one process in alternating rounds
+    (a, b, b, a, a, b, ...): drifts of a shared machine hit every function alike."""
+    device = device or torch.device('cpu')
+    rounds = max(1, min(iters, rounds))
+    per_round = max(1, iters // rounds)
+    for fn in fns.values():
+        timed(fn, 0, warmup, device)
+    samples = {name: [] for name in fns}
+    for r in range(rounds):
+        order = list(fns) if r % 2 == 0 else list(fns)[::-1]
+        for name in order:
+            samples[name].append(timed(fns[name], per_round, 0, device))
+    return {name: sorted(times)[len(times) // 2] for name, times in samples.items()}
