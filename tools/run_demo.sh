@@ -13,3 +13,6 @@ start=$(date +%s)
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "$@"
 "$PY" tools/test.py "$CONFIG" "$(cat "$WORK_DIR/last_checkpoint")" --work-dir "$WORK_DIR"
 echo "demo: train + test took $(( $(date +%s) - start )) s"
+# the picture: ground truth beside the predictions on the first validation images
+"$PY" tools/analysis/show_predictions.py "$CONFIG" "$(cat "$WORK_DIR/last_checkpoint")" \
+  --out "$WORK_DIR/predictions.png"

@@ -1,0 +1,94 @@
+"""The analysis tools users expect: FLOPs of any config, mmdet's DetInferencer on an mmlight
+config, and the picture of predictions vs ground truth."""
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+import mmlight  # noqa: F401
+from mmdet.registry import MODELS
+from mmlight.analysis import detector_complexity
+from mmlight.demo_data import CLASSES
+from tests.helpers import ROOT, run_tool
+
+DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'faster_rcnn_ghostnet_fpn_demo.py')
+
+
+@pytest.mark.parametrize('config', ['mask_rcnn_shufflenetv2_fpn_1x.py', 'yolov4_ghostnet_416.py'])
+def test_flops_of_every_detector_type(config):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', config))
+    result = detector_complexity(cfg, (96, 128))
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    assert result['detector']['params'] == sum(p.numel() for p in model.parameters())
+    assert result['backbone']['params'] == sum(p.numel() for p in model.backbone.parameters())
+    assert 0 < result['backbone']['flops'] < result['detector']['flops']
+    if config.startswith('yolo'):  # all convolutional: FLOPs scale with the image area
+        larger = detector_complexity(cfg, (192, 256))
+        for part in ('backbone', 'detector'):
+            assert larger[part]['flops'] == pytest.approx(4 * result[part]['flops'], rel=0.1)
+
+
+def test_get_flops_tool_and_its_errors(tmp_path):
+    proc = run_tool(['tools/analysis/get_flops.py', 'configs/faster_rcnn_ghostnet_fpn_1x.py',
+                     '--shape', '128', '160'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '| detector |' in proc.stdout and '| backbone | 2.67 |' in proc.stdout
+    not_a_detector = tmp_path / 'nothing.py'
+    not_a_detector.write_text("model = dict(type='ResNet', depth=18)\n")
+    with pytest.raises(ValueError, match='expected a detector config'):
+        detector_complexity(str(not_a_detector))
+    with pytest.raises(ValueError, match='shape must be'):
+        detector_complexity(DEMO_CONFIG, (16, 16))
+
+
+@pytest.fixture
+def demo_checkpoint(demo_root, tmp_path):
+    """The demo config pointed at the test's demo set, and a checkpoint of its detector (random
+    weights: the tools must run, not detect well)."""
+    cfg = Config.fromfile(DEMO_CONFIG)
+    for loader in ('val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = demo_root
+    cfg.val_evaluator.ann_file = osp.join(demo_root, 'annotations/instances_val.json')
+    cfg.test_evaluator = cfg.val_evaluator
+    config = str(tmp_path / 'demo.py')
+    cfg.dump(config)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    checkpoint = str(tmp_path / 'demo.pth')
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'dataset_meta': {'classes': CLASSES}}}, checkpoint)
+    return config, checkpoint
+
+
+def test_det_inferencer_runs_an_mmlight_config(demo_checkpoint, demo_root):
+    from mmdet.apis import DetInferencer, inference_detector, init_detector
+    config, checkpoint = demo_checkpoint
+    image = osp.join(demo_root, 'val', '000001.png')
+    assert osp.isfile(image)
+    inferencer = DetInferencer(model=config, weights=checkpoint, device='cpu')
+    output = inferencer(image, return_vis=False, pred_score_thr=0.0)
+    prediction = output['predictions'][0]
+    # the same detections as the model's own predict path
+    expected = inference_detector(init_detector(config, checkpoint, device='cpu'), image)
+    assert len(prediction['scores']) == len(expected.pred_instances) > 0
+    np.testing.assert_allclose(prediction['bboxes'],
+                               expected.pred_instances.bboxes.numpy(), atol=1e-3)
+    assert set(prediction['labels']) <= set(range(len(CLASSES)))
+
+
+def test_show_predictions_writes_a_grid_png(demo_checkpoint, tmp_path):
+    config, checkpoint = demo_checkpoint
+    out = str(tmp_path / 'grid.png')
+    proc = run_tool(['tools/analysis/show_predictions.py', config, checkpoint, '--out', out,
+                     '--num', '3', '--columns', '2', '--score-thr', '0.05'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert osp.abspath(out) in proc.stdout
+    grid = cv2.imread(out)
+    # two columns of (ground truth | predictions) panels, two rows (3 images, 1 blank)
+    assert grid.shape[1] >= 4 * 96 and grid.shape[0] >= 2 * 96
+    assert grid.std() > 10  # a picture, not a blank page

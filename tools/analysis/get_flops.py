@@ -1,0 +1,37 @@
+"""Parameters and FLOPs of a detector config and of its backbone (no dataset needed).
+
+    python tools/analysis/get_flops.py configs/faster_rcnn_ghostnet_fpn_1x.py --shape 800 1333
+"""
+import argparse
+import os.path as osp
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+import mmlight  # noqa: F401,E402
+from mmlight.analysis import detector_complexity  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('--shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'))
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    result = detector_complexity(args.config, args.shape)
+    height, width = result['shape']
+    print(f'{args.config} at {args.shape[0]}x{args.shape[1]} (padded to {height}x{width}); '
+          f'FLOPs counted by mmengine (one multiply-add = one FLOP), test-time forward')
+    print('| part | params (M) | GFLOPs |\n|---|---|---|')
+    for part in ('detector', 'backbone'):
+        row = result[part]
+        print(f'| {part} | {row["params"] / 1e6:.2f} | {row["flops"] / 1e9:.2f} |')
+
+
+if __name__ == '__main__':
+    main()
