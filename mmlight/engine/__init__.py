@@ -6,4 +6,5 @@ from .runtime import (CPUFriendlyDistributedDataParallel, add_trust_checkpoint_a
 
 __all__ = ['LayerDecayOptimWrapperConstructor', 'ODConvTemperatureHook', 'hornet_layer_id',
            'CPUFriendlyDistributedDataParallel', 'add_trust_checkpoint_argument',
-           'check_custom_imports', 'check_pretrained_checkpoints', 'setup_distributed', 'shutdown_distributed']
+           'check_custom_imports', 'check_pretrained_checkpoints', 'setup_distributed',
+           'shutdown_distributed']

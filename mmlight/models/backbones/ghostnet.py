@@ -139,7 +139,8 @@ class GhostNet(_GhostNetBase):
         norm_eval (bool): Keep every BN in eval mode while training. Default: False.
         with_cp (bool): Gradient checkpointing per bottleneck. Default: False.
         init_cfg (dict, optional): Initialization config; ``dict(type='Pretrained',
-            checkpoint=..., prefix=...)`` loads a converted checkpoint strictly.
+            checkpoint='mmlight://NAME' or a file, prefix=...)`` loads strictly (official / timm
+            files are converted on load).
     """
 
 
