@@ -158,6 +158,9 @@ def _make_reference(name, out_indices):
     if name == 'mobilenetv2_1.0x':
         ref = _randomized(references.TorchvisionMobileNetV2Levels(1.0, out_indices))
         return ref, ref.model.state_dict(), 0
+    if name == 'resnet50':
+        ref = _randomized(references.TorchvisionResNetLevels('resnet50', out_indices))
+        return ref, ref.model.state_dict(), 0
     raise KeyError(f'no reference for {name}')
 
 
@@ -180,6 +183,11 @@ def _config_backbones():
 
 CONFIG_BACKBONES = _config_backbones()
 CONFIG_WEIGHTS = sorted({name for _, _, name in CONFIG_BACKBONES})
+# the plain R50 baseline is mmdet's own config; its weights are in the table all the same
+EXTRA_BACKBONES = [('(no config)', dict(type='ODResNet', depth=50, od_cfg=None,
+                                        init_cfg=dict(type='Pretrained',
+                                                      checkpoint='mmlight://resnet50')),
+                    'resnet50')]
 
 
 def test_every_config_names_weights_made_for_its_backbone():
@@ -219,10 +227,11 @@ def test_weights_table_covers_the_issue_names_and_real_sources():
                 assert source.sha256 in source.filename, name
 
 
-@pytest.mark.parametrize('name', CONFIG_WEIGHTS)
+@pytest.mark.parametrize('name', CONFIG_WEIGHTS + ['resnet50'])
 def test_named_weights_download_convert_load_and_match_the_reference(name, server, tmp_path,
                                                                      monkeypatch):
-    config, backbone_cfg, _ = next(row for row in CONFIG_BACKBONES if row[2] == name)
+    config, backbone_cfg, _ = next(row for row in CONFIG_BACKBONES + EXTRA_BACKBONES
+                                   if row[2] == name)
     out_indices = tuple(backbone_cfg.get('out_indices', (0, 1, 2, 3)))
     reference, path = _write_official(name, server.root, out_indices)
     _pin_sha(monkeypatch, name, path)
@@ -249,6 +258,22 @@ def test_named_weights_download_convert_load_and_match_the_reference(name, serve
     own = {f'backbone.{k}' for k in backbone.state_dict()
            if not k.startswith(tuple(backbone.detection_only_prefixes))}
     assert own <= set(checkpoint['state_dict'])
+
+
+def test_load_from_a_name_loads_the_backbone_of_a_detector(server, monkeypatch):
+    """What the Runner does with ``load_from='mmlight://NAME'``."""
+    from mmengine.runner.checkpoint import load_checkpoint
+    reference, path = _write_official('ghostnet_1.0x', server.root)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ghostnet_fpn_1x.py'))
+    cfg.model.backbone.init_cfg = None
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    detector = MODELS.build(cfg.model)
+    load_checkpoint(detector, 'mmlight://ghostnet_1.0x', map_location='cpu')
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(detector.backbone.eval()(x), reference(x)):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 
 
 def test_weights_dir_is_used_first_and_needs_no_network(tmp_path, monkeypatch):
