@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MessageHub
 
 import mmlight  # noqa: F401
 from mmdet.registry import MODELS
 from mmlight.analysis import detector_complexity
 from mmlight.demo_data import CLASSES
+from mmlight.utils.checkpoint import safe_checkpoint_loading
 from tests.helpers import ROOT, run_tool
 
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'faster_rcnn_ghostnet_fpn_demo.py')
@@ -60,25 +62,37 @@ def demo_checkpoint(demo_root, tmp_path):
     model = MODELS.build(cfg.model)
     model.init_weights()
     checkpoint = str(tmp_path / 'demo.pth')
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': {'classes': CLASSES}}}, checkpoint)
+    # what mmengine's Runner saves: the message hub's HistoryBuffers and numpy values too
+    hub = MessageHub.get_instance('analysis_tools_test')
+    hub.update_scalar('train/loss', 1.5)
+    torch.save({'state_dict': model.state_dict(), 'message_hub': hub.state_dict(),
+                'meta': {'dataset_meta': {'classes': CLASSES}, 'seed': np.int64(0)}},
+               checkpoint)
     return config, checkpoint
 
 
-def test_det_inferencer_runs_an_mmlight_config(demo_checkpoint, demo_root):
+def test_det_inferencer_runs_an_mmlight_config(demo_checkpoint, demo_root, tmp_path):
     from mmdet.apis import DetInferencer, inference_detector, init_detector
     config, checkpoint = demo_checkpoint
     image = osp.join(demo_root, 'val', '000001.png')
     assert osp.isfile(image)
-    inferencer = DetInferencer(model=config, weights=checkpoint, device='cpu')
+    with safe_checkpoint_loading():  # torch >= 2.6 refuses the message hub otherwise
+        inferencer = DetInferencer(model=config, weights=checkpoint, device='cpu')
+        detector = init_detector(config, checkpoint, device='cpu')
     output = inferencer(image, return_vis=False, pred_score_thr=0.0)
     prediction = output['predictions'][0]
     # the same detections as the model's own predict path
-    expected = inference_detector(init_detector(config, checkpoint, device='cpu'), image)
+    expected = inference_detector(detector, image)
     assert len(prediction['scores']) == len(expected.pred_instances) > 0
     np.testing.assert_allclose(prediction['bboxes'],
                                expected.pred_instances.bboxes.numpy(), atol=1e-3)
     assert set(prediction['labels']) <= set(range(len(CLASSES)))
+    # and the command line that wraps it writes the picture
+    proc = run_tool(['tools/analysis/image_demo.py', config, checkpoint, image, '--out-dir',
+                     str(tmp_path / 'out'), '--score-thr', '0.0'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f'{image}: {len(expected.pred_instances)} detections' in proc.stdout
+    assert cv2.imread(str(tmp_path / 'out' / 'vis' / '000001.png')) is not None
 
 
 def test_show_predictions_writes_a_grid_png(demo_checkpoint, tmp_path):

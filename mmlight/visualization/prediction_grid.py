@@ -9,6 +9,8 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 
+from mmlight.utils.checkpoint import safe_checkpoint_loading
+
 
 def _ground_truth(coco, image_id, cat_to_label):
     anns = [a for a in coco.load_anns(coco.get_ann_ids(img_ids=[image_id]))
@@ -28,7 +30,7 @@ def _titled(panel, title):
 
 
 def prediction_grid(config: str, checkpoint: str, out_file: str, num_images: int = 6,
-                    columns: int = 2, score_thr: float = 0.3, device: str = 'cpu',
+                    columns: int = 2, score_thr: float = 0.5, device: str = 'cpu',
                     split: str = 'val_dataloader') -> str:
     """Run the detector on the first ``num_images`` images of the config's validation set and
     write one PNG: for each image, the ground truth (left) beside the predictions with score
@@ -45,7 +47,8 @@ def prediction_grid(config: str, checkpoint: str, out_file: str, num_images: int
                          f'dataset is expected), found keys {sorted(dataset)}')
     root = dataset.get('data_root', '')
     coco = COCO(osp.join(root, dataset.ann_file))
-    model = init_detector(cfg, checkpoint, device=device)
+    with safe_checkpoint_loading():  # an mmengine checkpoint (message hub) on torch >= 2.6
+        model = init_detector(cfg, checkpoint, device=device)
     classes = model.dataset_meta['classes']
     cat_ids = coco.get_cat_ids(cat_names=classes)
     cat_to_label = {cat_id: i for i, cat_id in enumerate(cat_ids)}

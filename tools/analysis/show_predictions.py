@@ -21,7 +21,7 @@ def parse_args():
     parser.add_argument('--out', default='predictions.png', help='PNG file to write')
     parser.add_argument('--num', type=int, default=6, help='number of validation images')
     parser.add_argument('--columns', type=int, default=2)
-    parser.add_argument('--score-thr', type=float, default=0.3)
+    parser.add_argument('--score-thr', type=float, default=0.5)
     parser.add_argument('--device', default='cpu')
     return parser.parse_args()
 
