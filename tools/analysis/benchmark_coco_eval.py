@@ -8,18 +8,14 @@ that they give the same numbers.
 import argparse
 import copy
 import os.path as osp
-import sys
 import tempfile
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
+import mmlight  # noqa: F401  (registers FastCocoMetric)
+from mmdet.registry import METRICS
+from mmengine.logging import MMLogger
 
-import mmlight  # noqa: F401,E402  (registers FastCocoMetric)
-from mmdet.registry import METRICS  # noqa: E402
-from mmengine.logging import MMLogger  # noqa: E402
-
-from mmlight.testing.synthetic_coco import write_coco_set  # noqa: E402
-from mmlight.utils.benchmark import alternating_rounds  # noqa: E402
+from mmlight.testing.synthetic_coco import write_coco_set
+from mmlight.utils.benchmark import alternating_rounds
 
 
 def parse_args():

@@ -3,14 +3,9 @@
     python tools/analysis/get_flops.py configs/faster_rcnn_ghostnet_fpn_1x.py --shape 800 1333
 """
 import argparse
-import os.path as osp
-import sys
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
-
-import mmlight  # noqa: F401,E402
-from mmlight.analysis import detector_complexity  # noqa: E402
+import mmlight  # noqa: F401
+from mmlight.analysis import detector_complexity
 
 
 def parse_args():

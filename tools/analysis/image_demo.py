@@ -8,13 +8,9 @@ message hub mmengine saves in every checkpoint; here it runs inside mmlight's sa
 """
 import argparse
 import os.path as osp
-import sys
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
-
-import mmlight  # noqa: F401,E402
-from mmlight.utils.checkpoint import safe_checkpoint_loading  # noqa: E402
+import mmlight  # noqa: F401
+from mmlight.utils.checkpoint import safe_checkpoint_loading
 
 
 def parse_args():

@@ -4,13 +4,9 @@
 """
 import argparse
 import os.path as osp
-import sys
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
-
-import mmlight  # noqa: F401,E402
-from mmlight.visualization import prediction_grid  # noqa: E402
+import mmlight  # noqa: F401
+from mmlight.visualization import prediction_grid
 
 
 def parse_args():
