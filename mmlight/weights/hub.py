@@ -43,8 +43,9 @@ def official_file(name: str) -> str:
     cache = hub_checkpoint_dir()
     for source in entry.sources:
         path = osp.join(cache, source.filename)
-        if osp.isfile(path):
-            return path  # only complete, checked downloads are ever renamed into the cache
+        if osp.isfile(path):  # an earlier download, or a file the user put there by hand
+            check_sha256(path, source.sha256, f'{path} ({name})')
+            return path
     mirror = os.environ.get(WEIGHTS_URL_ENV)
     failures = []
     for source in entry.sources:
