@@ -119,6 +119,8 @@ def load_checkpoint_file(filename: str, map_location='cpu'):
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
     if osp.realpath(path) in trusted_checkpoints():
+        # the user's explicit opt-in for this one file (--trust-checkpoint or
+        # MMLIGHT_TRUSTED_CHECKPOINTS): the only full unpickling mmlight does
         return torch.load(path, map_location=map_location, weights_only=False)
     try:
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
