@@ -1,5 +1,8 @@
-# YOLOv4-style detector: GhostNet 1.0x (levels 40/112/160) + YOLOv4 neck (SPP + PANet) with depthwise-separable 3x3
-# convs (the GhostNet-YOLOv4 design) + mmdet's YOLOV3Head, COCO, 416 input.
+# YOLOv4-style detector: GhostNet 1.0x (levels 40/112/160) + YOLOv4 neck (SPP + PANet) and
+# output head with depthwise-separable 3x3 convs and ReLU6, the GhostNet-YOLOv4 design of
+# bubbliiiing/mobilenet-yolov4-pytorch nets/yolo.py (neck widths 128/256/512; yolo_head =
+# conv_dw(C, 2C) + 1x1). YOLOv4Head is mmdet's YOLOV3Head (anchors, losses) with that bridge.
+# COCO, 416 input.
 # Schedule and pipeline: mmdet's light-backbone YOLOv3 recipe (yolov3_mobilenetv2 ms-416):
 # multi-scale 320-416 training with Expand / MinIoURandomCrop / PhotoMetricDistortion,
 # 30 epochs over COCO train repeated 10 times (300 passes), SGD 0.003 (batch 8 x 24),
@@ -21,6 +24,11 @@ model = dict(
         channels=[128, 256, 512],
         use_depthwise=True,
         act_cfg=dict(type='ReLU6')),
-    bbox_head=dict(in_channels=[512, 256, 128], out_channels=[1024, 512, 256]))
+    bbox_head=dict(
+        type='YOLOv4Head',
+        use_depthwise=True,
+        in_channels=[512, 256, 128],
+        out_channels=[1024, 512, 256],
+        act_cfg=dict(type='ReLU6')))
 # every parameter gets a gradient (levels after the last output are not built into autograd)
 find_unused_parameters = False

@@ -1,4 +1,4 @@
-# YOLOv4-style GhostNet detector (depthwise-separable YOLOv4 neck + YOLOV3Head) trained from
+# YOLOv4-style GhostNet detector (depthwise-separable YOLOv4 neck + YOLOv4Head) trained from
 # scratch on the synthetic demo set (data/demo/, 3 classes, 192x192), on CPU.
 _base_ = ['../yolov4_ghostnet_416.py']
 
