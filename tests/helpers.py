@@ -34,6 +34,10 @@ def _dicts(node):
 
 def _shrink_pipeline(pipeline, size):
     for transform in pipeline or []:
+        if isinstance(transform, (list, tuple)):  # a policy of RandomChoice / AutoAugment
+            _shrink_pipeline(transform, size)
+            continue
+        _shrink_pipeline(transform.get('transforms'), size)
         if 'scale' in transform and transform['type'] != 'RandomAffine':
             # RandomResize needs a list (two scales) unless it has a ratio_range
             multi = isinstance(transform['scale'], list) and transform.get('ratio_range') is None

@@ -170,39 +170,88 @@ def test_frozen_stages_freeze_exactly_the_stem_and_first_stages(frozen_stages):
         assert model.stages[frozen_stages].training
 
 
-def test_layer_decay_scales_the_lr_by_depth_and_skips_decay_on_1d_params():
-    detector = nn.Module()
-    detector.backbone = build(arch='tiny')
-    detector.neck = nn.Conv2d(4, 4, 1)
-    constructor = LayerDecayOptimWrapperConstructor(
-        dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05)),
-        paramwise_cfg=dict(decay_rate=0.9, num_layers=9))
-    optimizer = constructor(detector).optimizer
+HORNET_RECIPES = {
+    # config: (arch, drop_path_rate, lr, decay_rate, num_layers), from the official file named
+    # in each config (1x HorNet-S; the 3x Cascade configs for T, T-GF and S-GF)
+    'faster_rcnn_hornet-t_fpn_1x.py': ('tiny', 0.4, 2e-4, 0.7, 12),
+    'mask_rcnn_hornet-t_fpn_1x.py': ('tiny', 0.4, 2e-4, 0.7, 12),
+    'mask_rcnn_hornet-t-gf_fpn_1x.py': ('tiny-gf', 0.4, 2e-4, 0.7, 12),
+    'faster_rcnn_hornet-s_fpn_1x.py': ('small', 0.6, 1e-4, 0.95, 6),
+    'mask_rcnn_hornet-s_fpn_1x.py': ('small', 0.6, 1e-4, 0.95, 6),
+    'mask_rcnn_hornet-s-gf_fpn_1x.py': ('small-gf', 0.6, 2e-4, 0.7, 12),
+}
+
+
+def _official_names(arch):
+    """mmlight backbone parameter name -> the official detection backbone's name of it.
+
+    The official rule reads only the first four name components (``downsample_layers.i``,
+    ``stages.i.j``, ``norm{i}``), which mmpretrain's HorNet shares with the official one; the
+    mmlight converter maps its keys to mmlight's (values pass through unchanged)."""
+    from mmpretrain.models.backbones import HorNet as MMPretrainHorNet
+    reference = MMPretrainHorNet(arch=arch, out_indices=(0, 1, 2, 3))
+    names = [n for n, _ in reference.named_parameters()]
+    return convert_state_dict('hornet', {n: n for n in names})
+
+
+@pytest.mark.parametrize('config', sorted(HORNET_RECIPES))
+def test_hornet_configs_are_the_official_recipe_with_the_official_layer_decay(config):
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+
+    from mmlight.testing.official_hornet import official_lr_scale_and_weight_decay
+    from tests.helpers import ROOT
+    arch, drop_path_rate, lr, decay_rate, num_layers = HORNET_RECIPES[config]
+    cfg = Config.fromfile(f'{ROOT}/configs/{config}')
+    assert cfg.model.backbone.arch == arch
+    assert cfg.model.backbone.drop_path_rate == drop_path_rate
+    assert cfg.optim_wrapper.optimizer.type == 'AdamW'
+    assert cfg.optim_wrapper.optimizer.lr == lr
+    assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
+    assert cfg.optim_wrapper.paramwise_cfg == dict(decay_rate=decay_rate, num_layers=num_layers)
+    resize = cfg.train_dataloader.dataset.pipeline[3]
+    assert resize.type == 'RandomChoice' and len(resize.transforms) == 2
+    assert [s[0] for s in resize.transforms[0][0].scales] == list(range(480, 801, 32))
+    assert [t.type for t in resize.transforms[1]] == [
+        'RandomChoiceResize', 'RandomCrop', 'RandomChoiceResize']
+    assert resize.transforms[1][1].crop_size == (384, 600)
+
+    cfg.model.backbone.init_cfg = None
+    detector = MODELS.build(cfg.model)
+    with DefaultScope.overwrite_default_scope('mmdet'):  # as the Runner builds it
+        optimizer = build_optim_wrapper(detector, cfg.optim_wrapper).optimizer
     lr_of, wd_of = {}, {}
     for group in optimizer.param_groups:
         for p in group['params']:
             lr_of[id(p)], wd_of[id(p)] = group['lr'], group['weight_decay']
-    named = dict(detector.named_parameters())
+    official = _official_names(arch)
+    backbone = [n for n, _ in detector.backbone.named_parameters()]
+    assert sorted(official) == sorted(backbone)  # every backbone parameter has its official name
+    seen_ids = set()
+    for name, param in detector.named_parameters():
+        official_name = ('backbone.' + official[name[len('backbone.'):]]
+                         if name.startswith('backbone.') else name)
+        scale, weight_decay = official_lr_scale_and_weight_decay(
+            official_name, param, cfg.optim_wrapper.paramwise_cfg, 0.05)
+        assert lr_of[id(param)] == pytest.approx(lr * scale, rel=1e-12), name
+        assert wd_of[id(param)] == weight_decay, name
+        seen_ids.add(id(param))
+    assert seen_ids == set(lr_of)
+    if num_layers == 6:  # the official 1x quirk: stage 3 trains at decay_rate ** -5 x lr
+        stage3 = dict(detector.named_parameters())['backbone.stages.3.0.pwconv1.weight']
+        assert lr_of[id(stage3)] == pytest.approx(lr * 0.95**-5)
 
-    def lr(name):
-        return lr_of[id(named[name])]
 
-    expected = {  # 1e-4 * 0.9 ** (num_layers + 1 - layer id)
-        'backbone.stem.0.weight': 0, 'backbone.stages.0.1.pwconv1.weight': 1,
-        'backbone.stages.1.downsample.1.weight': 2, 'backbone.stages.2.downsample.1.weight': 3,
-        'backbone.stages.2.4.pwconv1.weight': 4, 'backbone.stages.2.17.pwconv2.weight': 8,
-        'backbone.stages.3.1.pwconv1.weight': 9, 'backbone.out_norms.2.weight': 10,
-        'neck.weight': 10}
-    for name, layer_id in expected.items():
-        assert lr(name) == pytest.approx(1e-4 * 0.9**(10 - layer_id)), name
-    assert wd_of[id(named['backbone.stages.2.4.gamma1'])] == 0.0
-    assert wd_of[id(named['backbone.stages.2.4.pwconv1.bias'])] == 0.0
-    assert wd_of[id(named['backbone.stages.2.4.pwconv1.weight'])] == 0.05
-    assert sum(len(g['params']) for g in optimizer.param_groups) == len(named)
-    with pytest.raises(ValueError, match='raise paramwise_cfg.num_layers'):
-        LayerDecayOptimWrapperConstructor(
-            dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4)),
-            paramwise_cfg=dict(decay_rate=0.9, num_layers=6))(detector)
+def test_layer_decay_rejects_bad_settings():
+    detector = nn.Module()
+    detector.backbone = build(arch='tiny')
+    for paramwise_cfg, message in ((dict(decay_rate=1.5, num_layers=6), 'decay_rate must be'),
+                                   (dict(decay_rate=0.9, num_layers=0), 'num_layers must be')):
+        with pytest.raises(ValueError, match=message):
+            LayerDecayOptimWrapperConstructor(
+                dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4)),
+                paramwise_cfg=paramwise_cfg)(detector)
 
 
 @pytest.mark.parametrize('build_bad,message', [
