@@ -52,7 +52,7 @@ def test_converted_timm_weights_give_timm_features(type_name, timm_name):
     expected = [taps[i] for i in TimmGhostNetLevels.LEVEL_LAST_GROUP]
     assert torch.equal(expected[-1], final)
     assert len(outs) == 5
-    for level, (a, b) in enumerate(zip(outs, expected)):
+    for level, (a, b) in enumerate(zip(outs, expected, strict=True)):
         assert a.shape == b.shape, level
         assert (a - b).abs().max().item() <= 1e-5, f'level {level}'
     # timm's features_only API taps the bottleneck that changes the stride (blocks 1, 3, 5, 7)
@@ -65,7 +65,7 @@ def test_converted_timm_weights_give_timm_features(type_name, timm_name):
                 y = block(y)
                 if index == (1 if level == 0 else 0):
                     our_taps.append(y)
-    for a, b in zip(our_taps, timm_taps):
+    for a, b in zip(our_taps, timm_taps, strict=True):
         assert a.shape == b.shape
         assert (a - b).abs().max().item() <= 1e-5
 
@@ -94,7 +94,8 @@ def test_levels_strides_and_channels(type_name, widen_factor, channels):
     for height, width in [(64, 64), (65, 97), (33, 47)]:
         with torch.no_grad():
             outs = model(torch.randn(1, 3, height, width))
-        for out, stride, c in zip(outs, (4, 8, 16, 32, 32), channels):
+        strides = (4, 8, 16, 32, 32)[:len(channels)]
+        for out, stride, c in zip(outs, strides, channels, strict=True):
             assert out.shape == (1, c, -(-height // stride), -(-width // stride))
 
 
@@ -108,109 +109,15 @@ def test_ghostnetv2_with_the_timm_table_matches_timm_at_other_widths():
         assert (ours(x)[0] - reference.forward_features(x)).abs().max() <= 1e-5
 
 
-def test_out_channels_follow_out_indices():
-    model = build('GhostNet', out_indices=(1, 2, 4))
-    assert model.out_channels == [40, 112, 960]
-    outs = model.eval()(torch.randn(1, 3, 64, 64))
-    assert [o.shape[1] for o in outs] == [40, 112, 960]
-
-
-def test_levels_after_the_last_output_do_not_train():
-    model = build('GhostNet', out_indices=(0, 1))
-    assert all(not p.requires_grad for p in model.stages[2:].parameters())
-    assert all(p.requires_grad for p in model.stages[:2].parameters())
-    sum(o.sum() for o in model(torch.randn(1, 3, 64, 64))).backward()
-    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
-
-
-@pytest.mark.parametrize('frozen_stages', [-1, 0, 1, 3, 5])
-def test_frozen_stages(frozen_stages):
-    model = build('GhostNetV2', out_indices=(0, 1, 2, 3, 4), frozen_stages=frozen_stages)
-    model.train()
-    frozen = [] if frozen_stages < 0 else [model.stem] + list(model.stages[:frozen_stages])
-    trainable = list(model.stages[max(frozen_stages, 0):])
-    if frozen_stages < 0:
-        trainable.append(model.stem)
-    for module in frozen:
-        assert all(not p.requires_grad for p in module.parameters())
-        assert all(not m.training for m in module.modules())
-    for module in trainable:
-        assert all(p.requires_grad for p in module.parameters())
-        assert all(m.training for m in module.modules())
-
-
-def test_norm_eval_keeps_bn_statistics():
-    model = build('GhostNet', norm_eval=True)
-    model.train()
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    assert bns and all(not bn.training for bn in bns)
-    before = bns[5].running_mean.clone()
-    model(torch.randn(2, 3, 64, 64))
-    assert torch.equal(before, bns[5].running_mean)
-
-
-def test_with_cp_gives_the_same_gradients():
-    torch.manual_seed(0)
-    plain = build('GhostNetV2', out_indices=(1, 3))
-    checkpointed = build('GhostNetV2', out_indices=(1, 3), with_cp=True)
-    checkpointed.load_state_dict(plain.state_dict())
-    x = torch.randn(2, 3, 64, 64)
-    grads = []
-    for model in (plain, checkpointed):
-        model.train()
-        inp = x.clone().requires_grad_()
-        sum(o.square().mean() for o in model(inp)).backward()
-        grads.append([inp.grad] + [p.grad for p in model.parameters() if p.requires_grad])
-    for a, b in zip(*grads):
-        assert torch.allclose(a, b, atol=1e-6)
-
-
 @pytest.mark.parametrize('kwargs,message', [
-    (dict(widen_factor=0), 'widen_factor must be a positive number'),
-    (dict(widen_factor=-1.0), 'widen_factor must be a positive number'),
+    (dict(widen_factor=0), 'GhostNet: widen_factor must be a number > 0, got 0'),
+    (dict(widen_factor=-1.0), 'widen_factor must be a number > 0'),
+    (dict(widen_factor=True), 'widen_factor must be a number > 0, got True'),
     (dict(out_indices=(5, )), r'valid levels: \[0, 1, 2, 3, 4\]'),
-    (dict(out_indices=(1, 1)), 'duplicated'),
-    (dict(out_indices=()), 'must not be empty'),
-    (dict(frozen_stages=6), 'frozen_stages 6 is out of range'),
-    (dict(frozen_stages=-2), 'frozen_stages -2 is out of range'),
 ])
 def test_bad_arguments_name_the_valid_choices(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build('GhostNet', **kwargs)
-
-
-def test_pretrained_init_cfg_loads_strictly_with_prefix(tmp_path):
-    source = build('GhostNet', widen_factor=0.5)
-    path = str(tmp_path / 'detector.pth')
-    torch.save({'state_dict': {'backbone.' + k: v for k, v in source.state_dict().items()}},
-               path)
-    model = build('GhostNet', widen_factor=0.5,
-                  init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.'))
-    model.init_weights()
-    for k, v in source.state_dict().items():
-        assert torch.equal(v, model.state_dict()[k])
-
-
-def test_mismatched_checkpoint_lists_missing_and_unexpected_keys(tmp_path):
-    state = build('GhostNet', widen_factor=0.5).state_dict()
-    state.pop('stem.conv.weight')
-    state['stages.9.extra.weight'] = torch.zeros(1)
-    path = str(tmp_path / 'bad.pth')
-    torch.save(state, path)
-    model = build('GhostNet', widen_factor=0.5,
-                  init_cfg=dict(type='Pretrained', checkpoint=path))
-    with pytest.raises(KeyError) as info:
-        model.init_weights()
-    assert 'missing keys (1): stem.conv.weight' in str(info.value)
-    assert 'unexpected keys (1): stages.9.extra.weight' in str(info.value)
-
-
-def test_wrong_width_checkpoint_names_the_shapes(tmp_path):
-    path = str(tmp_path / 'half.pth')
-    torch.save(build('GhostNet', widen_factor=0.5).state_dict(), path)
-    model = build('GhostNet', init_cfg=dict(type='Pretrained', checkpoint=path))
-    with pytest.raises(ValueError, match='wrong shape'):
-        model.init_weights()
 
 
 def test_missing_pretrained_file_says_where_and_how():

@@ -19,7 +19,7 @@ def assert_same_levels(ours, reference, x):
     with torch.no_grad():
         a, b = ours.eval()(x), reference.eval()(x)
     assert len(a) == len(b)
-    for level, (u, v) in enumerate(zip(a, b)):
+    for level, (u, v) in enumerate(zip(a, b, strict=True)):
         assert u.shape == v.shape, level
         assert (u - v).abs().max().item() <= 1e-5, level
 
@@ -61,15 +61,20 @@ def test_mmpretrain_weights_give_mmpretrain_features(version, kwargs, type_name)
     assert_same_levels(ours, reference, torch.randn(2, 3, 97, 131))
 
 
-def test_classification_param_counts_match_torchvision_and_the_v1_paper():
+def test_classification_param_counts_match_torchvision_and_mmpretrain():
     ours = build('ShuffleNetV2', out_indices=(4, ))
     head = 1024 * 1000 + 1000
     total = sum(p.numel() for p in ours.parameters()) + head
     reference = torchvision.models.shufflenet_v2_x1_0(weights=None)
     assert total == sum(p.numel() for p in reference.parameters())
     assert round(total / 1e6, 2) == 2.28
+    # ShuffleNetV1 g=3 1.0x: 1.87M is mmpretrain's count (its model zoo table), counted here
+    # on mmpretrain's backbone with the same 960 x 1000 classifier; the paper reports FLOPs
     v1 = build('ShuffleNetV1', groups=3)
     total_v1 = sum(p.numel() for p in v1.parameters()) + 960 * 1000 + 1000
+    from mmpretrain.models.backbones import ShuffleNetV1 as MMPretrainShuffleNetV1
+    reference_v1 = MMPretrainShuffleNetV1(groups=3, out_indices=(2, ))
+    assert total_v1 == sum(p.numel() for p in reference_v1.parameters()) + 960 * 1000 + 1000
     assert round(total_v1 / 1e6, 2) == 1.87
 
 
@@ -86,18 +91,9 @@ def test_levels_strides_and_channels(type_name, kwargs, channels):
     for h, w in [(64, 64), (65, 97)]:
         with torch.no_grad():
             outs = model(torch.randn(1, 3, h, w))
-        for out, stride, c in zip(outs, (4, 8, 16, 32, 32), channels):
+        strides = (4, 8, 16, 32, 32)[:len(channels)]
+        for out, stride, c in zip(outs, strides, channels, strict=True):
             assert out.shape == (1, c, -(-h // stride), -(-w // stride))
-
-
-def test_shared_contract_applies():
-    model = build('ShuffleNetV2', frozen_stages=2, norm_eval=True, out_indices=(1, 3))
-    model.train()
-    assert all(not p.requires_grad for p in model.stem.parameters())
-    assert all(not p.requires_grad for p in model.stages[1].parameters())
-    assert all(p.requires_grad for p in model.stages[2].parameters())
-    assert all(not p.requires_grad for p in model.stages[4].parameters())  # never runs
-    assert not any(m.training for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
 
 @pytest.mark.parametrize('type_name,kwargs,message', [

@@ -2,6 +2,8 @@
 import re
 from collections import OrderedDict
 
+from mmlight.utils.checkpoint import strip_key_prefix
+
 from .table import PretrainedWeights, WeightSource, register_weights
 
 _MMPRETRAIN = 'https://download.openmmlab.com/mmclassification/v0/hornet/'
@@ -45,7 +47,7 @@ register_weights(
 
 
 def detect_hornet_layout(keys):
-    keys = [k[len('backbone.'):] if k.startswith('backbone.') else k for k in keys]
+    keys = list(strip_key_prefix(dict.fromkeys(keys), 'backbone.', only_if_any=True))
     if not any(k.startswith('downsample_layers.0.') for k in keys):
         return None
     if not any('.gnconv.' in k for k in keys):
@@ -54,9 +56,8 @@ def detect_hornet_layout(keys):
 
 
 def convert_hornet(state_dict):
-    if any(k.startswith('backbone.') for k in state_dict):  # mmpretrain ImageClassifier
-        state_dict = OrderedDict((k[len('backbone.'):], v) for k, v in state_dict.items()
-                                 if k.startswith('backbone.'))
+    # an mmpretrain ImageClassifier holds backbone.* (and head.*)
+    state_dict = strip_key_prefix(state_dict, 'backbone.', only_if_any=True)
     converted = OrderedDict()
     for key, value in state_dict.items():
         if key.startswith(('head.', 'norm.')):  # the classifier and its final norm

@@ -2,6 +2,8 @@
 import re
 from collections import OrderedDict
 
+from mmlight.utils.checkpoint import strip_key_prefix
+
 from .table import PretrainedWeights, WeightSource, register_weights
 
 _TORCHVISION = 'https://download.pytorch.org/models/'
@@ -65,10 +67,7 @@ _MMPRETRAIN_V2_BLOCK = [
 
 def _strip_mmpretrain(state_dict):
     """mmpretrain ImageClassifier checkpoints hold 'backbone.*' and 'head.*'."""
-    if any(k.startswith('backbone.') for k in state_dict):
-        return OrderedDict((k[len('backbone.'):], v) for k, v in state_dict.items()
-                           if k.startswith('backbone.'))
-    return state_dict
+    return strip_key_prefix(state_dict, 'backbone.', only_if_any=True)
 
 
 def _rename(key, rules):
@@ -103,7 +102,7 @@ def _convert_mmpretrain(state_dict, num_layers, block_rules):
 
 
 def _without_backbone_prefix(keys):
-    return [k[len('backbone.'):] if k.startswith('backbone.') else k for k in keys]
+    return list(strip_key_prefix(dict.fromkeys(keys), 'backbone.', only_if_any=True))
 
 
 def detect_shufflenetv2_layout(keys):

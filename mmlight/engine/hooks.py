@@ -5,6 +5,7 @@ from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 
 from mmlight.models.layers import odconv_temperature, set_odconv_temperature
+from mmlight.utils.validators import check_number
 
 
 @HOOKS.register_module()
@@ -36,9 +37,8 @@ class ODConvTemperatureHook(Hook):
                              f'anneal_epochs, got anneal_iters={anneal_iters!r}, '
                              f'anneal_epochs={anneal_epochs!r}')
         length = anneal_iters if anneal_iters is not None else anneal_epochs
-        if isinstance(length, bool) or not isinstance(length, (int, float)) or length <= 0:
-            raise ValueError(f'ODConvTemperatureHook: the annealing length must be > 0, got '
-                             f'{length!r}')
+        check_number('the annealing length', length, greater_than=0,
+                     owner='ODConvTemperatureHook')
         if not 0 < end <= start:
             raise ValueError(f'ODConvTemperatureHook needs 0 < end <= start, got start={start}, '
                              f'end={end}')

@@ -6,6 +6,8 @@ import torch.nn as nn
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.optim import DefaultOptimWrapperConstructor
 
+from mmlight.utils.validators import check_integer, check_number
+
 # The official rule (raoyongming/HorNet mmcv_custom/layer_decay_optimizer_constructor.py,
 # ``get_num_layer_layer_wise``) hard-codes these ids for the last stage and the cap of the
 # third stage's, whatever num_layers says.
@@ -54,12 +56,10 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
         decay_rate = self.paramwise_cfg.get('decay_rate')
         num_layers = self.paramwise_cfg.get('num_layers')
-        if not isinstance(decay_rate, (int, float)) or not 0 < decay_rate <= 1:
-            raise ValueError(f'LayerDecayOptimWrapperConstructor: paramwise_cfg.decay_rate '
-                             f'must be in (0, 1], got {decay_rate!r}')
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f'LayerDecayOptimWrapperConstructor: paramwise_cfg.num_layers '
-                             f'must be a positive integer, got {num_layers!r}')
+        owner = 'LayerDecayOptimWrapperConstructor'
+        check_number('paramwise_cfg.decay_rate', decay_rate, greater_than=0, at_most=1,
+                     owner=owner)
+        check_integer('paramwise_cfg.num_layers', num_layers, minimum=1, owner=owner)
         groups = {}
         for name, param in module.named_parameters():
             if not param.requires_grad:

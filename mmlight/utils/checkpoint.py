@@ -207,11 +207,16 @@ def unwrap_state_dict(checkpoint) -> 'OrderedDict[str, torch.Tensor]':
     return checkpoint
 
 
-def strip_key_prefix(state_dict, prefix: str, only_if_all: bool = False):
-    """Keys under ``prefix`` with it removed (the others dropped). With ``only_if_all`` the
-    state_dict is returned unchanged unless every key has the prefix."""
+def strip_key_prefix(state_dict, prefix: str, only_if_all: bool = False,
+                     only_if_any: bool = False):
+    """Keys under ``prefix`` with it removed (the others dropped): the one place that takes a
+    model's entries out of a wrapper (``module.``, ``backbone.``, ``model.``). With
+    ``only_if_all`` (``only_if_any``) the state_dict is returned unchanged unless every key
+    (some key) has the prefix."""
     prefix = prefix if prefix.endswith('.') else prefix + '.'
-    if only_if_all and not (state_dict and all(k.startswith(prefix) for k in state_dict)):
+    has_prefix = [k.startswith(prefix) for k in state_dict]
+    if (only_if_all and not (has_prefix and all(has_prefix))) or \
+            (only_if_any and not any(has_prefix)):
         return state_dict
     return OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
                        if k.startswith(prefix))

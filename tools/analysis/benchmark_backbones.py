@@ -117,8 +117,8 @@ def reference_state_to_mmlight(pair, reference):
     if PAIRS[pair]['converter'] is None:
         return reference.state_dict()
     from mmlight.converters import convert_state_dict
-    state = {k[len('model.'):] if k.startswith('model.') else k: v
-             for k, v in reference.state_dict().items()}
+    from mmlight.utils.checkpoint import strip_key_prefix
+    state = strip_key_prefix(reference.state_dict(), 'model.', only_if_any=True)
     # layers the reference has and the compared mmlight model does not (HorNet's norms)
     drop = PAIRS[pair].get('drop', ())
     return {k: v for k, v in convert_state_dict(PAIRS[pair]['converter'], state).items()

@@ -6,7 +6,8 @@ builds ``self.stem`` and ``self.stages`` (one module per level, run in order) an
 per-level channels to :meth:`_init_contract`; out_indices, out_channels, frozen_stages,
 norm_eval and with_cp then behave identically everywhere.
 """
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -15,26 +16,42 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmlight.utils.checkpoint import load_pretrained_strict
+from mmlight.utils.validators import check_integer, is_integer
 
 LEVEL_STRIDES = (4, 8, 16, 32, 32)
 PRETRAINED_HINT = ("Official ImageNet weights load by name (downloaded and converted on first "
                    "use): checkpoint='mmlight://NAME'; the README's weights table lists the names.")
 
 
-def validate_widen_factor(widen_factor, allowed: Optional[Sequence[float]] = None):
-    if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) \
-            or widen_factor <= 0:
-        raise ValueError(f'widen_factor must be a positive number, got {widen_factor!r}')
-    if allowed is not None and float(widen_factor) not in [float(a) for a in allowed]:
-        raise ValueError(f'widen_factor {widen_factor!r} has no architecture table; '
-                         f'valid choices: {sorted(allowed)}')
-    return float(widen_factor)
+@dataclass(frozen=True)
+class LevelInfo:
+    """What a neck needs to know about one level (timm's ``FeatureInfo`` entry)."""
+    channels: int
+    stride: int
 
 
-def check_choice(name: str, value, choices):
-    if value not in choices:
-        raise ValueError(f'{name} {value!r} is not supported; valid choices: {list(choices)}')
-    return value
+def resolve_out_indices(out_indices: Union[int, Sequence[int]], levels: Sequence[LevelInfo],
+                        owner: str) -> Tuple[int, ...]:
+    """The one resolver of ``out_indices`` (timm's ``feature_take_indices``): an int or a
+    non-empty increasing sequence of distinct valid levels, returned as a tuple."""
+    if is_integer(out_indices):
+        out_indices = (out_indices, )
+    out_indices = tuple(out_indices)
+    valid = list(range(len(levels)))
+    if not out_indices:
+        raise ValueError(f'{owner}: out_indices must not be empty; valid levels: {valid}')
+    for index in out_indices:
+        if not is_integer(index) or index not in valid:
+            raise ValueError(
+                f'out_indices {out_indices} of {owner}: level {index!r} is out of range; valid '
+                f'levels: {valid} (strides {[level.stride for level in levels]}, channels '
+                f'{[level.channels for level in levels]})')
+    if len(set(out_indices)) != len(out_indices):
+        raise ValueError(f'{owner}: out_indices {out_indices} has duplicated levels')
+    if list(out_indices) != sorted(out_indices):
+        raise ValueError(f'{owner}: out_indices {out_indices} must be increasing (low to high '
+                         f'level)')
+    return out_indices
 
 
 class MultiScaleBackbone(BaseModule):
@@ -42,49 +59,37 @@ class MultiScaleBackbone(BaseModule):
 
     Subclasses call ``super().__init__(init_cfg=...)``, build ``self.stem`` and
     ``self.stages`` (an ``nn.ModuleList``; ``stages[i]`` produces level ``i``), and then call
-    :meth:`_init_contract`. Optional per-level output transforms (e.g. the detection-only
-    norms of HorNet) go into ``self.out_norms``, an ``nn.ModuleDict`` keyed by level.
+    :meth:`_init_contract`. A family that transforms its outputs per level (HorNet's
+    detection-only norms) overrides :meth:`_make_output_norm`; the base class builds them into
+    ``self.out_norms`` for the requested levels and freezes them with their stage.
     """
     # state_dict prefixes of detection-only layers that ImageNet checkpoints do not have
     detection_only_prefixes = ()
 
     def _init_contract(self,
+                       *,
                        level_channels: Sequence[int],
-                       out_indices: Sequence[int],
+                       out_indices: Union[int, Sequence[int]],
                        frozen_stages: int = -1,
                        norm_eval: bool = False,
                        with_cp: bool = False):
+        owner = type(self).__name__
         num_levels = len(level_channels)
         if len(self.stages) != num_levels:
-            raise RuntimeError(f'{type(self).__name__} built {len(self.stages)} stages '
-                               f'for {num_levels} levels')
-        if isinstance(out_indices, int):
-            out_indices = (out_indices, )
-        out_indices = tuple(out_indices)
-        valid = list(range(num_levels))
-        if not out_indices:
-            raise ValueError(f'out_indices must not be empty; valid levels: {valid}')
-        for index in out_indices:
-            if isinstance(index, bool) or not isinstance(index, int) or index not in valid:
-                raise ValueError(
-                    f'out_indices {out_indices} of {type(self).__name__}: level {index!r} is out '
-                    f'of range; valid levels: {valid} (strides '
-                    f'{list(LEVEL_STRIDES[:num_levels])}, channels {list(level_channels)})')
-        if len(set(out_indices)) != len(out_indices):
-            raise ValueError(f'out_indices {out_indices} has duplicated levels')
-        if list(out_indices) != sorted(out_indices):
-            raise ValueError(f'out_indices {out_indices} must be increasing (low to high level)')
-        if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) \
-                or not -1 <= frozen_stages <= num_levels:
-            raise ValueError(
-                f'frozen_stages {frozen_stages!r} is out of range; valid values: -1 (nothing '
-                f'frozen), 0 (stem) .. {num_levels} (stem and the first k stages)')
-        self.level_channels = list(level_channels)
+            raise RuntimeError(f'{owner} built {len(self.stages)} stages for {num_levels} levels')
+        self.levels = [LevelInfo(int(c), s) for c, s in zip(level_channels, LEVEL_STRIDES)]
+        out_indices = resolve_out_indices(out_indices, self.levels, owner)
+        check_integer('frozen_stages', frozen_stages, minimum=-1, maximum=num_levels,
+                      owner=f'{owner} (-1: nothing frozen, 0: the stem, k: the stem and the '
+                            f'first k stages)')
+        self.level_channels = [level.channels for level in self.levels]
         self.out_indices = out_indices
         self.out_channels = [self.level_channels[i] for i in out_indices]
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.with_cp = with_cp
+        norms = {str(i): self._make_output_norm(i, self.level_channels[i]) for i in out_indices}
+        self.out_norms = nn.ModuleDict({k: v for k, v in norms.items() if v is not None})
         # Levels past the last requested one never run; taking them out of autograd keeps DDP
         # (find_unused_parameters=False) happy while checkpoints still load strictly.
         for stage in self.stages[out_indices[-1] + 1:]:
@@ -92,10 +97,17 @@ class MultiScaleBackbone(BaseModule):
                 param.requires_grad = False
         self._freeze_stages()
 
+    def _make_output_norm(self, level: int, channels: int) -> Optional[nn.Module]:
+        """A module applied to output ``level`` (built for requested levels only); None: the
+        stage output as it is."""
+        return None
+
     def _frozen_modules(self):
         if self.frozen_stages < 0:
             return []
-        return [self.stem] + list(self.stages[:self.frozen_stages])
+        norms = [self.out_norms[str(i)] for i in range(self.frozen_stages)
+                 if str(i) in self.out_norms]
+        return [self.stem] + list(self.stages[:self.frozen_stages]) + norms
 
     def _freeze_stages(self):
         for module in self._frozen_modules():
@@ -113,11 +125,18 @@ class MultiScaleBackbone(BaseModule):
         return self
 
     def _run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if not (self.with_cp and self.training and x.requires_grad):
+        if not (self.with_cp and self.training):
             return stage(x)
         blocks = stage if isinstance(stage, nn.Sequential) else [stage]
         for block in blocks:
-            x = cp.checkpoint(block, x, use_reentrant=False)
+            # Decided per block (as mmdet's ResNet does), on the block's own parameters rather
+            # than on its input: the first block after frozen stages gets an input without
+            # grad and still has activations worth recomputing (non-reentrant checkpointing
+            # handles that); a block without parameters (a max-pool) is not worth it.
+            if any(p.requires_grad for p in block.parameters()):
+                x = cp.checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
         return x
 
     def forward(self, x: torch.Tensor):
@@ -127,8 +146,8 @@ class MultiScaleBackbone(BaseModule):
         for level, stage in enumerate(self.stages):
             x = self._run_stage(stage, x)
             if level in self.out_indices:
-                norm = getattr(self, 'out_norms', None)
-                outs.append(norm[str(level)](x) if norm is not None else x)
+                norm = self.out_norms[str(level)] if str(level) in self.out_norms else None
+                outs.append(norm(x) if norm is not None else x)
             if level == last:
                 break
         return tuple(outs)

@@ -6,8 +6,10 @@ from mmdet.models.utils import make_divisible
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
+from mmlight.utils.validators import check_widen_factor
+
 from ..layers import GhostModule, SqueezeExcite
-from .base import MultiScaleBackbone, validate_widen_factor
+from .base import MultiScaleBackbone
 
 # One row per bottleneck: depthwise kernel, expansion channels, output channels, SE ratio,
 # stride. Rows are grouped by output level (strides 4, 8, 16, 32); the final 1x1 conv (level
@@ -93,7 +95,7 @@ class _GhostNetBase(MultiScaleBackbone):
                  with_cp: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.widen_factor = validate_widen_factor(widen_factor)
+        self.widen_factor = check_widen_factor(widen_factor, owner=type(self).__name__)
 
         def width(channels):
             return make_divisible(channels * self.widen_factor, 4)
@@ -118,7 +120,8 @@ class _GhostNetBase(MultiScaleBackbone):
                                  norm_cfg=norm_cfg, act_cfg=act_cfg))
         level_channels.append(final_channels)
         self.stages = nn.ModuleList(stages)
-        self._init_contract(level_channels, out_indices, frozen_stages, norm_eval, with_cp)
+        self._init_contract(level_channels=level_channels, out_indices=out_indices, frozen_stages=frozen_stages,
+                            norm_eval=norm_eval, with_cp=with_cp)
 
 
 @MODELS.register_module()

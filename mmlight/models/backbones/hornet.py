@@ -6,8 +6,10 @@ import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 from mmdet.registry import MODELS
 
+from mmlight.utils.validators import check_choice
+
 from ..layers import LayerNorm2d, gnConv
-from .base import MultiScaleBackbone, check_choice
+from .base import MultiScaleBackbone
 
 HORNET_DEPTHS = (2, 3, 18, 2)
 HORNET_ORDERS = (2, 3, 4, 5)
@@ -120,19 +122,11 @@ class HorNet(MultiScaleBackbone):
             stages.append(nn.Sequential(layers))
         self.stages = nn.ModuleList(stages)
         self.out_norm = out_norm
-        if out_norm:
-            indices = (out_indices, ) if isinstance(out_indices, int) else tuple(out_indices)
-            self.out_norms = nn.ModuleDict({
-                str(i): LayerNorm2d(dims[i], eps=1e-6) for i in indices
-                if isinstance(i, int) and 0 <= i < 4})
-        self._init_contract(dims, out_indices, frozen_stages, False, with_cp)
+        self._init_contract(level_channels=dims, out_indices=out_indices,
+                            frozen_stages=frozen_stages, with_cp=with_cp)
 
-    def _frozen_modules(self):
-        modules = super()._frozen_modules()
-        if self.out_norm:
-            modules += [self.out_norms[str(i)] for i in range(max(self.frozen_stages, 0))
-                        if str(i) in self.out_norms]
-        return modules
+    def _make_output_norm(self, level, channels):
+        return LayerNorm2d(channels, eps=1e-6) if self.out_norm else None
 
     def init_weights(self):
         super().init_weights()

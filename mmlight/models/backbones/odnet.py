@@ -15,7 +15,9 @@ from mmdet.models.utils import make_divisible
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
-from .base import MultiScaleBackbone, check_choice, validate_widen_factor
+from mmlight.utils.validators import check_choice, check_widen_factor
+
+from .base import MultiScaleBackbone
 
 # depth: (block, blocks per stage); stage widths 64/128/256/512 times the block's expansion
 ODRESNET_ARCH = {
@@ -123,7 +125,8 @@ class ODResNet(MultiScaleBackbone):
             in_channels = planes * block.expansion
             level_channels.append(in_channels)
         self.stages = nn.ModuleList(stages)
-        self._init_contract(level_channels, out_indices, frozen_stages, norm_eval, with_cp)
+        self._init_contract(level_channels=level_channels, out_indices=out_indices, frozen_stages=frozen_stages,
+                            norm_eval=norm_eval, with_cp=with_cp)
 
     def init_weights(self):
         super().init_weights()
@@ -216,7 +219,8 @@ class ODMobileNetV2(MultiScaleBackbone):
                  with_cp: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.widen_factor = validate_widen_factor(widen_factor, MOBILENETV2_WIDTHS)
+        self.widen_factor = check_widen_factor(widen_factor, MOBILENETV2_WIDTHS,
+                                               owner='ODMobileNetV2')
         self.od_cfg = conv_cfg = _od_conv_cfg(od_cfg)
         in_channels = make_divisible(32 * self.widen_factor, 8)
         self.stem = ConvModule(3, in_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg,
@@ -237,5 +241,6 @@ class ODMobileNetV2(MultiScaleBackbone):
         stages.append(ConvModule(in_channels, final_channels, 1, conv_cfg=conv_cfg,
                                  norm_cfg=norm_cfg, act_cfg=act_cfg))
         self.stages = nn.ModuleList(stages)
-        self._init_contract([*level_channels, final_channels], out_indices, frozen_stages,
-                            norm_eval, with_cp)
+        self._init_contract(level_channels=[*level_channels, final_channels],
+                            out_indices=out_indices, frozen_stages=frozen_stages,
+                            norm_eval=norm_eval, with_cp=with_cp)

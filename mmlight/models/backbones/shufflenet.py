@@ -7,8 +7,9 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
 from ..layers import DepthwiseSeparableConvModule, channel_shuffle
-from .base import (MultiScaleBackbone, check_choice,
-                   validate_widen_factor)
+from mmlight.utils.validators import check_choice, check_widen_factor
+
+from .base import MultiScaleBackbone
 
 STEM_CHANNELS = 24
 STAGE_BLOCKS = (4, 8, 4)
@@ -180,7 +181,8 @@ class ShuffleNetV2(_ShuffleNetBase):
                  with_cp: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.widen_factor = validate_widen_factor(widen_factor, SHUFFLENETV2_CHANNELS)
+        self.widen_factor = check_widen_factor(widen_factor, SHUFFLENETV2_CHANNELS,
+                                               owner='ShuffleNetV2')
         *stage_channels, final_channels = SHUFFLENETV2_CHANNELS[self.widen_factor]
         stages = self._build_stem(STEM_CHANNELS, norm_cfg, act_cfg)
         in_channels = STEM_CHANNELS
@@ -192,8 +194,9 @@ class ShuffleNetV2(_ShuffleNetBase):
         stages.append(ConvModule(in_channels, final_channels, 1, norm_cfg=norm_cfg,
                                  act_cfg=act_cfg))
         self.stages = nn.ModuleList(stages)
-        self._init_contract([STEM_CHANNELS, *stage_channels, final_channels], out_indices,
-                            frozen_stages, norm_eval, with_cp)
+        self._init_contract(level_channels=[STEM_CHANNELS, *stage_channels, final_channels],
+                            out_indices=out_indices, frozen_stages=frozen_stages,
+                            norm_eval=norm_eval, with_cp=with_cp)
 
 
 @MODELS.register_module()
@@ -222,7 +225,8 @@ class ShuffleNetV1(_ShuffleNetBase):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.groups = check_choice('groups', groups, tuple(SHUFFLENETV1_CHANNELS))
-        self.widen_factor = validate_widen_factor(widen_factor, SHUFFLENETV1_WIDTHS)
+        self.widen_factor = check_widen_factor(widen_factor, SHUFFLENETV1_WIDTHS,
+                                               owner='ShuffleNetV1')
         layout = _shufflenetv1_layout(groups, self.widen_factor)
         if layout is None:
             valid = [w for w in SHUFFLENETV1_WIDTHS if _shufflenetv1_layout(groups, w)]
@@ -241,5 +245,6 @@ class ShuffleNetV1(_ShuffleNetBase):
                 in_channels = channels
             stages.append(nn.Sequential(*units))
         self.stages = nn.ModuleList(stages)
-        self._init_contract([stem_channels, *stage_channels], out_indices, frozen_stages,
-                            norm_eval, with_cp)
+        self._init_contract(level_channels=[stem_channels, *stage_channels],
+                            out_indices=out_indices, frozen_stages=frozen_stages,
+                            norm_eval=norm_eval, with_cp=with_cp)

@@ -6,6 +6,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 
+from mmlight.utils.validators import check_choice, check_integer
+
 
 class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of an NCHW tensor (HorNet's ``channels_first`` LayerNorm)."""
@@ -59,6 +61,17 @@ class GlobalLocalFilter(nn.Module):
         return self.post_norm(out.reshape(batch, 2 * channels, height, width))
 
 
+@MODELS.register_module(name='DWConv')
+class DepthwiseConvMixer(nn.Conv2d):
+    """gnConv's default spatial mixer: a k x k depthwise conv with bias over all ``dim``
+    channels (HorNet's 7x7 ``dwconv``; an ``nn.Conv2d``, so checkpoints keep its keys)."""
+
+    def __init__(self, dim: int, kernel_size: int = 7):
+        check_integer('kernel_size', kernel_size, minimum=1, owner='DWConv')
+        super().__init__(dim, dim, kernel_size, padding=(kernel_size - 1) // 2, groups=dim)
+
+
+# the spatial mixers gnConv builds through the registry (``mixer=dict(type=...)``)
 MIXERS = ('DWConv', 'GlobalLocalFilter')
 
 
@@ -83,8 +96,7 @@ class gnConv(nn.Module):  # noqa: N801 (the paper's name)
                                                                    kernel_size=7),
                  scale: float = 1.0):
         super().__init__()
-        if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-            raise ValueError(f'gnConv: order must be an integer >= 1, got {order!r}')
+        check_integer('order', order, minimum=1, owner='gnConv')
         if dim % 2**(order - 1):
             raise ValueError(f'gnConv: dim {dim} must be divisible by 2^(order-1) = '
                              f'{2**(order - 1)}')
@@ -92,20 +104,11 @@ class gnConv(nn.Module):  # noqa: N801 (the paper's name)
         self.dims: Sequence[int] = [dim // 2**i for i in range(order)][::-1]
         self.scale = scale
         self.proj_in = nn.Conv2d(dim, 2 * dim, 1)
-        mixer = dict(mixer)
-        kind = mixer.pop('type', None)
-        if kind == 'DWConv':
-            kernel_size = mixer.pop('kernel_size', 7)
-            self.dwconv = nn.Conv2d(sum(self.dims), sum(self.dims), kernel_size,
-                                    padding=(kernel_size - 1) // 2, groups=sum(self.dims))
-        elif kind == 'GlobalLocalFilter':
-            self.dwconv = GlobalLocalFilter(sum(self.dims), **mixer)
-            mixer = {}
-        else:
-            raise ValueError(f'gnConv: mixer type {kind!r} is not supported; valid choices: '
-                             f'{list(MIXERS)}')
-        if mixer:
-            raise ValueError(f'gnConv: unexpected mixer arguments {sorted(mixer)}')
+        check_choice('mixer type', dict(mixer).get('type'), MIXERS, owner='gnConv')
+        try:
+            self.dwconv = MODELS.build(dict(mixer, dim=sum(self.dims)))
+        except TypeError as error:  # an argument the mixer does not take
+            raise ValueError(f'gnConv: bad mixer arguments {dict(mixer)!r}: {error}') from None
         self.projs = nn.ModuleList(
             [nn.Conv2d(self.dims[i], self.dims[i + 1], 1) for i in range(order - 1)])
         self.proj_out = nn.Conv2d(dim, dim, 1)

@@ -8,6 +8,8 @@ from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
+from mmlight.utils.validators import is_integer
+
 from ..layers import DepthwiseSeparableConvModule
 
 
@@ -60,7 +62,7 @@ class YOLOv4Neck(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         for name, value in (('in_channels', in_channels), ('channels', channels)):
-            if len(value) != 3 or not all(isinstance(c, int) and c > 0 for c in value):
+            if len(value) != 3 or not all(is_integer(c) and c > 0 for c in value):
                 raise ValueError(f'YOLOv4Neck: {name} must list 3 positive channel counts (low '
                                  f'to high level, strides 8/16/32), got {value!r}')
         self.in_channels = list(in_channels)
