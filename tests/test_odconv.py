@@ -69,7 +69,7 @@ def test_odconv_matches_the_equation(impl, kernel_num, kernel_size, kind, stride
     torch.testing.assert_close(x1.grad, x2.grad, atol=1e-5, rtol=0)
     torch.testing.assert_close(conv.weight.grad, reference.weight.grad, atol=1e-5, rtol=0)
     for (name, p), p_ref in zip(conv.attention.named_parameters(),
-                                reference.attention.parameters()):
+                                reference.attention.parameters(), strict=True):
         torch.testing.assert_close(p.grad, p_ref.grad, atol=1e-5, rtol=0, msg=name)
 
 

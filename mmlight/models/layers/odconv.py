@@ -29,25 +29,28 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import MODELS
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.utils import _pair
+
+from mmlight.utils.validators import check_integer, check_number, is_integer
 
 ODCONV_IMPLS = ('auto', 'official', 'folded', 'loop')
 
 
-class _BatchNormSafeAtBatchOne(nn.BatchNorm2d):
-    """The attention's BatchNorm over pooled [B, C, 1, 1] vectors.
+def _attention_norm(norm: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
+    """The attention's BatchNorm over pooled [B, C, 1, 1] vectors, safe at batch 1.
 
     With B >= 2 in training it is the paper's BatchNorm (batch statistics, running statistics
     updated). With B = 1 there are no batch statistics (torch raises, and so does the official
     code), so the running statistics normalise the sample, as in eval mode, and are left
-    unchanged. Being a BatchNorm, it follows ``norm_eval`` like every other norm.
+    unchanged. The guard lives here, at the call, rather than in a BatchNorm subclass, so that
+    it survives ``convert_sync_batchnorm`` (mmengine's ``sync_bn``, torch's), which swaps every
+    BatchNorm for a plain SyncBatchNorm; ``norm_eval`` applies as to every other norm.
     """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and x.shape[0] * x.shape[2] * x.shape[3] == 1:
-            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                                False, 0.0, self.eps)
-        return super().forward(x)
+    if norm.training and x.shape[0] * x.shape[2] * x.shape[3] == 1:
+        return F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                            False, 0.0, norm.eps)
+    return norm(x)
 
 
 class ODConvAttention(nn.Module):
@@ -59,7 +62,7 @@ class ODConvAttention(nn.Module):
         hidden = max(int(in_channels * reduction), min_channels)
         self.kernel_size = kernel_size
         self.fc = nn.Conv2d(in_channels, hidden, 1, bias=False)
-        self.bn = _BatchNormSafeAtBatchOne(hidden)
+        self.bn = nn.BatchNorm2d(hidden)
         self.relu = nn.ReLU(inplace=True)
         self.channel_fc = nn.Conv2d(hidden, in_channels, 1)
         depthwise = groups == in_channels == out_channels
@@ -82,7 +85,7 @@ class ODConvAttention(nn.Module):
         """Returns (a_c [B, C_in], a_f [B, C_out] or None, a_s [B, k, k] or None,
         a_w [B, K] or None)."""
         batch = x.shape[0]
-        h = self.relu(self.bn(self.fc(F.adaptive_avg_pool2d(x, 1))))
+        h = self.relu(_attention_norm(self.bn, self.fc(F.adaptive_avg_pool2d(x, 1))))
         channel = torch.sigmoid(self.channel_fc(h).view(batch, -1) / temperature)
         filter_ = None if self.filter_fc is None else \
             torch.sigmoid(self.filter_fc(h).view(batch, -1) / temperature)
@@ -93,16 +96,9 @@ class ODConvAttention(nn.Module):
         return channel, filter_, spatial, kernel
 
 
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'ODConv2d: {name} must be a positive integer, got {value!r}')
-    return value
-
-
 def _square(name, value, minimum):
     pair = _pair(value)
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum
-                             for v in pair):
+    if len(pair) != 2 or any(not is_integer(v) or v < minimum for v in pair):
         raise ValueError(f'ODConv2d: {name} must be an int >= {minimum} or a pair of them, '
                          f'got {value!r}')
     if pair[0] != pair[1]:
@@ -153,12 +149,9 @@ class ODConv2d(nn.Module):
         super().__init__()
         for name, value in (('in_channels', in_channels), ('out_channels', out_channels),
                             ('groups', groups), ('min_channels', min_channels)):
-            _check_positive_int(name, value)
-        if isinstance(kernel_num, bool) or not isinstance(kernel_num, int) or kernel_num < 1:
-            raise ValueError(f'ODConv2d: kernel_num must be an integer >= 1, got {kernel_num!r}')
-        if isinstance(reduction, bool) or not isinstance(reduction, (int, float)) \
-                or reduction <= 0:
-            raise ValueError(f'ODConv2d: reduction must be a number > 0, got {reduction!r}')
+            check_integer(name, value, minimum=1, owner='ODConv2d')
+        check_integer('kernel_num', kernel_num, minimum=1, owner='ODConv2d')
+        check_number('reduction', reduction, greater_than=0, owner='ODConv2d')
         if in_channels % groups or out_channels % groups:
             raise ValueError(f'ODConv2d: groups={groups} must divide in_channels={in_channels} '
                              f'and out_channels={out_channels}')
