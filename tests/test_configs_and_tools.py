@@ -57,20 +57,75 @@ def test_every_config_trains_one_iteration_and_evaluates(config, demo_root, tmp_
     losses = next(iter(recorder.losses.values()))
     assert np.isfinite(losses['loss'])
     assert recorder.metrics is not None and 'coco/bbox_mAP' in recorder.metrics
-    if 'mask_head' in cfg.model.get('roi_head', {}):
+    if osp.basename(config).startswith('mask_rcnn_'):
+        assert 'mask_head' in cfg.model.roi_head
         assert 'coco/segm_mAP' in recorder.metrics
 
 
-def test_coco_configs_follow_the_1x_schedule_on_coco():
-    for config in CONFIGS:
-        if 'demo' in config or not config.endswith('_1x.py'):
-            continue
-        cfg = Config.fromfile(osp.join(ROOT, config))
-        assert cfg.train_cfg.max_epochs == 12, config
-        assert cfg.train_dataloader.dataset.data_root == 'data/coco/', config
-        assert cfg.custom_imports.imports == ['mmlight'], config
-        init = cfg.model.backbone.init_cfg
-        assert init.type == 'Pretrained' and init.checkpoint.startswith('mmlight://'), config
+# What each COCO config must train with; a wrong value in a config fails here.
+# mmdet's 1x (faster_rcnn/mask_rcnn r50 fpn 1x): SGD lr 0.02 for 2 images x 8 GPUs, weight
+# decay 1e-4, 500-iteration linear warm-up from 0.001, steps at epochs 8 and 11 of 12.
+MMDET_1X = dict(optimizer='SGD', lr=0.02, weight_decay=1e-4, batch_size=2, max_epochs=12,
+                milestones=[8, 11], warmup_iters=500, warmup_factor=0.001, clip_grad=None)
+# mmdet's yolov3_mobilenetv2_8xb24-ms-416-300e_coco (the YOLO configs' recipe): 24 images x 8,
+# 30 epochs over COCO repeated 10 times, steps 24 / 28, 4000-iteration warm-up, clipping 35.
+YOLO_RECIPE = dict(optimizer='SGD', lr=0.003, weight_decay=5e-4, batch_size=24, max_epochs=30,
+                   milestones=[24, 28], warmup_iters=4000, warmup_factor=0.0001,
+                   clip_grad=dict(max_norm=35, norm_type=2))
+
+
+def _recipe(config):
+    from tests.test_hornet import HORNET_RECIPES
+    name = osp.basename(config)
+    if name.startswith('yolov4_'):
+        return YOLO_RECIPE
+    if name in HORNET_RECIPES:
+        lr = HORNET_RECIPES[name][2]
+        return dict(MMDET_1X, optimizer='AdamW', lr=lr, weight_decay=0.05)
+    return MMDET_1X
+
+
+COCO_CONFIGS = [c for c in CONFIGS if not c.startswith(osp.join('configs', 'demo'))]
+
+
+def test_every_non_demo_config_is_a_coco_config_with_a_recipe():
+    names = sorted(osp.basename(c) for c in COCO_CONFIGS)
+    assert len(names) == 25
+    assert all(n.endswith('_1x.py') or n.startswith('yolov4_') for n in names)
+
+
+@pytest.mark.parametrize('config', COCO_CONFIGS)
+def test_coco_configs_follow_their_recipe(config):
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    recipe = _recipe(config)
+    optimizer = cfg.optim_wrapper.optimizer
+    assert optimizer.type == recipe['optimizer']
+    assert optimizer.lr == recipe['lr']
+    assert optimizer.weight_decay == recipe['weight_decay']
+    assert cfg.optim_wrapper.get('clip_grad') == recipe['clip_grad']
+    assert cfg.train_dataloader.batch_size == recipe['batch_size']
+    assert cfg.train_cfg.max_epochs == recipe['max_epochs']
+    warmup, steps = cfg.param_scheduler
+    assert (warmup.type, warmup.by_epoch, warmup.end, warmup.start_factor) == (
+        'LinearLR', False, recipe['warmup_iters'], recipe['warmup_factor'])
+    assert (steps.type, steps.milestones, steps.gamma) == (
+        'MultiStepLR', recipe['milestones'], 0.1)
+    assert steps.get('end') in (None, recipe['max_epochs'])  # None: to the end of training
+    datasets = list(_datasets_of(cfg.train_dataloader.dataset))
+    assert datasets and all(d.data_root == 'data/coco/' for d in datasets)
+    assert cfg.custom_imports.imports == ['mmlight']
+    init = cfg.model.backbone.init_cfg
+    assert init.type == 'Pretrained' and init.checkpoint.startswith('mmlight://')
+    if osp.basename(config).startswith('mask_rcnn_'):
+        assert cfg.model.roi_head.mask_head.type == 'FCNMaskHead'
+        assert cfg.val_evaluator.metric == ['bbox', 'segm']
+
+
+def _datasets_of(node):
+    if 'data_root' in node:
+        yield node
+    if 'dataset' in node:
+        yield from _datasets_of(node.dataset)
 
 
 def test_missing_pretrained_checkpoint_stops_train_at_once():

@@ -243,7 +243,7 @@ def test_named_weights_download_convert_load_and_match_the_reference(name, serve
     with torch.no_grad():
         ours, theirs = backbone.eval()(x), reference(x)
     assert len(ours) == len(theirs) == len(out_indices)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         assert a.shape == b.shape
         assert (a - b).abs().max().item() <= 1e-5, config
 
@@ -272,7 +272,7 @@ def test_load_from_a_name_loads_the_backbone_of_a_detector(server, monkeypatch):
     load_checkpoint(detector, 'mmlight://ghostnet_1.0x', map_location='cpu')
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        for a, b in zip(detector.backbone.eval()(x), reference(x)):
+        for a, b in zip(detector.backbone.eval()(x), reference(x), strict=True):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 
 
@@ -295,7 +295,7 @@ def test_weights_dir_is_used_first_and_needs_no_network(tmp_path, monkeypatch):
     backbone.init_weights()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        for a, b in zip(backbone.eval()(x), reference(x)):
+        for a, b in zip(backbone.eval()(x), reference(x), strict=True):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 
 
@@ -359,14 +359,14 @@ def test_unconverted_files_and_urls_load_directly(server, tmp_path):
     model.init_weights()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        for a, b in zip(model.eval()(x), reference(x)):
+        for a, b in zip(model.eval()(x), reference(x), strict=True):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
     reference, served = _write_official('ghostnet_1.0x', server.root)
     url = f'{server.url}/{osp.basename(served)}'
     model = MODELS.build(dict(type='GhostNet', init_cfg=dict(type='Pretrained', checkpoint=url)))
     model.init_weights()
     with torch.no_grad():
-        for a, b in zip(model.eval()(x), reference(x)):
+        for a, b in zip(model.eval()(x), reference(x), strict=True):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
     assert osp.isfile(osp.join(str(tmp_path / 'torch_home'), 'hub', 'checkpoints',
                                osp.basename(served)))

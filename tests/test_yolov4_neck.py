@@ -183,7 +183,8 @@ def _copy_in_order(target: nn.Module, source: nn.Module):
     target_state, source_state = target.state_dict(), source.state_dict()
     assert len(target_state) == len(source_state), (list(target_state), list(source_state))
     for (target_key, target_value), (source_key, source_value) in zip(target_state.items(),
-                                                                      source_state.items()):
+                                                                      source_state.items(),
+                                                                      strict=True):
         assert target_value.shape == source_value.shape, (target_key, source_key)
         target_value.copy_(source_value)
 
@@ -228,7 +229,7 @@ def test_neck_and_depthwise_head_compute_the_reference_yolo_body(train):
     expected = reference(*inputs)
     outputs = head(neck(inputs))[0]
     assert len(outputs) == len(expected) == 3
-    for ours, theirs in zip(outputs, expected):
+    for ours, theirs in zip(outputs, expected, strict=True):
         assert ours.shape == theirs.shape == (2, 3 * (5 + num_classes), *ours.shape[-2:])
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
 
