@@ -7,7 +7,12 @@ model = dict(
         _delete_=True,
         type='ShuffleNetV2',
         widen_factor=1.0,
+        # P2 (level 0, stride 4, 24 channels) is the stem's max-pool output: ShuffleNet has
+        # no stage at stride 4 (stages 2-4 are levels 1-3, strides 8/16/32).
         out_indices=(0, 1, 2, 3),
+        # 1 = the stem conv + BN and level 0 (the max-pool, no parameters): everything at
+        # stride 4 stays at its ImageNet values, mmdet's R50 rule (frozen_stages=1 freezes the
+        # stem and res2); 2 would also freeze stage 2 (stride 8).
         frozen_stages=1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
