@@ -39,6 +39,17 @@ def test_get_flops_tool_and_its_errors(tmp_path):
                      '--shape', '128', '160'])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert '| detector |' in proc.stdout and '| backbone | 2.67 |' in proc.stdout
+    # --cfg-options reaches the model: the dense YOLOv4 neck + head cost over 3x the depthwise
+    proc = run_tool(['tools/analysis/get_flops.py', 'configs/yolov4_ghostnet_416.py', '--shape',
+                     '96', '96', '--cfg-options', 'model.neck.use_depthwise=False',
+                     'model.bbox_head.use_depthwise=False'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(row for row in proc.stdout.splitlines() if row.startswith('| detector |'))
+    dense_params, dense_gflops = [float(v) for v in line.split('|')[2:4]]
+    depthwise = detector_complexity(osp.join(ROOT, 'configs', 'yolov4_ghostnet_416.py'),
+                                    (96, 96))['detector']
+    assert dense_params > 3 * depthwise['params'] / 1e6
+    assert dense_gflops > 3 * depthwise['flops'] / 1e9
     not_a_detector = tmp_path / 'nothing.py'
     not_a_detector.write_text("model = dict(type='ResNet', depth=18)\n")
     with pytest.raises(ValueError, match='expected a detector config'):
