@@ -18,7 +18,15 @@ def equation_reference(conv: ODConv2d, x):
     att = conv.attention
     t = conv.temperature
     outs = []
-    h = att.relu(att.bn(att.fc(x.mean((2, 3), keepdim=True))))
+    pooled = att.fc(x.mean((2, 3), keepdim=True))
+    bn = att.bn
+    if bn.training and x.shape[0] == 1:  # no batch statistics: the running ones, unchanged
+        normed = (pooled - bn.running_mean[:, None, None]) / torch.sqrt(
+            bn.running_var[:, None, None] + bn.eps) * bn.weight[:, None, None] + \
+            bn.bias[:, None, None]
+    else:
+        normed = bn(pooled)
+    h = att.relu(normed)
     for b in range(x.shape[0]):
         hb = h[b:b + 1]
         a_c = torch.sigmoid(att.channel_fc(hb).flatten() / t)
