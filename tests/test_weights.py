@@ -383,6 +383,33 @@ def test_a_checkpoint_of_another_family_is_a_clear_error(tmp_path):
     assert 'conv_stem.weight' in text and 'torchvision shufflenetv2 keys' in text
 
 
+def test_a_convnext_checkpoint_and_a_truncated_file_are_clear_converter_errors(tmp_path):
+    from mmlight.converters import convert_state_dict
+    from tests.helpers import run_tool
+    # the official ConvNeXt layout shares HorNet's stem and stage names
+    convnext = {'downsample_layers.0.0.weight': torch.zeros(96, 3, 4, 4),
+                'downsample_layers.0.1.weight': torch.zeros(96),
+                'stages.0.0.dwconv.weight': torch.zeros(96, 1, 7, 7),
+                'stages.0.0.pwconv1.weight': torch.zeros(384, 96),
+                'stages.0.0.gamma': torch.zeros(96), 'head.weight': torch.zeros(1000, 768)}
+    with pytest.raises(ValueError, match=r'is not a hornet checkpoint: expected official or '
+                                         r'mmpretrain HorNet keys.*found keys '
+                                         r'downsample_layers\.0\.0\.weight'):
+        convert_state_dict('hornet', convnext)
+    good = str(tmp_path / 'good.pth')
+    torch.save(MODELS.build(dict(type='GhostNet', widen_factor=0.5)).state_dict(), good)
+    with open(good, 'rb') as f:
+        data = f.read()
+    truncated = str(tmp_path / 'truncated.pth')
+    with open(truncated, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', truncated,
+                     str(tmp_path / 'out.pth')])
+    assert proc.returncode != 0
+    assert 'not a readable PyTorch checkpoint' in proc.stderr, proc.stderr[-2000:]
+    assert 'Traceback' not in proc.stderr and not osp.exists(tmp_path / 'out.pth')
+
+
 class _WritesAFile:
     """A pickle that runs code when it is loaded: it creates ``marker``."""
 

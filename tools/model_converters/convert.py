@@ -23,7 +23,8 @@ import mmlight  # noqa: F401  (registers the backbones)
 from mmdet.registry import MODELS
 from mmlight.converters import CONVERTERS, WEIGHTS, convert_state_dict
 from mmlight.engine import add_trust_checkpoint_argument
-from mmlight.utils.checkpoint import (load_checkpoint_file, load_state_dict_strict,
+from mmlight.utils.checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
+                                      load_checkpoint_file, load_state_dict_strict,
                                       trust_checkpoint, unwrap_state_dict)
 
 
@@ -63,8 +64,13 @@ def main():
     args = parse_args()
     for path in args.trust_checkpoint:
         trust_checkpoint(path)
-    checkpoint = load_checkpoint_file(args.src)
-    state_dict = convert_state_dict(args.source, unwrap_state_dict(checkpoint), origin=args.src)
+    try:
+        checkpoint = load_checkpoint_file(args.src)
+        state_dict = convert_state_dict(args.source, unwrap_state_dict(checkpoint),
+                                        origin=args.src)
+    except (OSError, ValueError, TypeError, CorruptCheckpointError,
+            UnsafeCheckpointError) as err:  # what a wrong input gives: one line, no traceback
+        raise SystemExit(f'convert.py: {err}') from None
     model_cfg = fitting_backbone(args.source, state_dict, args.model, origin=args.src)
     if osp.dirname(args.dst):
         os.makedirs(osp.dirname(args.dst), exist_ok=True)
