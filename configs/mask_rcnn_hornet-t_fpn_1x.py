@@ -4,7 +4,10 @@
 # object_detection/configs/hornet/cascade_mask_rcnn_hornet_tiny_7x7_3x_coco_in1k.py; the
 # multi-scale pipeline and weight decay 0.05 from every official detection config
 # (configs/_base_/detr_multiscale_resize.py); schedule and batch are mmdet's 1x.
-_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', './_base_/detr_multiscale_resize.py']
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    './_base_/detr_multiscale_resize.py'
+]
 custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
 
 model = dict(
