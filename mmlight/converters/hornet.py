@@ -2,7 +2,7 @@
 import re
 from collections import OrderedDict
 
-from mmlight.utils.checkpoint import strip_key_prefix
+from mmlight.utils.checkpoint import keys_without_prefix, strip_key_prefix
 
 from .table import PretrainedWeights, WeightSource, register_weights
 
@@ -47,7 +47,7 @@ register_weights(
 
 
 def detect_hornet_layout(keys):
-    keys = list(strip_key_prefix(dict.fromkeys(keys), 'backbone.', only_if_any=True))
+    keys = keys_without_prefix(keys, 'backbone.')
     if not any(k.startswith('downsample_layers.0.') for k in keys):
         return None
     if not any('.gnconv.' in k for k in keys):

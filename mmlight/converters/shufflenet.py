@@ -2,7 +2,7 @@
 import re
 from collections import OrderedDict
 
-from mmlight.utils.checkpoint import strip_key_prefix
+from mmlight.utils.checkpoint import keys_without_prefix, strip_key_prefix
 
 from .table import PretrainedWeights, WeightSource, register_weights
 
@@ -101,12 +101,8 @@ def _convert_mmpretrain(state_dict, num_layers, block_rules):
     return converted
 
 
-def _without_backbone_prefix(keys):
-    return list(strip_key_prefix(dict.fromkeys(keys), 'backbone.', only_if_any=True))
-
-
 def detect_shufflenetv2_layout(keys):
-    keys = _without_backbone_prefix(keys)
+    keys = keys_without_prefix(keys, 'backbone.')
     if 'conv1.0.weight' in keys and any(k.startswith('stage2.') for k in keys):
         return 'torchvision'
     if any(k.startswith('layers.') and '.branch2.' in k for k in keys):
@@ -115,7 +111,8 @@ def detect_shufflenetv2_layout(keys):
 
 
 def detect_shufflenetv1_layout(keys):
-    if any(k.startswith('layers.') and '.g_conv_1x1_' in k for k in _without_backbone_prefix(keys)):
+    if any(k.startswith('layers.') and '.g_conv_1x1_' in k
+           for k in keys_without_prefix(keys, 'backbone.')):
         return 'mmpretrain'
     return None
 

@@ -222,6 +222,12 @@ def strip_key_prefix(state_dict, prefix: str, only_if_all: bool = False,
                        if k.startswith(prefix))
 
 
+def keys_without_prefix(keys, prefix: str):
+    """:func:`strip_key_prefix` for a list of keys (layout detection): the keys under
+    ``prefix`` without it where any has it, else the keys unchanged."""
+    return list(strip_key_prefix(dict.fromkeys(keys), prefix, only_if_any=True))
+
+
 def describe_key_mismatch(missing, unexpected, limit: int = 12) -> str:
 
     def show(keys):
