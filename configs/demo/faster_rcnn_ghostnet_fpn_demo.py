@@ -16,11 +16,18 @@ model = dict(
         feat_channels=64,
         anchor_generator=dict(scales=[4])),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=64),
+        # CPU speed (measured on 2 cores, one training step of batch 8: 2.7 s -> 0.8 s with
+        # the three changes marked below): mmcv's CPU RoIAlign (forward + backward) took 60%
+        # of the step and RPN NMS 15%. (1) torchvision's roi_align computes the same aligned
+        # RoIAlign faster on CPU; 2 samples per bin instead of the adaptive count.
+        bbox_roi_extractor=dict(
+            out_channels=64, roi_layer=dict(sampling_ratio=2, use_torchvision=True)),
         bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=len(classes))),
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128))),
+        # at most ~10 objects per image: (2) 300 boxes per level before NMS (mmdet: 2000)
+        # and (3) 64 sampled RoIs per image (mmdet: 512)
+        rpn_proposal=dict(nms_pre=300, max_per_img=300),
+        rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=100)))
 
 train_pipeline = [
