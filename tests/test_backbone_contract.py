@@ -52,6 +52,8 @@ def test_out_indices_choose_the_levels_their_channels_and_strides(type_name):
     for out, level in zip(outs, model.levels):
         assert tuple(out.shape) == (1, level.channels, size[0] // level.stride,
                                     size[1] // level.stride)
+        # mmcv's RoIAlign reads its input as contiguous NCHW whatever its strides
+        assert out.is_contiguous(), (level, out.stride())
     assert model.out_channels == [level.channels for level in model.levels]
     assert [level.stride for level in model.levels][:4] == [4, 8, 16, 32]
     chosen = (1, len(model.levels) - 1)

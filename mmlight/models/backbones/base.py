@@ -147,7 +147,12 @@ class MultiScaleBackbone(BaseModule):
             x = self._run_stage(stage, x)
             if level in self.out_indices:
                 norm = self.out_norms[str(level)] if str(level) in self.out_norms else None
-                outs.append(norm(x) if norm is not None else x)
+                out = norm(x) if norm is not None else x
+                # Contiguous NCHW out: a channels-last view (HorNet's LayerNorm2d permutes)
+                # travels through FPN's convs, and mmcv's RoIAlign reads its input as
+                # contiguous NCHW whatever the strides (measured: wrong RoI features for every
+                # RoI of a HorNet Faster R-CNN). A no-op for outputs that already are.
+                outs.append(out.contiguous())
             if level == last:
                 break
         return tuple(outs)
