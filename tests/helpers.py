@@ -48,9 +48,11 @@ def _shrink_pipeline(pipeline, size):
             transform['img_scale'] = size
 
 
-def tiny_config(cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_images=2):
+def tiny_config(cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_images=2,
+                save_checkpoint=True):
     """One short epoch on a few demo images, then one evaluation: enough to run every part of
-    a config (model, pipeline, loss, optimizer, evaluator) in seconds on a CPU."""
+    a config (model, pipeline, loss, optimizer, evaluator) in seconds on a CPU.
+    ``save_checkpoint=False``: no checkpoint file (several seconds for the large models)."""
     cfg = copy.deepcopy(cfg)
     cfg.work_dir = work_dir
     if 'backbone' in cfg.model and 'init_cfg' in cfg.model.backbone:
@@ -88,7 +90,8 @@ def tiny_config(cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_i
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)
     cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0)]
     cfg.default_hooks.logger.interval = 1
-    cfg.default_hooks.checkpoint.interval = 1
+    cfg.default_hooks.checkpoint.interval = 1 if save_checkpoint else -1
+    cfg.default_hooks.checkpoint.save_last = save_checkpoint
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] != 'EMAHook']
     cfg.log_level = 'WARNING'
     return cfg
