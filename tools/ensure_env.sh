@@ -19,6 +19,9 @@ MMDET_VERSION=3.3.0
 TIMM_VERSION=1.0.31
 MMPRETRAIN_VERSION=1.2.0
 FASTER_COCO_EVAL_VERSION=1.8.0
+ONNX_VERSION=1.23.2
+ONNXRUNTIME_VERSION=1.32.0
+ONNXSCRIPT_VERSION=0.7.2
 
 say() { echo "[mmlight setup] $*"; }
 die() { echo "[mmlight setup] FAILED at step '$1': $2" >&2; exit 1; }
@@ -88,6 +91,14 @@ fi
 if ! has "import faster_coco_eval; assert faster_coco_eval.__version__ == '$FASTER_COCO_EVAL_VERSION'"; then
   say "installing faster-coco-eval $FASTER_COCO_EVAL_VERSION"
   pip_install "faster-coco-eval==$FASTER_COCO_EVAL_VERSION" || die "faster-coco-eval" "pip install faster-coco-eval==$FASTER_COCO_EVAL_VERSION failed"
+fi
+
+# 4c. ONNX export (torch's exporter needs onnx + onnxscript) and onnxruntime, for
+#     tools/deployment/. onnxruntime needs protobuf >= 4.25.8, which pip resolves.
+if ! has "import onnx, onnxruntime, onnxscript; assert (onnx.__version__, onnxruntime.__version__, onnxscript.__version__) == ('$ONNX_VERSION', '$ONNXRUNTIME_VERSION', '$ONNXSCRIPT_VERSION')"; then
+  say "installing onnx $ONNX_VERSION, onnxruntime $ONNXRUNTIME_VERSION, onnxscript $ONNXSCRIPT_VERSION"
+  pip_install "onnx==$ONNX_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION" "onnxscript==$ONNXSCRIPT_VERSION" \
+    || die "onnx" "pip install onnx onnxruntime onnxscript failed"
 fi
 
 # 5. mmlight itself (editable, so tools/ and configs/ in this checkout are what runs).

@@ -1,0 +1,143 @@
+"""The export-friendly inference path of an mmdet detector: one image in, detections out.
+
+``DeployableDetector`` wraps a built (and trained) mmdet detector, reusing its modules and
+weights: the data preprocessor's normalisation and padding, backbone, neck and heads run as
+they are; the post-processing is :mod:`mmlight.deployment.postprocess`, which computes what
+mmdet's ``predict`` computes in a form ``torch.export`` can trace.
+
+Input: ``image`` float32 [1, 3, H, W] in the pixel range and channel order that mmdet's
+``LoadImageFromFile`` gives (BGR, 0-255), at the size the test pipeline resized it to.
+Outputs (mmdeploy's convention), in the input image's coordinates:
+``dets`` [N, 5] (x1, y1, x2, y2, score), ``labels`` [N] int64 and, for Mask R-CNN,
+``masks`` [N, H, W] bool.
+"""
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmlight.models.layers import GlobalLocalFilter
+from . import postprocess as post
+
+OUTPUT_NAMES = {'bbox': ('dets', 'labels'), 'mask': ('dets', 'labels', 'masks')}
+
+
+def _class_names(obj):
+    return {cls.__name__ for cls in type(obj).__mro__}
+
+
+def detector_layout(detector) -> str:
+    """'two_stage' (RPN + StandardRoIHead), 'yolo' (YOLOV3Head and subclasses); anything else
+    raises, naming what it found."""
+    names = _class_names(detector)
+    if 'TwoStageDetector' in names:
+        rpn, roi = getattr(detector, 'rpn_head', None), getattr(detector, 'roi_head', None)
+        if rpn is not None and 'RPNHead' in _class_names(rpn) and roi is not None and \
+                type(roi).__name__ == 'StandardRoIHead':
+            return 'two_stage'
+        raise ValueError(
+            'DeployableDetector: a two-stage detector needs an RPNHead and a StandardRoIHead, '
+            f'got {type(rpn).__name__} and {type(roi).__name__}')
+    if 'SingleStageDetector' in names:
+        head = getattr(detector, 'bbox_head', None)
+        if head is not None and 'YOLOV3Head' in _class_names(head):
+            return 'yolo'
+        raise ValueError('DeployableDetector: a single-stage detector needs a YOLOV3Head '
+                         f'(or YOLOv4Head), got {type(head).__name__}')
+    raise ValueError('DeployableDetector: expected an mmdet detector (Faster/Mask R-CNN with '
+                     f'RPNHead + StandardRoIHead, or YOLOv3/v4), got {type(detector).__name__}')
+
+
+class DeployableDetector(nn.Module):
+    """An mmdet detector's inference for one image, traceable by ``torch.export``.
+
+    Wrapping switches HorNet's GlobalLocalFilter layers of ``detector`` to their matrix-product
+    DFT (the same numbers to ~1e-6).
+
+    Args:
+        detector (nn.Module): a built mmdet detector (Faster R-CNN, Mask R-CNN or YOLOv3/v4
+            style); its ``test_cfg`` sets the thresholds, NMS and the number of detections.
+    """
+
+    def __init__(self, detector: nn.Module):
+        super().__init__()
+        self.layout = detector_layout(detector)
+        self.detector = detector.eval()
+        # HorNet-GF: the FFTs as matrix products (ONNX DFT runs slowly in onnxruntime)
+        for module in detector.modules():
+            if isinstance(module, GlobalLocalFilter):
+                module.dft_as_matmul = True
+        preprocessor = detector.data_preprocessor
+        self.swap_channels = bool(getattr(preprocessor, '_channel_conversion', False))
+        self.normalize = bool(getattr(preprocessor, '_enable_normalize', False))
+        self.pad_divisor = int(getattr(preprocessor, 'pad_size_divisor', 1))
+        self.pad_value = float(getattr(preprocessor, 'pad_value', 0))
+        if self.layout == 'two_stage':
+            roi_head = detector.roi_head
+            post.check_roi_layer(roi_head.bbox_roi_extractor.roi_layers[0], 'bbox_roi_extractor')
+            self.with_mask = bool(roi_head.with_mask)
+            if self.with_mask:
+                post.check_roi_layer(roi_head.mask_roi_extractor.roi_layers[0],
+                                     'mask_roi_extractor')
+        else:
+            self.with_mask = False
+
+    @property
+    def output_names(self) -> Tuple[str, ...]:
+        return OUTPUT_NAMES['mask' if self.with_mask else 'bbox']
+
+    def preprocess(self, image: Tensor) -> Tensor:
+        """DetDataPreprocessor: channel swap, (x - mean) / std, pad right and bottom."""
+        if self.swap_channels:
+            image = image.flip(1)
+        if self.normalize:
+            preprocessor = self.detector.data_preprocessor
+            image = (image - preprocessor.mean) / preprocessor.std
+        if self.pad_divisor > 1:
+            height, width = image.shape[-2:]
+            pad_h = (self.pad_divisor - height % self.pad_divisor) % self.pad_divisor
+            pad_w = (self.pad_divisor - width % self.pad_divisor) % self.pad_divisor
+            image = F.pad(image, (0, pad_w, 0, pad_h), value=self.pad_value)
+        return image
+
+    def forward(self, image: Tensor):
+        if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
+            raise ValueError('DeployableDetector: expected one image as float [1, 3, H, W] '
+                             f'(BGR, 0-255), got shape {tuple(image.shape)}')
+        height, width = image.shape[-2:]
+        feats = self.detector.extract_feat(self.preprocess(image.float()))
+        if self.layout == 'yolo':
+            head = self.detector.bbox_head
+            pred_maps = head(feats)[0]
+            dets, labels = post.yolo_detections(head, pred_maps, self.detector.test_cfg)
+            return dets, labels
+        return self._two_stage(feats, height, width)
+
+    def _two_stage(self, feats, height, width):
+        detector, roi_head = self.detector, self.detector.roi_head
+        cls_scores, bbox_preds = detector.rpn_head(feats)
+        proposals = post.rpn_proposals(detector.rpn_head, cls_scores, bbox_preds,
+                                       (height, width), detector.test_cfg.rpn)
+        rois = torch.cat([proposals.new_zeros(proposals.shape[0], 1), proposals], dim=1)
+        extractor = roi_head.bbox_roi_extractor
+        roi_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs], rois)
+        if roi_head.with_shared_head:
+            roi_feats = roi_head.shared_head(roi_feats)
+        cls_score, bbox_pred = roi_head.bbox_head(roi_feats)
+        rcnn_cfg = detector.test_cfg.rcnn
+        dets, labels = post.roi_head_detections(roi_head.bbox_head, rois, cls_score, bbox_pred,
+                                                (height, width), rcnn_cfg)
+        if not self.with_mask:
+            return dets, labels
+        boxes = dets[:, :4]
+        mask_rois = torch.cat([boxes.new_zeros(boxes.shape[0], 1), boxes], dim=1)
+        extractor = roi_head.mask_roi_extractor
+        mask_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs],
+                                               mask_rois)
+        if roi_head.with_shared_head:
+            mask_feats = roi_head.shared_head(mask_feats)
+        mask_preds = roi_head.mask_head(mask_feats)
+        masks = post.mask_head_masks(roi_head.mask_head, mask_preds, boxes, labels, height,
+                                     width, rcnn_cfg.mask_thr_binary)
+        return dets, labels, masks

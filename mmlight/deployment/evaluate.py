@@ -1,0 +1,48 @@
+"""The config's test set through an exported detector in onnxruntime and mmdet's own
+evaluator: the numbers ``tools/test.py`` prints, for the ONNX graph."""
+import copy
+from typing import Optional
+
+from mmengine.config import Config
+
+from .onnx import OnnxDetector, onnx_result_to_sample
+
+
+def test_resize_shape(cfg: Config):
+    """(height, width) of the test pipeline's Resize scale, or None."""
+    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
+    for step in pipeline:
+        if step.get('type') == 'Resize' and step.get('scale') is not None:
+            width, height = step['scale']
+            return int(height), int(width)
+    return None
+
+
+def evaluate_onnx(cfg: Config, onnx_file: str, out: Optional[str] = None,
+                  num_threads: int = 0) -> dict:
+    """Run ``cfg.test_dataloader`` through ``onnx_file`` and ``cfg.test_evaluator``; with
+    ``out`` also dump the predictions as ``tools/test.py --out`` does (mmdet's
+    DumpDetResults). Returns the metrics dict."""
+    from mmengine.evaluator import Evaluator
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    detector = OnnxDetector(onnx_file, num_threads=num_threads)
+    loader_cfg = copy.deepcopy(cfg.test_dataloader)
+    loader = Runner.build_dataloader(loader_cfg)
+    metrics = copy.deepcopy(cfg.test_evaluator)
+    metrics = metrics if isinstance(metrics, list) else [metrics]
+    if out is not None:
+        if not out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must be a .pkl file, got {out!r}')
+        metrics.append(dict(type='DumpDetResults', out_file_path=out))
+    evaluator = Evaluator(metrics)
+    evaluator.dataset_meta = loader.dataset.metainfo
+    for data in loader:
+        samples = []
+        for image, sample in zip(data['inputs'], data['data_samples'], strict=True):
+            outputs = detector(image[None].float())
+            samples.append(onnx_result_to_sample(outputs, sample))
+        evaluator.process(data_samples=samples, data_batch=data)
+    return evaluator.evaluate(len(loader.dataset))

@@ -1,0 +1,288 @@
+"""Whole detectors through torch's ONNX exporter into onnxruntime: the same detections as
+mmdet's own ``predict`` for every detector type and every backbone family, at two input sizes
+of one dynamic graph; the ONNX test-set AP equals tools/test.py's; clear errors for bad input.
+"""
+import os.path as osp
+import pickle
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmengine.structures import InstanceData
+
+import mmlight  # noqa: F401
+from mmlight.deployment import DeployableDetector
+from mmlight.deployment.build import build_detector, load_detector_config
+from mmlight.deployment.evaluate import evaluate_onnx
+from mmlight.deployment.onnx import OnnxDetector, export_onnx
+from mmlight.models.layers.gnconv import global_filter_as_matmul
+from mmlight.demo_data import CLASSES
+from tests.helpers import ROOT, _dicts, run_tool
+
+SIZES = ((128, 160), (160, 128))
+# Every detector type and every backbone family, each config as in configs/ except where
+# noted. The export does not depend on how often a block repeats, and it costs time per
+# operator: ODResNet-50 (56 s here) is tested as ODResNet-18, HorNet-T-GF (81 s) with one
+# block per stage. The YOLO graph is exported with dynamic height and width and checked at
+# both SIZES; the others at the first size (a dynamic export takes 2-3x as long).
+CASES = {
+    'yolov4_ghostnet_416': dict(dynamic=True),
+    'faster_rcnn_ghostnetv2_fpn_1x': dict(),
+    'faster_rcnn_odconv_r50_fpn_1x': dict(cfg_options={
+        'model.backbone.depth': 18, 'model.neck.in_channels': [64, 128, 256, 512]}),
+    'mask_rcnn_shufflenetv2_fpn_1x': dict(),
+    'mask_rcnn_hornet-t-gf_fpn_1x': dict(blocks_per_stage=1),
+}
+
+
+VARIANCE_FLOOR = 0.1
+
+
+def calibrate_norms(detector, images):
+    """BatchNorm running statistics from these images (cumulative average): without
+    ImageNet weights, eval-mode BN with its initial statistics lets the signal fade in deep
+    backbones, and every image would score alike."""
+    deployable = DeployableDetector(detector)  # (puts the detector in eval mode)
+    norms = [m for m in detector.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+        norm.train()
+    with torch.no_grad():
+        for image in images:
+            feats = detector.extract_feat(deployable.preprocess(image[None].float()))
+            if deployable.layout == 'yolo':  # its head has BN layers too
+                detector.bbox_head(feats)
+    for norm in norms:
+        norm.eval()
+        # a channel with a large mean and a tiny variance on these few images (after an init
+        # made for ImageNet weights to replace) would amplify float rounding ~100x per layer:
+        # every 1e-5 difference between two runtimes would move a box
+        norm.running_var.clamp_(min=VARIANCE_FLOOR)
+
+
+def spread_yolo_scores(detector, factor=2.0):
+    """YOLO's head init (std 0.01, negative prior biases) scores every anchor alike: scale the
+    objectness and class channels of its prediction convs and zero their biases, so that
+    scores spread over (0, 1) and the comparison is about the computation, not about the
+    order of near-equal floats. (With calibrated norms the R-CNN heads need no help.)"""
+    if DeployableDetector(detector).layout != 'yolo':
+        return
+    head = detector.bbox_head
+    for conv in head.convs_pred:
+        weight = conv.weight.data.view(-1, head.num_attrib, *conv.weight.shape[1:])
+        weight[:, 4:] *= factor
+        conv.bias.data.view(-1, head.num_attrib)[:, 4:] = 0
+
+
+def demo_images(demo_root):
+    """Two demo validation images at SIZES, with seeded noise: flat synthetic areas would give
+    exactly equal scores, whose order no two implementations need to agree on."""
+    generator = torch.Generator().manual_seed(0)
+    images = []
+    for index, (height, width) in enumerate(SIZES):
+        image = mmcv.imresize(mmcv.imread(osp.join(demo_root, 'val', f'{index + 1:06d}.png')),
+                              (width, height))
+        image = torch.from_numpy(image).permute(2, 0, 1).int()
+        noise = torch.randint(-24, 25, image.shape, generator=generator)
+        images.append((image + noise).clamp(0, 255).to(torch.uint8))
+    return images
+
+
+def tiny_detector(name, demo_root, cfg_options=None, blocks_per_stage=None):
+    """The config's detector for the 3 demo classes with its BN statistics from demo images
+    (no training: a few iterations from scratch leave every score within 1e-4 of the others,
+    and take longer than this)."""
+    cfg = load_detector_config(osp.join(ROOT, 'configs', name + '.py'), cfg_options)
+    for node in _dicts(cfg.model):
+        if 'num_classes' in node:
+            node['num_classes'] = len(CLASSES)
+    return tiny_detector_from_cfg(cfg, demo_root, blocks_per_stage)
+
+
+def tiny_detector_from_cfg(cfg, demo_root, blocks_per_stage=None):
+    torch.manual_seed(0)
+    detector = build_detector(cfg)
+    detector.init_weights()
+    if blocks_per_stage is not None:  # the downsampling layer and the first blocks
+        for stage in detector.backbone.stages:
+            names = [n for n in stage._modules if n != 'downsample']
+            for name in names[blocks_per_stage:]:
+                del stage._modules[name]
+    calibrate_norms(detector, demo_images(demo_root))
+    spread_yolo_scores(detector)
+    return detector
+
+
+def mmdet_predict(detector, image):
+    height, width = image.shape[-2:]
+    sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
+                                         scale_factor=(1.0, 1.0)))
+    data = detector.data_preprocessor(dict(inputs=[image], data_samples=[sample]), False)
+    with torch.no_grad():
+        return detector.predict(data['inputs'], data['data_samples'], rescale=True)[0]
+
+
+def assert_same_detections(expected, got):
+    """Same count; every detection of one has a twin in the other (same label, box within
+    1e-2 px, score within 1e-4; masks IoU >= 0.99). Matched as sets: detections of equal
+    score may come in either order."""
+    pred = expected.pred_instances
+    count = len(pred.scores)
+    assert len(got['dets']) == count > 0
+    unmatched = list(range(count))
+    for i in range(count):
+        twins = [j for j in unmatched
+                 if got['labels'][j] == int(pred.labels[i])
+                 and abs(got['dets'][j, 4] - float(pred.scores[i])) <= 1e-4
+                 and np.abs(got['dets'][j, :4] - pred.bboxes[i].numpy()).max() <= 1e-2]
+        assert twins, (f'detection {i} of mmdet (label {int(pred.labels[i])}, score '
+                       f'{float(pred.scores[i]):.6f}, box {pred.bboxes[i].tolist()}) has no '
+                       f'twin in onnxruntime')
+        j = twins[0]
+        unmatched.remove(j)
+        if 'masks' in got:
+            ours, theirs = got['masks'][j], pred.masks[i].numpy()
+            union = (ours | theirs).sum()
+            assert union == 0 or (ours & theirs).sum() / union >= 0.99
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_onnxruntime_gives_mmdets_detections(name, demo_root, tmp_path):
+    case = dict(CASES[name])
+    dynamic = case.pop('dynamic', False)
+    detector = tiny_detector(name, demo_root, **case)
+    onnx_file = export_onnx(detector, str(tmp_path / 'detector.onnx'), SIZES[0], dynamic=dynamic)
+    session = OnnxDetector(onnx_file)
+    assert session.output_names == (('dets', 'labels', 'masks') if name.startswith('mask')
+                                    else ('dets', 'labels'))
+    images = demo_images(demo_root)
+    for image in images if dynamic else images[:1]:
+        assert_same_detections(mmdet_predict(detector, image), session(image[None].float()))
+    if not dynamic:
+        with pytest.raises(ValueError, match=r'exported for height 128 \(no --dynamic\)'):
+            session(images[1][None].float())
+    with pytest.raises(ValueError, match=r'expected one image as float32 \[1, 3, H, W\]'):
+        session(images[0].float())
+
+
+@pytest.mark.parametrize('size', [(14, 8), (13, 9), (7, 7), (25, 42)])
+def test_global_filter_as_matmul_equals_the_ffts(size):
+    from mmlight.models.layers import GlobalLocalFilter
+    torch.manual_seed(0)
+    height, width = size
+    x = torch.randn(2, 6, height, width)
+    weight = torch.randn(6, height, width // 2 + 1, 2)
+    expected = torch.fft.irfft2(torch.fft.rfft2(x, norm='ortho') * torch.view_as_complex(weight),
+                                s=size, norm='ortho')
+    torch.testing.assert_close(global_filter_as_matmul(x, weight), expected, atol=1e-4, rtol=0)
+    # the layer, with its weight made for 14 x 8 and resized to other spectra
+    layer = GlobalLocalFilter(12, h=14, w=8).eval()
+    inputs = torch.randn(1, 12, height, width)
+    with torch.no_grad():
+        ffts = layer(inputs)
+        layer.dft_as_matmul = True
+        matmuls = layer(inputs)
+    torch.testing.assert_close(matmuls, ffts, atol=1e-4, rtol=0)
+
+
+def test_a_config_without_a_detector_is_refused(tmp_path):
+    path = tmp_path / 'not_a_detector.py'
+    path.write_text("model = dict(type='ImageClassifier', head=dict(type='LinearClsHead'))\n")
+    with pytest.raises(ValueError, match=r"expected a detector config .*found model "
+                                         r"\['head', 'type'\]"):
+        load_detector_config(str(path))
+
+
+def test_an_unsupported_detector_is_refused():
+    import mmdet
+    cfg = load_detector_config(osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs',
+                                        'retinanet', 'retinanet_r50_fpn_1x_coco.py'))
+    cfg.model.backbone.init_cfg = None
+    with pytest.raises(ValueError, match='needs a YOLOV3Head .*got RetinaHead'):
+        DeployableDetector(build_detector(cfg))
+
+
+def test_a_checkpoint_for_another_config_is_refused(tmp_path):
+    path = str(tmp_path / 'shufflenet.pth')
+    other = build_detector(osp.join(ROOT, 'configs', 'yolov4_shufflenetv2_416.py'))
+    torch.save(dict(state_dict=other.state_dict()), path)
+    with pytest.raises(KeyError, match=r"checkpoint '.*shufflenet.pth' does not match .*"
+                                       r"missing keys"):
+        build_detector(osp.join(ROOT, 'configs', 'yolov4_ghostnet_416.py'), path)
+
+
+def test_an_image_of_the_wrong_rank_is_refused():
+    detector = DeployableDetector(build_detector(osp.join(ROOT, 'configs',
+                                                          'yolov4_ghostnet_416.py')))
+    with pytest.raises(ValueError, match=r'expected one image as float \[1, 3, H, W\].*got '
+                                         r'shape \(3, 64, 64\)'):
+        detector(torch.zeros(3, 64, 64))
+
+
+def test_an_onnx_file_of_another_layout_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        [helper.make_node('Identity', ['input'], ['output'])], 'other',
+        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 3, 8, 8])])
+    path = str(tmp_path / 'other.onnx')
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 18)]), path)
+    with pytest.raises(ValueError, match=r"not an mmlight detector export: expected input "
+                                         r"'image' .*got inputs \['input'\] and outputs "
+                                         r"\['output'\]"):
+        OnnxDetector(path)
+
+
+def _as_outputs(pred_instances):
+    """A dumped prediction in OnnxDetector's output layout."""
+    dets = np.concatenate([pred_instances['bboxes'].numpy(),
+                           pred_instances['scores'].numpy()[:, None]], axis=1)
+    return dict(dets=dets, labels=pred_instances['labels'].numpy())
+
+
+def test_tools_export_and_evaluate_like_tools_test(demo_root, tmp_path):
+    """export_onnx.py + test_onnx.py against mmdet's test loop (tools/test.py's Runner.test)
+    on the same checkpoint: the same AP and, image by image, the same detections in
+    original-image coordinates (the test pipeline resizes the 96 x 96 demo images to
+    128 x 128, so boxes are scaled back)."""
+    from tests.helpers import tiny_config
+    source = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'faster_rcnn_ghostnet_fpn_demo.py'))
+    cfg = tiny_config(source, demo_root, str(tmp_path), size=(128, 128), num_images=8)
+    cfg.model.test_cfg = source.model.test_cfg
+    config = str(tmp_path / 'config.py')
+    cfg.dump(config)
+    detector = tiny_detector_from_cfg(cfg, demo_root)
+    checkpoint = str(tmp_path / 'detector.pth')
+    torch.save(dict(state_dict=detector.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=CLASSES))), checkpoint)
+    onnx_file = str(tmp_path / 'detector.onnx')
+    proc = run_tool(['tools/deployment/export_onnx.py', config, checkpoint, '--out', onnx_file])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '(128x128 only)' in proc.stdout
+    onnx_out = str(tmp_path / 'onnx.pkl')
+    proc = run_tool(['tools/deployment/test_onnx.py', config, onnx_file, '--out', onnx_out])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [ln for ln in proc.stdout.splitlines() if "'coco/bbox_mAP'" in ln][-1]
+    ap_onnx = eval(line)['coco/bbox_mAP']
+    # tools/test.py --out, in this process
+    torch_out = str(tmp_path / 'torch.pkl')
+    cfg.load_from = checkpoint
+    cfg.test_evaluator = [cfg.test_evaluator, dict(type='DumpDetResults', out_file_path=torch_out)]
+    ap_torch = Runner.from_cfg(cfg).test()['coco/bbox_mAP']
+    assert abs(ap_torch - ap_onnx) <= 1e-3
+    with open(onnx_out, 'rb') as f:
+        dumped_onnx = pickle.load(f)
+    with open(torch_out, 'rb') as f:
+        dumped_torch = pickle.load(f)
+    assert len(dumped_torch) == len(dumped_onnx) == 8
+    for ours, theirs in zip(dumped_onnx, dumped_torch, strict=True):
+        assert ours['img_id'] == theirs['img_id'] and ours['ori_shape'] == (96, 96)
+        expected = DetDataSample()
+        expected.pred_instances = InstanceData(**theirs['pred_instances'])
+        assert_same_detections(expected, _as_outputs(ours['pred_instances']))
