@@ -1,4 +1,5 @@
 """HorNet's recursive gated convolution (gnConv) and its GlobalLocalFilter spatial mixer."""
+import math
 from typing import Sequence
 
 import torch
@@ -18,6 +19,49 @@ class LayerNorm2d(nn.LayerNorm):
         return x.permute(0, 3, 1, 2)
 
 
+def resize_complex_weight(weight: torch.Tensor, size) -> torch.Tensor:
+    """[C, h, w, 2] (real, imaginary) resized bilinearly to ``size`` (align_corners=True, as
+    HorNet's official code)."""
+    return F.interpolate(weight.permute(3, 0, 1, 2), size=size, mode='bilinear',
+                         align_corners=True).permute(1, 2, 3, 0)
+
+
+def _dft_matrices(n: int, m: int, device):
+    """cos and sin of 2*pi*k*j/n for k < m, j < n, as [m, n]; k*j is reduced mod n in integers
+    first, so that the angle stays in [0, 2*pi) and float32 keeps its precision."""
+    k = torch.arange(m, device=device)[:, None]
+    j = torch.arange(n, device=device)[None, :]
+    angle = torch.remainder(k * j, n).float() * (2 * math.pi / n)
+    return torch.cos(angle), torch.sin(angle)
+
+
+def global_filter_as_matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``irfft2(rfft2(x, norm='ortho') * weight, s=(H, W), norm='ortho')`` over the last two
+    dims, with real matrix products: x [..., H, W], weight [C, H, W // 2 + 1, 2] (real,
+    imaginary) broadcast against x's channels.
+
+    Row transform (real to half spectrum), column transform (complex), the filter, the inverse
+    column transform, then the inverse real transform, which weighs the bins between DC and
+    Nyquist twice (Hermitian symmetry) and drops the imaginary parts of DC and Nyquist (the
+    sines vanish there), as ``irfft`` does."""
+    height, width = x.shape[-2:]
+    half = width // 2 + 1
+    cos_w, sin_w = _dft_matrices(width, half, x.device)    # [half, W]
+    cos_h, sin_h = _dft_matrices(height, height, x.device)  # [H, H], symmetric
+    row_re = x @ cos_w.t()
+    row_im = -(x @ sin_w.t())
+    re = cos_h @ row_re + sin_h @ row_im
+    im = cos_h @ row_im - sin_h @ row_re
+    w_re, w_im = weight[..., 0], weight[..., 1]
+    re, im = re * w_re - im * w_im, re * w_im + im * w_re
+    re, im = cos_h @ re - sin_h @ im, cos_h @ im + sin_h @ re
+    # Hermitian weights: 1 for DC and (even W) Nyquist, 2 for the bins between
+    bins = torch.arange(half, device=x.device)
+    twice = ((bins > 0) & (2 * bins < width)).float() + 1
+    out = re @ (cos_w * twice[:, None]) - im @ (sin_w * twice[:, None])
+    return out / (height * width)
+
+
 @MODELS.register_module()
 class GlobalLocalFilter(nn.Module):
     """HorNet's global-local filter: half of the channels through a 3x3 depthwise conv, the
@@ -28,11 +72,17 @@ class GlobalLocalFilter(nn.Module):
     autocast. The complex weight, made for an (h, w) spectrum, is bilinearly resized
     (align_corners=True, as the official code) when the input's spectrum differs.
 
+    ``dft_as_matmul = True`` computes the same filter with real matrix products instead of
+    FFTs (:func:`global_filter_as_matmul`): for export, where ONNX's DFT operator runs slowly
+    in onnxruntime; the deployment path switches it on.
+
     Args:
         dim (int): Channels (even).
         h, w (int): Spectrum size the complex weight is made for: 14 x 8 for 56-wide stages of
             224 inputs (stage 3), 7 x 4 for stage 4; 24 x 13 and 12 x 7 in the gf384 models.
     """
+
+    dft_as_matmul = False
 
     def __init__(self, dim: int, h: int = 14, w: int = 8):
         super().__init__()
@@ -49,13 +99,18 @@ class GlobalLocalFilter(nn.Module):
         local = self.dw(local)
         batch, channels, height, width = glob.shape
         with torch.autocast(device_type=x.device.type, enabled=False):
-            spectrum = torch.fft.rfft2(glob.float(), dim=(2, 3), norm='ortho')
             weight = self.complex_weight.float()
-            if weight.shape[1:3] != spectrum.shape[2:4]:
-                weight = F.interpolate(weight.permute(3, 0, 1, 2), size=spectrum.shape[2:4],
-                                       mode='bilinear', align_corners=True).permute(1, 2, 3, 0)
-            spectrum = spectrum * torch.view_as_complex(weight.contiguous())
-            glob = torch.fft.irfft2(spectrum, s=(height, width), dim=(2, 3), norm='ortho')
+            if self.dft_as_matmul:
+                # resized unconditionally: at equal size the align_corners resize is exactly
+                # the identity, and a traced graph needs no branch on the input's size
+                weight = resize_complex_weight(weight, (height, width // 2 + 1))
+                glob = global_filter_as_matmul(glob.float(), weight)
+            else:
+                spectrum = torch.fft.rfft2(glob.float(), dim=(2, 3), norm='ortho')
+                if weight.shape[1:3] != spectrum.shape[2:4]:
+                    weight = resize_complex_weight(weight, spectrum.shape[2:4])
+                spectrum = spectrum * torch.view_as_complex(weight.contiguous())
+                glob = torch.fft.irfft2(spectrum, s=(height, width), dim=(2, 3), norm='ortho')
         dtype = torch.promote_types(local.dtype, glob.dtype)  # as torch.cat would promote
         out = torch.stack([local.to(dtype), glob.to(dtype)], dim=2)
         return self.post_norm(out.reshape(batch, 2 * channels, height, width))
