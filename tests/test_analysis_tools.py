@@ -117,3 +117,22 @@ def test_show_predictions_writes_a_grid_png(demo_checkpoint, tmp_path):
     # two columns of (ground truth | predictions) panels, two rows (3 images, 1 blank)
     assert grid.shape[1] >= 4 * 96 and grid.shape[0] >= 2 * 96
     assert grid.std() > 10  # a picture, not a blank page
+
+
+def test_inference_benchmark_runtimes_compute_the_same_detections():
+    """benchmark_inference.py's eager and conv+BN-fused callables (what it times) return the
+    same detections; unknown names are refused."""
+    from mmlight.analysis.inference import inference_fns, resolve_config
+    from mmlight.deployment.build import build_detector
+    detector = build_detector(resolve_config('yolov4_ghostnet_416'))
+    detector.test_cfg.score_thr = 0.0  # keep every box of the random weights
+    fns = inference_fns(detector, (128, 160), ['eager', 'eager_fused'])
+    eager = fns['eager']()[0].pred_instances
+    fused = fns['eager_fused']()[0].pred_instances
+    assert len(eager.scores) == len(fused.scores) > 0
+    torch.testing.assert_close(fused.scores, eager.scores, atol=1e-4, rtol=0)
+    assert resolve_config('mmdet_rtmdet_tiny').endswith('rtmdet_tiny_8xb32-300e_coco.py')
+    with pytest.raises(FileNotFoundError, match="'no_such' is neither a config file"):
+        resolve_config('no_such')
+    with pytest.raises(ValueError, match="unknown runtime 'tensorrt'"):
+        inference_fns(detector, (128, 160), ['tensorrt'])

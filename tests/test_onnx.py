@@ -1,6 +1,7 @@
 """Whole detectors through torch's ONNX exporter into onnxruntime: the same detections as
-mmdet's own ``predict`` for every detector type and every backbone family, at two input sizes
-of one dynamic graph; the ONNX test-set AP equals tools/test.py's; clear errors for bad input.
+mmdet's own ``predict`` for every detector type and every backbone family (one graph exported
+with dynamic sizes and run at two sizes); the ONNX test-set AP and detections equal mmdet's
+test loop's; the matrix-product global filter equals the FFTs; clear errors for bad input.
 """
 import os.path as osp
 import pickle
@@ -17,7 +18,6 @@ from mmengine.structures import InstanceData
 import mmlight  # noqa: F401
 from mmlight.deployment import DeployableDetector
 from mmlight.deployment.build import build_detector, load_detector_config
-from mmlight.deployment.evaluate import evaluate_onnx
 from mmlight.deployment.onnx import OnnxDetector, export_onnx
 from mmlight.models.layers.gnconv import global_filter_as_matmul
 from mmlight.demo_data import CLASSES

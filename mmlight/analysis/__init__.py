@@ -1,4 +1,5 @@
-"""Model analysis: parameters and FLOPs of whole detectors and their backbones."""
+"""Model analysis: parameters and FLOPs of whole detectors and their backbones; inference
+callables per runtime for the benchmark (:mod:`mmlight.analysis.inference`)."""
 from .complexity import detector_complexity
 
 __all__ = ['detector_complexity']

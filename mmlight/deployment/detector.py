@@ -76,6 +76,10 @@ class DeployableDetector(nn.Module):
         if self.layout == 'two_stage':
             roi_head = detector.roi_head
             post.check_roi_layer(roi_head.bbox_roi_extractor.roi_layers[0], 'bbox_roi_extractor')
+            if roi_head.bbox_head.custom_cls_channels:
+                raise ValueError('DeployableDetector: a bbox head with its own classification '
+                                 'activation (e.g. Seesaw loss) is not supported, got '
+                                 f'{type(roi_head.bbox_head.loss_cls).__name__}')
             self.with_mask = bool(roi_head.with_mask)
             if self.with_mask:
                 post.check_roi_layer(roi_head.mask_roi_extractor.roi_layers[0],

@@ -106,8 +106,7 @@ def check_roi_layer(layer, owner: str):
 def extract_roi_features(extractor, feats, rois: Tensor) -> Tensor:
     """``SingleRoIExtractor.forward``: every RoI pooled from the level its scale maps to."""
     layers = extractor.roi_layers
-    num_levels = len(feats) if len(feats) < len(layers) else len(layers)
-    feats = feats[:num_levels]
+    num_levels = len(feats)
 
     def pool(layer, feat, level_rois):
         return roi_align(feat, level_rois, layer.output_size, layer.spatial_scale,

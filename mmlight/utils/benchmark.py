@@ -80,3 +80,26 @@ def alternating_rounds(fns: Dict[str, Callable], iters: int, warmup: int = 1,
         for name in order:
             samples[name].append(timed(fns[name], per_round, 0, device))
     return {name: sorted(times)[len(times) // 2] for name, times in samples.items()}
+
+
+RESULT_PREFIX = 'RESULT '
+
+
+def emit_result(result: dict):
+    """A worker's answer to :func:`run_isolated`: one line on stdout."""
+    import json
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+def run_isolated(cmd, what: str) -> dict:
+    """Run a worker command (a fresh Python process: its peak memory is its own) and return
+    the dict it printed with :func:`emit_result`."""
+    import json
+    import subprocess
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f'{what} failed:\n{out.stderr[-3000:]}')
+    lines = [line for line in out.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if not lines:
+        raise RuntimeError(f'{what} printed no result:\n{out.stdout[-2000:]}')
+    return json.loads(lines[-1][len(RESULT_PREFIX):])

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import os.path as osp
-import subprocess
 import sys
 import tempfile
 
@@ -32,7 +31,8 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from mmlight.utils.benchmark import PeakMemory, alternating_rounds, timed  # noqa: E402
+from mmlight.utils.benchmark import (PeakMemory, alternating_rounds, emit_result,  # noqa: E402
+                                     run_isolated, timed)
 
 PAIRS = {
     # name: mmlight backbone config, reference factory (evaluated in mmlight.testing.references),
@@ -243,11 +243,7 @@ def run_worker(mode, args, weights):
             cmd += [f'--{impl}-weights', path]
     if args.channels_last:
         cmd.append('--channels-last')
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f'{args.pair}/{mode} failed:\n{out.stderr[-3000:]}')
-    line = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')][-1]
-    return json.loads(line[len('RESULT '):])
+    return run_isolated(cmd, f'{args.pair}/{mode}')
 
 
 def complexity(model, size):
@@ -343,7 +339,7 @@ def main():
         args.pair = args.pairs[0]
         result = timing_worker(args) if args.worker == 'timing' else \
             memory_worker(args, args.worker[len('memory-'):])
-        print('RESULT ' + json.dumps(result))
+        emit_result(result)
         return
     if args.device == 'cuda':
         torch.backends.cudnn.benchmark = True
