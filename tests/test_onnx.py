@@ -16,7 +16,8 @@ from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 import mmlight  # noqa: F401
-from mmlight.deployment import DeployableDetector
+from mmlight.analysis.inference import eager_predict
+from mmlight.deployment import DeployableDetector, detector_layout
 from mmlight.deployment.build import build_detector, load_detector_config
 from mmlight.deployment.onnx import OnnxDetector, export_onnx
 from mmlight.models.layers.gnconv import global_filter_as_matmul
@@ -70,7 +71,7 @@ def spread_yolo_scores(detector, factor=2.0):
     objectness and class channels of its prediction convs and zero their biases, so that
     scores spread over (0, 1) and the comparison is about the computation, not about the
     order of near-equal floats. (With calibrated norms the R-CNN heads need no help.)"""
-    if DeployableDetector(detector).layout != 'yolo':
+    if detector_layout(detector) != 'yolo':
         return
     head = detector.bbox_head
     for conv in head.convs_pred:
@@ -119,12 +120,7 @@ def tiny_detector_from_cfg(cfg, demo_root, blocks_per_stage=None):
 
 
 def mmdet_predict(detector, image):
-    height, width = image.shape[-2:]
-    sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
-                                         scale_factor=(1.0, 1.0)))
-    data = detector.data_preprocessor(dict(inputs=[image], data_samples=[sample]), False)
-    with torch.no_grad():
-        return detector.predict(data['inputs'], data['data_samples'], rescale=True)[0]
+    return eager_predict(detector, image)()[0]
 
 
 def assert_same_detections(expected, got):

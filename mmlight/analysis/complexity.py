@@ -1,14 +1,12 @@
 """Parameters and FLOPs of a detector config, without its dataset: one synthetic image goes
 through the detector's own data preprocessor and its ``mode='tensor'`` forward (backbone, neck
 and heads; for two-stage detectors the RPN proposals and the RoI head as at test time)."""
-import copy
 import logging
 from typing import Sequence
 
 import torch
 import torch.nn as nn
 from mmengine.analysis import get_model_complexity_info
-from mmengine.config import Config
 
 
 class _TensorForward(nn.Module):
@@ -33,23 +31,16 @@ def _complexity(module, inputs):
 def detector_complexity(config, shape: Sequence[int] = (800, 1333)):
     """``dict(detector=dict(params, flops), backbone=dict(params, flops), shape=...)`` for a
     config (path or Config) at one ``(H, W)`` input. Pretrained weights are not loaded."""
-    from mmdet.registry import MODELS
-    from mmdet.structures import DetDataSample
-    from mmengine.registry import init_default_scope
+    from mmlight.deployment.build import build_detector, load_detector_config
+    from .inference import image_sample
 
-    cfg = Config.fromfile(config) if isinstance(config, str) else copy.deepcopy(config)
-    if 'model' not in cfg or 'backbone' not in cfg.model:
-        raise ValueError(f'{config}: expected a detector config (model.backbone), found '
-                         f'model keys {sorted(cfg.get("model", {}))}')
+    cfg = load_detector_config(config)
     if len(shape) != 2 or min(shape) < 32:
         raise ValueError(f'shape must be (H, W) of at least 32 pixels, got {tuple(shape)}')
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    cfg.model.backbone.init_cfg = None
-    detector = MODELS.build(cfg.model).eval()
+    detector = build_detector(cfg)
     height, width = map(int, shape)
     image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8)
-    sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
-                                         scale_factor=(1.0, 1.0)))
+    sample = image_sample(height, width)
     with torch.no_grad():
         data = detector.data_preprocessor(dict(inputs=[image], data_samples=[sample]), False)
         whole = _complexity(_TensorForward(detector, data['data_samples']), data['inputs'])

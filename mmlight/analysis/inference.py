@@ -36,12 +36,16 @@ def random_image(shape: Sequence[int]) -> torch.Tensor:
     return torch.randint(0, 256, (3, *shape), dtype=torch.uint8, generator=generator)
 
 
+def image_sample(height: int, width: int):
+    """The DetDataSample of one test image taken at its own size (no resize)."""
+    from mmdet.structures import DetDataSample
+    return DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
+                                       scale_factor=(1.0, 1.0)))
+
+
 def eager_predict(detector, image: torch.Tensor) -> Callable:
     """mmdet's inference of one image: data preprocessor + ``predict(rescale=True)``."""
-    from mmdet.structures import DetDataSample
-    height, width = image.shape[-2:]
-    sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
-                                         scale_factor=(1.0, 1.0)))
+    sample = image_sample(*image.shape[-2:])
 
     def run():
         with torch.no_grad():

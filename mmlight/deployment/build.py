@@ -23,6 +23,16 @@ def load_detector_config(config, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
+def pipeline_resize_shape(cfg: Config):
+    """(height, width) of the test pipeline's Resize scale, or None."""
+    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
+    for step in pipeline:
+        if step.get('type') == 'Resize' and step.get('scale') is not None:
+            width, height = step['scale']
+            return int(height), int(width)
+    return None
+
+
 def build_detector(config, checkpoint: Optional[str] = None,
                    cfg_options: Optional[dict] = None) -> torch.nn.Module:
     """Build the config's detector in eval mode on CPU and load ``checkpoint`` into it

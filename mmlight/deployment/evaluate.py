@@ -8,16 +8,6 @@ from mmengine.config import Config
 from .onnx import OnnxDetector, onnx_result_to_sample
 
 
-def test_resize_shape(cfg: Config):
-    """(height, width) of the test pipeline's Resize scale, or None."""
-    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
-    for step in pipeline:
-        if step.get('type') == 'Resize' and step.get('scale') is not None:
-            width, height = step['scale']
-            return int(height), int(width)
-    return None
-
-
 def evaluate_onnx(cfg: Config, onnx_file: str, out: Optional[str] = None,
                   num_threads: int = 0) -> dict:
     """Run ``cfg.test_dataloader`` through ``onnx_file`` and ``cfg.test_evaluator``; with

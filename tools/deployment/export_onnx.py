@@ -16,8 +16,7 @@ import time
 from mmengine.config import DictAction
 
 import mmlight  # noqa: F401
-from mmlight.deployment.build import build_detector
-from mmlight.deployment.evaluate import test_resize_shape
+from mmlight.deployment.build import build_detector, pipeline_resize_shape
 from mmlight.deployment.onnx import default_onnx_path, export_onnx
 
 
@@ -39,13 +38,13 @@ def main():
     args = parse_args()
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     detector = build_detector(args.config, checkpoint, args.cfg_options)
-    shape = args.shape or test_resize_shape(detector.cfg)
+    shape = args.shape or pipeline_resize_shape(detector.cfg)
     if shape is None:
         raise SystemExit(f'{args.config}: no Resize in the test pipeline; pass --shape H W')
     out = default_onnx_path(args.config, args.out)
     start = time.perf_counter()
     export_onnx(detector, out, shape, dynamic=args.dynamic)
-    kind = f'any size in [128, 4096]' if args.dynamic else f'{shape[0]}x{shape[1]} only'
+    kind = 'any size in [128, 4096]' if args.dynamic else f'{shape[0]}x{shape[1]} only'
     print(f'wrote {out} ({kind}) in {time.perf_counter() - start:.0f} s')
 
 
