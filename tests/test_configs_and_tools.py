@@ -47,8 +47,17 @@ def test_demo_data_is_deterministic_coco_with_masks_and_crowds(tmp_path, demo_ro
     assert abs(int(mask.sum()) - ann['area']) <= 0.2 * ann['area']
     assert not generate(root, num_train=16, num_val=8, size=96, seed=0)  # idempotent
 
+# A Mask R-CNN config whose Faster R-CNN sibling (same backbone) trains below is checked as
+# "the sibling plus masks" (test_mask_rcnn_configs_are_their_faster_rcnn_sibling_plus_masks)
+# instead of training it too, to keep the suite within its time; one of them trains to cover
+# the mask path, and the mask-only configs (HorNet-GF) train.
+MASK_WITH_SIBLING = [c for c in CONFIGS if osp.basename(c).startswith('mask_rcnn_') and
+                     c.replace('mask_rcnn_', 'faster_rcnn_') in CONFIGS]
+TRAINED = [c for c in CONFIGS if c not in MASK_WITH_SIBLING or
+           osp.basename(c) == 'mask_rcnn_shufflenetv2_fpn_1x.py']
 
-@pytest.mark.parametrize('config', CONFIGS)
+
+@pytest.mark.parametrize('config', TRAINED)
 def test_every_config_trains_one_iteration_and_evaluates(config, demo_root, tmp_path):
     cfg = tiny_config(Config.fromfile(osp.join(ROOT, config)), demo_root, str(tmp_path),
                       save_checkpoint=False)
@@ -72,6 +81,29 @@ def test_every_config_trains_one_iteration_and_evaluates(config, demo_root, tmp_
         3 if osp.basename(config).startswith('mask_rcnn_') else 2)
     assert outputs[0].shape[1] == 5 and outputs[1].shape == outputs[0].shape[:1]
 
+
+
+@pytest.mark.parametrize('config', MASK_WITH_SIBLING)
+def test_mask_rcnn_configs_are_their_faster_rcnn_sibling_plus_masks(config):
+    mask = Config.fromfile(osp.join(ROOT, config))
+    faster = Config.fromfile(osp.join(ROOT, config.replace('mask_rcnn_', 'faster_rcnn_')))
+    for key in ('backbone', 'neck', 'rpn_head'):
+        assert mask.model[key] == faster.model[key], key
+    # mmdet's Mask R-CNN base adds mask padding (and its own R-CNN sampling settings)
+    assert {k: v for k, v in mask.model.data_preprocessor.items() if k != 'pad_mask'} == \
+        faster.model.data_preprocessor
+    assert mask.model.train_cfg.rpn == faster.model.train_cfg.rpn
+    assert mask.model.test_cfg.rpn == faster.model.test_cfg.rpn
+    assert mask.model.roi_head.bbox_head == faster.model.roi_head.bbox_head
+    assert mask.model.roi_head.mask_head.type == 'FCNMaskHead'
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert mask[key] == faster[key], key
+    assert mask.train_dataloader.batch_size == faster.train_dataloader.batch_size
+    loads = [t for t in mask.train_dataloader.dataset.pipeline if t.type == 'LoadAnnotations']
+    assert loads and loads[0].with_mask
+    evaluators = mask.val_evaluator if isinstance(mask.val_evaluator, list) else [
+        mask.val_evaluator]
+    assert any('segm' in e.metric for e in evaluators)
 
 # What each COCO config must train with; a wrong value in a config fails here.
 # mmdet's 1x (faster_rcnn/mask_rcnn r50 fpn 1x): SGD lr 0.02 for 2 images x 8 GPUs, weight
