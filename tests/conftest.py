@@ -8,6 +8,15 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # tools/run_tests.sh starts one pytest-xdist worker per core: one thread each, for this
+    # process and for the tools and torchrun jobs it starts (they inherit the environment),
+    # instead of every worker contending for every core
+    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ[var] = '1'
+    import torch
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope='session')
 def demo_root(tmp_path_factory):

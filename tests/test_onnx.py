@@ -1,8 +1,9 @@
 """Whole detectors through torch's ONNX exporter into onnxruntime: the same detections as
-mmdet's own ``predict`` for every detector type and every backbone family (one graph exported
-with dynamic sizes and run at two sizes); the ONNX test-set AP and detections equal mmdet's
-test loop's; the matrix-product global filter equals the FFTs; clear errors for bad input.
+mmdet's own ``predict`` for every detector config (one per backbone family exported with
+dynamic sizes and run at two sizes); the ONNX test-set AP and detections equal mmdet's test
+loop's; the matrix-product global filter equals the FFTs; clear errors for bad input.
 """
+import glob
 import os.path as osp
 import pickle
 
@@ -25,18 +26,20 @@ from mmlight.demo_data import CLASSES
 from tests.helpers import ROOT, _dicts, run_tool
 
 SIZES = ((128, 160), (160, 128))
-# Every detector type and every backbone family, each config as in configs/ with one
-# exception: the export does not depend on how often a shape-preserving block repeats, and it
-# costs time per operator, so every backbone keeps one such block per stage (with all the
-# blocks that change the shape). The YOLO graph is exported with dynamic height and width
-# and checked at both SIZES; the others at the first size (a dynamic export takes 2-3x as
-# long). Faster R-CNN on GhostNetV2 is the model of the tools test below.
-CASES = {
-    'yolov4_ghostnet_416': dict(dynamic=True),
-    'faster_rcnn_odconv_r50_fpn_1x': dict(),
-    'mask_rcnn_shufflenetv2_fpn_1x': dict(),
-    'mask_rcnn_hornet-t-gf_fpn_1x': dict(),
-}
+# Every detector config of configs/ (the demo ones included), each as it is with one exception:
+# the export does not depend on how often a shape-preserving block repeats, and it costs time
+# per operator, so every backbone keeps one such block per stage (with all the blocks that
+# change the shape). Faster R-CNN on GhostNetV2 is the model of the tools test below, whole.
+# One config per backbone family, the three detector types among them, is exported with
+# dynamic height and width and checked at both SIZES (a dynamic export takes 2-3x as long);
+# the others are exported for the first size and checked there.
+CONFIGS = sorted(
+    osp.relpath(p, osp.join(ROOT, 'configs'))[:-3]
+    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p)
+TOOLS_TEST_CONFIG = 'faster_rcnn_ghostnetv2_fpn_1x'
+DYNAMIC = {'yolov4_ghostnet_416', 'faster_rcnn_odconv_r50_fpn_1x',
+           'mask_rcnn_shufflenetv2_fpn_1x', 'mask_rcnn_hornet-t-gf_fpn_1x'}
 
 
 def drop_repeated_blocks(backbone, keep=1):
@@ -85,18 +88,41 @@ def calibrate_norms(detector, images):
         norm.running_var.clamp_(min=VARIANCE_FLOOR)
 
 
-def spread_yolo_scores(detector, factor=2.0):
-    """YOLO's head init (std 0.01, negative prior biases) scores every anchor alike: scale the
-    objectness and class channels of its prediction convs and zero their biases, so that
-    scores spread over (0, 1) and the comparison is about the computation, not about the
-    order of near-equal floats. (With calibrated norms the R-CNN heads need no help.)"""
-    if detector_layout(detector) != 'yolo':
+RCNN_LOGIT_STD = 1.5
+
+
+def spread_scores(detector, images, yolo_factor=2.0):
+    """The heads' inits (std 0.01, YOLO's negative prior biases) score every box alike: which
+    of many near-equal boxes survive the top-k cuts and NMS would then hang on the order of
+    floats that agree to 1e-6, and the comparison would be about that instead of about the
+    computation. Scale the score layers so that scores spread over (0, 1): YOLO's objectness
+    and class channels (biases zeroed); the RPN's objectness and the R-CNN classifier to a
+    logit std of RCNN_LOGIT_STD on these images. Measured on Mask R-CNN OD-MobileNetV2 (one
+    thread): with the init, 100 detections within 0.26 +- 0.003 and a different set in each
+    runtime; at std 3 many sigmoids round to the same float32 near 1, exact ties that mmdet's
+    and our NMS break differently (695 vs 700 proposals); at std 1 still a different set in
+    onnxruntime; at 1.5 the sorted scores agree to 4e-6. The comparison of two NMS
+    implementations stays sensitive to near-ties: a failure here is worth a look at the
+    scores of the unmatched box and its neighbours before the code is blamed."""
+    if detector_layout(detector) == 'yolo':
+        head = detector.bbox_head
+        for conv in head.convs_pred:
+            weight = conv.weight.data.view(-1, head.num_attrib, *conv.weight.shape[1:])
+            weight[:, 4:] *= yolo_factor
+            conv.bias.data.view(-1, head.num_attrib)[:, 4:] = 0
         return
-    head = detector.bbox_head
-    for conv in head.convs_pred:
-        weight = conv.weight.data.view(-1, head.num_attrib, *conv.weight.shape[1:])
-        weight[:, 4:] *= factor
-        conv.bias.data.view(-1, head.num_attrib)[:, 4:] = 0
+    layers = (detector.rpn_head.rpn_cls, detector.roi_head.bbox_head.fc_cls)
+    logits = {layer: [] for layer in layers}
+    hooks = [layer.register_forward_hook(
+        lambda module, args, out: logits[module].append(out.flatten())) for layer in layers]
+    for image in images:
+        mmdet_predict(detector, image)
+    for hook in hooks:
+        hook.remove()
+    for layer in layers:
+        scale = RCNN_LOGIT_STD / float(torch.cat(logits[layer]).std())
+        layer.weight.data *= scale
+        layer.bias.data *= scale
 
 
 def demo_images(demo_root):
@@ -124,14 +150,16 @@ def tiny_detector(name, demo_root):
     return tiny_detector_from_cfg(cfg, demo_root)
 
 
-def tiny_detector_from_cfg(cfg, demo_root, drop_blocks=True):
+def tiny_detector_from_cfg(cfg, demo_root, drop_blocks=True, spread=True):
     torch.manual_seed(0)
     detector = build_detector(cfg)
     detector.init_weights()
     if drop_blocks:
         drop_repeated_blocks(detector.backbone)
-    calibrate_norms(detector, demo_images(demo_root))
-    spread_yolo_scores(detector)
+    images = demo_images(demo_root)
+    calibrate_norms(detector, images)
+    if spread or detector_layout(detector) == 'yolo':
+        spread_scores(detector, images)
     return detector
 
 
@@ -139,19 +167,24 @@ def mmdet_predict(detector, image):
     return eager_predict(detector, image)()[0]
 
 
-def assert_same_detections(expected, got):
+def assert_same_detections(expected, got, max_per_img=None):
     """Same count; every detection of one has a twin in the other (same label, box within
     1e-2 px, score within 1e-4; masks IoU >= 0.99). Matched as sets: detections of equal
-    score may come in either order."""
+    score may come in either order. When both are cut at ``max_per_img``, the last place may
+    go to either of two boxes whose scores agree to 1e-4: an unmatched detection is accepted
+    there (at the lowest score of both, within 1e-4), nowhere else."""
     pred = expected.pred_instances
     count = len(pred.scores)
     assert len(got['dets']) == count > 0
+    lowest = min(float(pred.scores.min()), float(got['dets'][:, 4].min()))
     unmatched = list(range(count))
     for i in range(count):
         twins = [j for j in unmatched
                  if got['labels'][j] == int(pred.labels[i])
                  and abs(got['dets'][j, 4] - float(pred.scores[i])) <= 1e-4
                  and np.abs(got['dets'][j, :4] - pred.bboxes[i].numpy()).max() <= 1e-2]
+        if not twins and count == max_per_img and float(pred.scores[i]) <= lowest + 1e-4:
+            continue
         assert twins, (f'detection {i} of mmdet (label {int(pred.labels[i])}, score '
                        f'{float(pred.scores[i]):.6f}, box {pred.bboxes[i].tolist()}) has no '
                        f'twin in onnxruntime')
@@ -161,15 +194,18 @@ def assert_same_detections(expected, got):
             ours, theirs = got['masks'][j], pred.masks[i].numpy()
             union = (ours | theirs).sum()
             assert union == 0 or (ours & theirs).sum() / union >= 0.99
+    # what is left on the other side was cut at the same place
+    assert all(got['dets'][j, 4] <= lowest + 1e-4 for j in unmatched), \
+        f'onnxruntime detections {unmatched} have no twin in mmdet'
 
 
-@pytest.mark.parametrize('name', sorted(CASES))
+@pytest.mark.parametrize('name', [c for c in CONFIGS if c != TOOLS_TEST_CONFIG])
 def test_onnxruntime_gives_mmdets_detections(name, demo_root, tmp_path):
-    dynamic = CASES[name].get('dynamic', False)
+    dynamic = name in DYNAMIC
     detector = tiny_detector(name, demo_root)
     onnx_file = export_onnx(detector, str(tmp_path / 'detector.onnx'), SIZES[0], dynamic=dynamic)
     session = OnnxDetector(onnx_file)
-    assert session.output_names == (('dets', 'labels', 'masks') if name.startswith('mask')
+    assert session.output_names == (('dets', 'labels', 'masks') if 'mask_rcnn' in name
                                     else ('dets', 'labels'))
     images = demo_images(demo_root)
     for image in images if dynamic else images[:1]:
@@ -269,7 +305,10 @@ def test_tools_export_and_evaluate_like_tools_test(demo_root, tmp_path):
     config = str(tmp_path / 'config.py')
     cfg.dump(config)
     # whole: the checkpoint must fit the config
-    detector = tiny_detector_from_cfg(cfg, demo_root, drop_blocks=False)
+    # whole, and with the R-CNN heads' own init: measured, its 100 detections match there at
+    # one and at two threads, while with the parity cases' score spread a near-tie at rank 96
+    # of 100 went another way in onnxruntime (see spread_scores)
+    detector = tiny_detector_from_cfg(cfg, demo_root, drop_blocks=False, spread=False)
     checkpoint = str(tmp_path / 'detector.pth')
     torch.save(dict(state_dict=detector.state_dict(),
                     meta=dict(dataset_meta=dict(classes=CLASSES))), checkpoint)
@@ -297,4 +336,5 @@ def test_tools_export_and_evaluate_like_tools_test(demo_root, tmp_path):
         assert ours['img_id'] == theirs['img_id'] and ours['ori_shape'] == (96, 96)
         expected = DetDataSample()
         expected.pred_instances = InstanceData(**theirs['pred_instances'])
-        assert_same_detections(expected, _as_outputs(ours['pred_instances']))
+        assert_same_detections(expected, _as_outputs(ours['pred_instances']),
+                               cfg.model.test_cfg.rcnn.max_per_img)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what mmlight needs into the current Python, skipping every step that is already done.
 #   bash tools/ensure_env.sh          # runtime: torch, mmcv 2.1.0 (compiled ops), mmengine, mmdet, mmlight
-#   bash tools/ensure_env.sh --test   # and the test/reference dependencies (pytest, timm, mmpretrain)
+#   bash tools/ensure_env.sh --test   # and the test/reference dependencies (pytest, pytest-xdist, timm, mmpretrain)
 # Environment: PYTHON (default python3), MMLIGHT_CACHE (default ~/.cache/mmlight; holds the built
 # mmcv wheel so that a second machine set-up with the same torch skips the ~11 minute build),
 # MAX_JOBS (compile jobs, default nproc).
@@ -109,9 +109,10 @@ fi
 
 # 6. test and reference implementations.
 if [ $WITH_TEST = 1 ]; then
-  if ! has "import pytest, timm; assert timm.__version__ == '$TIMM_VERSION'"; then
-    say "installing pytest, timm $TIMM_VERSION"
-    pip_install pytest "timm==$TIMM_VERSION" || die "test deps" "pip install pytest timm failed"
+  if ! has "import pytest, xdist, timm; assert timm.__version__ == '$TIMM_VERSION'"; then
+    say "installing pytest, pytest-xdist, timm $TIMM_VERSION"
+    pip_install pytest pytest-xdist "timm==$TIMM_VERSION" \
+      || die "test deps" "pip install pytest pytest-xdist timm failed"
   fi
   if ! has "import mmpretrain; assert mmpretrain.__version__ == '$MMPRETRAIN_VERSION'"; then
     # --no-deps: its requirements would pull in packages we do not need (and may not build);

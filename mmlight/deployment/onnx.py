@@ -51,16 +51,9 @@ def export_onnx(detector: nn.Module, out_file: str, shape: Sequence[int] = (800,
         raise ValueError(f'export: with dynamic=True the example shape must lie in '
                          f'[{DYNAMIC_MIN_SIDE}, {DYNAMIC_MAX_SIDE}], got {(height, width)}')
     example = (torch.rand(1, 3, height, width) * 255, )
-    dynamic_shapes = None
-    if dynamic:
-        dim = torch.export.Dim
-        dynamic_shapes = {'image': {
-            2: dim('height', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE),
-            3: dim('width', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE)}}
     with torch.no_grad():
         # non-strict: Python runs as Python (mmdet's modules, configs), tensors are traced
-        program = torch.export.export(model, example, dynamic_shapes=dynamic_shapes,
-                                      strict=False)
+        program = _export_program(model, example, dynamic)
         onnx_program = torch.onnx.export(
             program, example, input_names=['image'], output_names=list(model.output_names),
             opset_version=OPSET, dynamo=True, verbose=verbose, optimize=True)
@@ -68,6 +61,27 @@ def export_onnx(detector: nn.Module, out_file: str, shape: Sequence[int] = (800,
     os.makedirs(out_dir, exist_ok=True)
     onnx_program.save(out_file)
     return out_file
+
+
+def _export_program(model, example, dynamic):
+    if not dynamic:
+        return torch.export.export(model, example, strict=False)
+    dim = torch.export.Dim
+    named = {'image': {2: dim('height', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE),
+                       3: dim('width', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE)}}
+    try:
+        return torch.export.export(model, example, dynamic_shapes=named, strict=False)
+    except torch._dynamo.exc.UserError as err:
+        if err.error_type != torch._dynamo.exc.UserErrorType.CONSTRAINT_VIOLATION:
+            raise
+    # The exporter could not prove a fact that holds over the whole range (HorNet: reshapes
+    # after the padding to a multiple of 32). Dim.DYNAMIC keeps such facts as run-time checks
+    # instead (and still refuses to specialize the size to the example's). It is the second
+    # choice: for YOLOv4-GhostNet it records a check whose bound (2.8e19) overflows ONNX's
+    # int64 and fails the translation.
+    side = dim.DYNAMIC(min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE)
+    return torch.export.export(model, example, dynamic_shapes={'image': {2: side, 3: side}},
+                               strict=False)
 
 
 class OnnxDetector:

@@ -1,9 +1,11 @@
 """Per-image CPU inference latency (batch 1) and peak memory of detector configs in eager
 PyTorch (mmdet's predict), eager with conv + BN fused, and onnxruntime (the graph of
 tools/deployment/export_onnx.py), beside mmdet's R50 Faster R-CNN and RTMDet-tiny; params and
-FLOPs per row; a markdown table, a JSON file and a PNG plot (latency vs params).
+FLOPs per row; a markdown table, a JSON file and a PNG plot (latency vs params, one panel per
+image size).
 
-    python tools/analysis/benchmark_inference.py                       # the default set
+    python tools/analysis/benchmark_inference.py      # every config of configs/ + references,
+                                                      # at the demo size and at 800 x 1344
     python tools/analysis/benchmark_inference.py faster_rcnn_ghostnet_fpn_1x mmdet_rtmdet_tiny \
         --shape 800 1344 --iters 5 --plot docs/inference_benchmark.png
 
@@ -13,9 +15,11 @@ cost of NMS included). Latency: all runtimes of a config in one subprocess, time
 alternating rounds (the median round counts). Peak memory: each runtime alone in a subprocess,
 the peak resident set of building its model (torch weights or the onnxruntime session) and
 running one image, above the process after its imports. A detector the ONNX
-path does not support (RTMDet) has no onnxruntime row.
+path does not support (RTMDet) has no onnxruntime row. With ``--json`` the rows are written as
+they come, and a second run with the same ``--json`` measures only the rows still missing.
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
@@ -26,35 +30,43 @@ import torch
 
 import mmlight  # noqa: F401
 from mmlight.analysis import detector_complexity
-from mmlight.analysis.inference import RUNTIMES, inference_fns, resolve_config
+from mmlight.analysis.inference import REFERENCES, RUNTIMES, inference_fns, resolve_config
 from mmlight.deployment.build import build_detector
 from mmlight.deployment.detector import detector_layout
 from mmlight.deployment.onnx import export_onnx
 from mmlight.utils.benchmark import PeakMemory, alternating_rounds, emit_result, run_isolated
 
-DEFAULT = ['faster_rcnn_ghostnet_fpn_1x', 'faster_rcnn_shufflenetv2_fpn_1x',
-           'yolov4_ghostnet_416', 'mmdet_faster_rcnn_r50', 'mmdet_rtmdet_tiny']
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# every COCO config of configs/, then mmdet's references
+DEFAULT = sorted(osp.basename(p)[:-3] for p in glob.glob(osp.join(ROOT, 'configs', '*.py'))) + \
+    sorted(REFERENCES)
+# the README demo's image size, and the 800 x 1333 class of COCO test sizes (padded to 32)
+DEFAULT_SHAPES = [[192, 192], [800, 1344]]
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('configs', nargs='*', default=DEFAULT)
-    parser.add_argument('--shape', type=int, nargs=2, default=[800, 1344], metavar=('H', 'W'))
+    parser.add_argument('--shape', type=int, nargs=2, action='append', metavar=('H', 'W'),
+                        help=f'an image size (repeat for several; default {DEFAULT_SHAPES})')
     parser.add_argument('--iters', type=int, default=5, help='timed calls per runtime')
-    parser.add_argument('--json', help='write the rows here')
+    parser.add_argument('--json', help='write the rows here (and keep the rows it holds)')
     parser.add_argument('--plot', help='write the latency-vs-params PNG here')
     parser.add_argument('--worker', choices=['timing'] + [f'memory-{r}' for r in RUNTIMES],
                         help=argparse.SUPPRESS)
     parser.add_argument('--onnx', help=argparse.SUPPRESS)
     parser.add_argument('--runtimes', nargs='+', default=list(RUNTIMES), help=argparse.SUPPRESS)
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.shape = args.shape or DEFAULT_SHAPES
+    return args
 
 
 def worker(args):
+    shape = args.shape[0]
     if args.worker == 'timing':
         detector = build_detector(resolve_config(args.configs[0]))
-        fns = inference_fns(detector, args.shape, args.runtimes, args.onnx)
+        fns = inference_fns(detector, shape, args.runtimes, args.onnx)
         seconds = alternating_rounds(fns, args.iters, warmup=1)
         return {f'{runtime}_s': value for runtime, value in seconds.items()}
     # the whole footprint of one runtime: its model (torch weights, or the onnxruntime
@@ -63,77 +75,81 @@ def worker(args):
     with PeakMemory(torch.device('cpu')) as memory:
         detector = None if runtime == 'onnxruntime' else build_detector(
             resolve_config(args.configs[0]))
-        inference_fns(detector, args.shape, [runtime], args.onnx)[runtime]()
+        inference_fns(detector, shape, [runtime], args.onnx)[runtime]()
     return {f'{runtime}_peak_mib': memory.mib}
 
 
-def run_worker(args, config, mode, runtimes, onnx_file):
+def run_worker(args, config, shape, mode, runtimes, onnx_file):
     cmd = [sys.executable, osp.abspath(__file__), config, '--worker', mode, '--shape',
-           *map(str, args.shape), '--iters', str(args.iters), '--runtimes', *runtimes]
+           *map(str, shape), '--iters', str(args.iters), '--runtimes', *runtimes]
     if onnx_file:
         cmd += ['--onnx', onnx_file]
     return run_isolated(cmd, f'{config} ({mode})')
 
 
-def measure(args, config, tmp):
+def measure(args, config, shape, tmp):
     path = resolve_config(config)
     detector = build_detector(path)
-    complexity = detector_complexity(path, args.shape)
-    row = dict(config=config, shape=list(args.shape),
+    complexity = detector_complexity(path, shape)
+    row = dict(config=config, shape=list(shape),
                params_m=complexity['detector']['params'] / 1e6,
                gflops=complexity['detector']['flops'] / 1e9)
     runtimes = ['eager', 'eager_fused']
     onnx_file = None
     try:
         detector_layout(detector)
-        onnx_file = export_onnx(detector, osp.join(tmp, config + '.onnx'), args.shape)
+        onnx_file = export_onnx(detector, osp.join(tmp, config + '.onnx'), shape)
         runtimes.append('onnxruntime')
     except ValueError as err:  # a detector the ONNX path does not cover
         row['onnx'] = str(err)
-    row.update(run_worker(args, config, 'timing', runtimes, onnx_file))
+    row.update(run_worker(args, config, shape, 'timing', runtimes, onnx_file))
     for runtime in runtimes:
-        row.update(run_worker(args, config, f'memory-{runtime}', [runtime], onnx_file))
+        row.update(run_worker(args, config, shape, f'memory-{runtime}', [runtime], onnx_file))
     return row
 
 
 def print_table(rows):
-    print('| config | params (M) | GFLOPs | eager (s) | fused (s) | onnxruntime (s) | '
+    print('| config | size | params (M) | GFLOPs | eager (s) | fused (s) | onnxruntime (s) | '
           'eager / onnxruntime | peak MiB eager / fused / ort |')
-    print('|---|---|---|---|---|---|---|---|')
+    print('|---|---|---|---|---|---|---|---|---|')
     for row in rows:
         def cell(key, fmt='{:.3f}'):
             return fmt.format(row[key]) if key in row else 'n/a'
         speedup = (f"{row['eager_s'] / row['onnxruntime_s']:.2f}x"
                    if 'onnxruntime_s' in row else 'n/a')
         memory = ' / '.join(cell(f'{r}_peak_mib', '{:.0f}') for r in RUNTIMES)
-        print(f"| {row['config']} | {row['params_m']:.2f} | {row['gflops']:.1f} | "
-              f"{cell('eager_s')} | {cell('eager_fused_s')} | {cell('onnxruntime_s')} | "
-              f'{speedup} | {memory} |')
+        height, width = row['shape']
+        print(f"| {row['config']} | {height}x{width} | {row['params_m']:.2f} | "
+              f"{row['gflops']:.1f} | {cell('eager_s')} | {cell('eager_fused_s')} | "
+              f"{cell('onnxruntime_s')} | {speedup} | {memory} |")
 
 
 def plot(rows, path):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 5))
+    shapes = sorted({tuple(row['shape']) for row in rows})
+    fig, axes = plt.subplots(1, len(shapes), figsize=(8 * len(shapes), 6), squeeze=False)
     markers = dict(eager='o', eager_fused='s', onnxruntime='^')
-    for runtime, marker in markers.items():
-        points = [(row['params_m'], row[f'{runtime}_s'], row['config']) for row in rows
-                  if f'{runtime}_s' in row]
-        if points:
-            ax.scatter([p[0] for p in points], [p[1] for p in points], marker=marker, s=60,
-                       label=runtime)
-    for row in rows:
-        ax.annotate(row['config'], (row['params_m'], row['eager_s']), fontsize=7,
-                    xytext=(4, 4), textcoords='offset points')
-    height, width = rows[0]['shape']
-    ax.set_xlabel('parameters (M)')
-    ax.set_ylabel('seconds per image (batch 1)')
-    ax.set_title(f'CPU inference at {height}x{width}, {os.cpu_count()} cores')
-    ax.grid(alpha=0.3)
-    ax.legend()
+    for ax, shape in zip(axes[0], shapes):
+        panel = [row for row in rows if tuple(row['shape']) == shape]
+        for runtime, marker in markers.items():
+            points = [(row['params_m'], row[f'{runtime}_s']) for row in panel
+                      if f'{runtime}_s' in row]
+            if points:
+                ax.scatter([p[0] for p in points], [p[1] for p in points], marker=marker,
+                           s=40, label=runtime, alpha=0.8)
+        for row in panel:
+            ax.annotate(row['config'], (row['params_m'], row['eager_s']), fontsize=6,
+                        xytext=(3, 3), textcoords='offset points')
+        ax.set_yscale('log')
+        ax.set_xlabel('parameters (M)')
+        ax.set_ylabel('seconds per image (batch 1, log scale)')
+        ax.set_title(f'CPU inference at {shape[0]}x{shape[1]}, {os.cpu_count()} cores')
+        ax.grid(alpha=0.3, which='both')
+        ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     return path
 
 
@@ -143,14 +159,21 @@ def main():
         emit_result(worker(args))
         return
     rows = []
+    if args.json and osp.isfile(args.json):
+        with open(args.json) as f:
+            rows = json.load(f)
+    done = {(row['config'], tuple(row['shape'])) for row in rows}
     with tempfile.TemporaryDirectory() as tmp:
-        for config in args.configs:
-            rows.append(measure(args, config, tmp))
-            print(json.dumps(rows[-1]), flush=True)
+        for shape in args.shape:
+            for config in args.configs:
+                if (config, tuple(shape)) in done:
+                    continue
+                rows.append(measure(args, config, shape, tmp))
+                print(json.dumps(rows[-1]), flush=True)
+                if args.json:
+                    with open(args.json, 'w') as f:
+                        json.dump(rows, f, indent=1)
     print_table(rows)
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(rows, f, indent=1)
     if args.plot:
         print(f'plot: {plot(rows, args.plot)}')
 

@@ -26,12 +26,20 @@ def resize_complex_weight(weight: torch.Tensor, size) -> torch.Tensor:
                          align_corners=True).permute(1, 2, 3, 0)
 
 
+def _size_tensor(n: int, device) -> torch.Tensor:
+    """``n`` as a 1-element tensor taken from ``arange(n)``: under a dynamic-shape export a
+    size is symbolic, and arithmetic between tensors and symbolic sizes does not all translate
+    to ONNX, arithmetic between tensors does."""
+    return torch.arange(n, device=device)[-1:] + 1
+
+
 def _dft_matrices(n: int, m: int, device):
     """cos and sin of 2*pi*k*j/n for k < m, j < n, as [m, n]; k*j is reduced mod n in integers
     first, so that the angle stays in [0, 2*pi) and float32 keeps its precision."""
     k = torch.arange(m, device=device)[:, None]
     j = torch.arange(n, device=device)[None, :]
-    angle = torch.remainder(k * j, n).float() * (2 * math.pi / n)
+    n_t = _size_tensor(n, device)
+    angle = torch.remainder(k * j, n_t).float() * (2 * math.pi / n_t.double()).float()
     return torch.cos(angle), torch.sin(angle)
 
 
@@ -57,9 +65,10 @@ def global_filter_as_matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tens
     re, im = cos_h @ re - sin_h @ im, cos_h @ im + sin_h @ re
     # Hermitian weights: 1 for DC and (even W) Nyquist, 2 for the bins between
     bins = torch.arange(half, device=x.device)
-    twice = ((bins > 0) & (2 * bins < width)).float() + 1
+    width_t = _size_tensor(width, x.device)
+    twice = ((bins > 0) & (2 * bins < width_t)).float() + 1
     out = re @ (cos_w * twice[:, None]) - im @ (sin_w * twice[:, None])
-    return out / (height * width)
+    return out / (_size_tensor(height, x.device) * width_t).float()
 
 
 @MODELS.register_module()
