@@ -3,7 +3,6 @@ mmdet's own ``predict`` for every detector config (one per backbone family expor
 dynamic sizes and run at two sizes); the ONNX test-set AP and detections equal mmdet's test
 loop's; the matrix-product global filter equals the FFTs; clear errors for bad input.
 """
-import glob
 import os.path as osp
 import pickle
 
@@ -17,7 +16,7 @@ from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 import mmlight  # noqa: F401
-from mmlight.analysis.inference import eager_predict
+from mmlight.analysis.inference import config_names, eager_predict
 from mmlight.deployment import DeployableDetector, detector_layout
 from mmlight.deployment.build import build_detector, load_detector_config
 from mmlight.deployment.onnx import OnnxDetector, export_onnx
@@ -33,10 +32,7 @@ SIZES = ((128, 160), (160, 128))
 # One config per backbone family, the three detector types among them, is exported with
 # dynamic height and width and checked at both SIZES (a dynamic export takes 2-3x as long);
 # the others are exported for the first size and checked there.
-CONFIGS = sorted(
-    osp.relpath(p, osp.join(ROOT, 'configs'))[:-3]
-    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-    if '_base_' not in p)
+CONFIGS = config_names(recursive=True)
 TOOLS_TEST_CONFIG = 'faster_rcnn_ghostnetv2_fpn_1x'
 DYNAMIC = {'yolov4_ghostnet_416', 'faster_rcnn_odconv_r50_fpn_1x',
            'mask_rcnn_shufflenetv2_fpn_1x', 'mask_rcnn_hornet-t-gf_fpn_1x'}
@@ -150,7 +146,7 @@ def tiny_detector(name, demo_root):
     return tiny_detector_from_cfg(cfg, demo_root)
 
 
-def tiny_detector_from_cfg(cfg, demo_root, drop_blocks=True, spread=True):
+def tiny_detector_from_cfg(cfg, demo_root, drop_blocks=True, spread_rcnn=True):
     torch.manual_seed(0)
     detector = build_detector(cfg)
     detector.init_weights()
@@ -158,7 +154,7 @@ def tiny_detector_from_cfg(cfg, demo_root, drop_blocks=True, spread=True):
         drop_repeated_blocks(detector.backbone)
     images = demo_images(demo_root)
     calibrate_norms(detector, images)
-    if spread or detector_layout(detector) == 'yolo':
+    if spread_rcnn or detector_layout(detector) == 'yolo':
         spread_scores(detector, images)
     return detector
 
@@ -308,7 +304,7 @@ def test_tools_export_and_evaluate_like_tools_test(demo_root, tmp_path):
     # whole, and with the R-CNN heads' own init: measured, its 100 detections match there at
     # one and at two threads, while with the parity cases' score spread a near-tie at rank 96
     # of 100 went another way in onnxruntime (see spread_scores)
-    detector = tiny_detector_from_cfg(cfg, demo_root, drop_blocks=False, spread=False)
+    detector = tiny_detector_from_cfg(cfg, demo_root, drop_blocks=False, spread_rcnn=False)
     checkpoint = str(tmp_path / 'detector.pth')
     torch.save(dict(state_dict=detector.state_dict(),
                     meta=dict(dataset_meta=dict(classes=CLASSES))), checkpoint)

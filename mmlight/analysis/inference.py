@@ -2,8 +2,9 @@
 (tools/analysis/benchmark_inference.py): mmdet's eager ``predict``, the same with conv + BN
 fused (mmcv's ``fuse_conv_bn``), and the exported graph in onnxruntime."""
 import copy
+import glob
 import os.path as osp
-from typing import Callable, Dict, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import torch
 
@@ -15,6 +16,17 @@ REFERENCES = {
 }
 
 
+CONFIG_ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
+
+
+def config_names(recursive: bool = False) -> List[str]:
+    """The detector configs of configs/ as names :func:`resolve_config` takes ('NAME' for
+    configs/NAME.py; with ``recursive``, also 'demo/NAME' for the demo configs)."""
+    pattern = osp.join(CONFIG_ROOT, '**', '*.py') if recursive else osp.join(CONFIG_ROOT, '*.py')
+    return sorted(osp.relpath(path, CONFIG_ROOT)[:-3]
+                  for path in glob.glob(pattern, recursive=recursive) if '_base_' not in path)
+
+
 def resolve_config(name_or_path: str) -> str:
     """A path, an mmlight config name (configs/NAME.py) or a REFERENCES key."""
     if osp.isfile(name_or_path):
@@ -23,8 +35,7 @@ def resolve_config(name_or_path: str) -> str:
         import mmdet
         return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs',
                         REFERENCES[name_or_path])
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    path = osp.join(root, 'configs', name_or_path + '.py')
+    path = osp.join(CONFIG_ROOT, name_or_path + '.py')
     if osp.isfile(path):
         return path
     raise FileNotFoundError(f'{name_or_path!r} is neither a config file, a config name under '

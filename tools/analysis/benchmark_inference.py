@@ -19,7 +19,6 @@ path does not support (RTMDet) has no onnxruntime row. With ``--json`` the rows 
 they come, and a second run with the same ``--json`` measures only the rows still missing.
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
@@ -30,16 +29,15 @@ import torch
 
 import mmlight  # noqa: F401
 from mmlight.analysis import detector_complexity
-from mmlight.analysis.inference import REFERENCES, RUNTIMES, inference_fns, resolve_config
+from mmlight.analysis.inference import (REFERENCES, RUNTIMES, config_names, inference_fns,
+                                        resolve_config)
 from mmlight.deployment.build import build_detector
 from mmlight.deployment.detector import detector_layout
 from mmlight.deployment.onnx import export_onnx
 from mmlight.utils.benchmark import PeakMemory, alternating_rounds, emit_result, run_isolated
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # every COCO config of configs/, then mmdet's references
-DEFAULT = sorted(osp.basename(p)[:-3] for p in glob.glob(osp.join(ROOT, 'configs', '*.py'))) + \
-    sorted(REFERENCES)
+DEFAULT = config_names() + sorted(REFERENCES)
 # the README demo's image size, and the 800 x 1333 class of COCO test sizes (padded to 32)
 DEFAULT_SHAPES = [[192, 192], [800, 1344]]
 
