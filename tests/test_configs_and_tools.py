@@ -12,12 +12,10 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmlight  # noqa: F401
+from mmlight.analysis.inference import config_names
 from tests.helpers import ROOT, RecordMetrics, run_tool, tiny_config
 
-CONFIGS = sorted(
-    osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                                            recursive=True)
-    if '_base_' not in p)
+CONFIGS = [osp.join('configs', name + '.py') for name in config_names(recursive=True)]
 
 
 def test_demo_data_is_deterministic_coco_with_masks_and_crowds(tmp_path, demo_root):

@@ -27,6 +27,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 import mmlight  # noqa: F401
 from mmdet.registry import MODELS
 from mmlight.converters import WEIGHTS
+from mmlight.analysis.inference import config_names, resolve_config
 from mmlight.testing import references
 from mmlight.utils.checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
                                       load_checkpoint_file, trust_checkpoint)
@@ -35,7 +36,7 @@ from mmlight.weights import ManualDownloadRequired, converted_cache_path
 from tests.helpers import ROOT, run_tool, tiny_config
 from tests.test_ghostnet import randomize_norm_statistics
 
-CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+CONFIGS = [resolve_config(name) for name in config_names()]
 
 
 # ---------------------------------------------------------------- local server and cache
