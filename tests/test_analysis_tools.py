@@ -136,3 +136,38 @@ def test_inference_benchmark_runtimes_compute_the_same_detections():
         resolve_config('no_such')
     with pytest.raises(ValueError, match="unknown runtime 'tensorrt'"):
         inference_fns(detector, (128, 160), ['tensorrt'])
+
+
+def test_eager_breakdown_times_each_part_of_a_two_stage_detector():
+    """--profile's eager side: one entry per module of the detector and one for the rest of
+    predict, and no hook left behind on the detector."""
+    from mmlight.analysis.inference import random_image, resolve_config
+    from mmlight.analysis.profile import OTHER, eager_breakdown
+    from mmlight.deployment.build import build_detector
+    detector = build_detector(resolve_config('faster_rcnn_shufflenetv2_fpn_1x'))
+    breakdown = eager_breakdown(detector, random_image((128, 160)), iters=1)
+    assert list(breakdown) == ['backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
+                               'roi_head.bbox_head', OTHER]
+    assert all(seconds > 0 for seconds in breakdown.values()), breakdown
+    assert not any(module._forward_hooks or module._forward_pre_hooks
+                   for module in detector.modules())
+
+
+def test_inference_benchmark_profile_prints_where_the_time_goes():
+    """benchmark_inference.py --profile: the eager modules and the onnxruntime operator types
+    of one exported detector, with their shares."""
+    proc = run_tool(['tools/analysis/benchmark_inference.py', 'yolov4_ghostnet_416', '--shape',
+                     '128', '160', '--iters', '1', '--profile'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert 'yolov4_ghostnet_416 at 128x160: seconds per image (share)' in out
+    eager = out.split('  eager:')[1].split('  onnxruntime:')[0]
+    onnx = out.split('  onnxruntime:')[1]
+    for part in ('backbone', 'neck', 'bbox_head', 'other (pre/post-processing)'):
+        assert f'    {part} ' in eager, eager
+    # the operator types of the graph, largest first, convolutions among them
+    rows = [line.split() for line in onnx.splitlines() if line.startswith('    ')]
+    assert 'Conv' in [row[0] for row in rows], onnx
+    assert rows[-1][:2] == ['other', '(between']
+    seconds = [float(row[1]) for row in rows[:-1]]
+    assert seconds == sorted(seconds, reverse=True) and seconds[0] > 0

@@ -6,6 +6,7 @@ GridSample, ...): plain onnxruntime runs it, no custom-op library.
 """
 import os
 import os.path as osp
+import tempfile
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -90,14 +91,19 @@ class OnnxDetector:
     Args:
         onnx_file: a file written by :func:`export_onnx`.
         num_threads: onnxruntime's intra-op threads (0: its default, all cores).
+        profile: record onnxruntime's per-operator profile of every call until
+            :meth:`end_profiling` (a JSON trace in the temporary directory).
     """
 
-    def __init__(self, onnx_file: str, num_threads: int = 0):
+    def __init__(self, onnx_file: str, num_threads: int = 0, profile: bool = False):
         import onnxruntime as ort
         if not osp.isfile(onnx_file):
             raise FileNotFoundError(f'OnnxDetector: no ONNX file at {onnx_file}')
         options = ort.SessionOptions()
         options.intra_op_num_threads = num_threads
+        if profile:
+            options.enable_profiling = True
+            options.profile_file_prefix = osp.join(tempfile.gettempdir(), 'mmlight_ort_profile')
         self.session = ort.InferenceSession(onnx_file, options,
                                             providers=['CPUExecutionProvider'])
         inputs = self.session.get_inputs()
@@ -130,6 +136,10 @@ class OnnxDetector:
                                  f'{size} (no --dynamic), got an image of shape {image.shape}')
         return dict(zip(self.output_names, self.session.run(None, {'image': image}),
                         strict=True))
+
+    def end_profiling(self) -> str:
+        """Stop the profiler started by ``profile=True``; the path of its JSON trace."""
+        return self.session.end_profiling()
 
 
 def onnx_result_to_sample(outputs: Dict[str, np.ndarray], data_sample,

@@ -17,6 +17,8 @@ the peak resident set of building its model (torch weights or the onnxruntime se
 running one image, above the process after its imports. A detector the ONNX
 path does not support (RTMDet) has no onnxruntime row. With ``--json`` the rows are written as
 they come, and a second run with the same ``--json`` measures only the rows still missing.
+``--profile`` measures instead where the time goes: seconds per image in each module of the
+eager detector and in each operator type in onnxruntime (:mod:`mmlight.analysis.profile`).
 """
 import argparse
 import json
@@ -30,7 +32,8 @@ import torch
 import mmlight  # noqa: F401
 from mmlight.analysis import detector_complexity
 from mmlight.analysis.inference import (REFERENCES, RUNTIMES, config_names, inference_fns,
-                                        resolve_config)
+                                        random_image, resolve_config)
+from mmlight.analysis.profile import eager_breakdown, onnxruntime_breakdown
 from mmlight.deployment.build import build_detector
 from mmlight.deployment.detector import detector_layout
 from mmlight.deployment.onnx import export_onnx
@@ -51,7 +54,11 @@ def parse_args():
     parser.add_argument('--iters', type=int, default=5, help='timed calls per runtime')
     parser.add_argument('--json', help='write the rows here (and keep the rows it holds)')
     parser.add_argument('--plot', help='write the latency-vs-params PNG here')
-    parser.add_argument('--worker', choices=['timing'] + [f'memory-{r}' for r in RUNTIMES],
+    parser.add_argument('--profile', action='store_true',
+                        help='print where the time goes (eager modules, onnxruntime operator '
+                        'types) instead of the latency table')
+    parser.add_argument('--worker', choices=['timing', 'profile'] +
+                        [f'memory-{r}' for r in RUNTIMES],
                         help=argparse.SUPPRESS)
     parser.add_argument('--onnx', help=argparse.SUPPRESS)
     parser.add_argument('--runtimes', nargs='+', default=list(RUNTIMES), help=argparse.SUPPRESS)
@@ -67,6 +74,12 @@ def worker(args):
         fns = inference_fns(detector, shape, args.runtimes, args.onnx)
         seconds = alternating_rounds(fns, args.iters, warmup=1)
         return {f'{runtime}_s': value for runtime, value in seconds.items()}
+    if args.worker == 'profile':
+        detector = build_detector(resolve_config(args.configs[0]))
+        image = random_image(shape)
+        return dict(eager=eager_breakdown(detector, image, args.iters),
+                    onnxruntime=onnxruntime_breakdown(args.onnx, image[None].float().numpy(),
+                                                      args.iters))
     # the whole footprint of one runtime: its model (torch weights, or the onnxruntime
     # session, which does not build the torch model) and one call, above the imports
     runtime = args.worker[len('memory-'):]
@@ -104,6 +117,22 @@ def measure(args, config, shape, tmp):
     for runtime in runtimes:
         row.update(run_worker(args, config, shape, f'memory-{runtime}', [runtime], onnx_file))
     return row
+
+
+def profile(args, config, shape, tmp):
+    detector = build_detector(resolve_config(config))
+    detector_layout(detector)  # a detector the ONNX path does not cover: its error
+    onnx_file = export_onnx(detector, osp.join(tmp, config + '.onnx'), shape)
+    return run_worker(args, config, shape, 'profile', ['onnxruntime'], onnx_file)
+
+
+def print_profile(config, shape, breakdown):
+    print(f'\n{config} at {shape[0]}x{shape[1]}: seconds per image (share)')
+    for runtime, parts in breakdown.items():
+        total = sum(parts.values())
+        print(f'  {runtime}: {total:.3f} s')
+        for name, seconds in parts.items():
+            print(f'    {name:32s} {seconds:8.3f}  {seconds / total:6.1%}')
 
 
 def print_table(rows):
@@ -155,6 +184,12 @@ def main():
     args = parse_args()
     if args.worker:
         emit_result(worker(args))
+        return
+    if args.profile:
+        with tempfile.TemporaryDirectory() as tmp:
+            for shape in args.shape:
+                for config in args.configs:
+                    print_profile(config, shape, profile(args, config, shape, tmp))
         return
     rows = []
     if args.json and osp.isfile(args.json):
