@@ -154,20 +154,33 @@ def test_eager_breakdown_times_each_part_of_a_two_stage_detector():
 
 
 def test_inference_benchmark_profile_prints_where_the_time_goes():
-    """benchmark_inference.py --profile: the eager modules and the onnxruntime operator types
-    of one exported detector, with their shares."""
+    """benchmark_inference.py --profile: the modules of one exported detector, eager and in
+    onnxruntime (each node traced back to the module it was exported from), and onnxruntime's
+    operator types, with their shares."""
     proc = run_tool(['tools/analysis/benchmark_inference.py', 'yolov4_ghostnet_416', '--shape',
                      '128', '160', '--iters', '1', '--profile'])
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert 'yolov4_ghostnet_416 at 128x160: seconds per image (share)' in out
-    eager = out.split('  eager:')[1].split('  onnxruntime:')[0]
-    onnx = out.split('  onnxruntime:')[1]
-    for part in ('backbone', 'neck', 'bbox_head', 'other (pre/post-processing)'):
-        assert f'    {part} ' in eager, eager
-    # the operator types of the graph, largest first, convolutions among them
-    rows = [line.split() for line in onnx.splitlines() if line.startswith('    ')]
-    assert 'Conv' in [row[0] for row in rows], onnx
-    assert rows[-1][:2] == ['other', '(between']
-    seconds = [float(row[1]) for row in rows[:-1]]
+    eager = out.split('  eager:')[1].split('  onnxruntime by module:')[0]
+    modules = out.split('  onnxruntime by module:')[1].split('  onnxruntime by operator type:')[0]
+    operators = out.split('  onnxruntime by operator type:')[1]
+
+    def rows(section):
+        return [line.split() for line in section.splitlines() if line.startswith('    ')]
+
+    for section in (eager, modules):
+        seconds = {' '.join(row[:-2]): float(row[-2]) for row in rows(section)}
+        for part in ('backbone', 'neck', 'bbox_head'):
+            assert seconds.get(part, 0) > 0, section
+    assert '    other (pre/post-processing) ' in eager
+    # most of the graph's time traced back to its modules, not to nodes onnxruntime made
+    module_rows = {' '.join(row[:-2]): float(row[-2]) for row in rows(modules)}
+    assert module_rows['backbone'] > module_rows.get('other (nodes onnxruntime added)', 0)
+    # the operator types, largest first, convolutions among them; the small ones in one line
+    operator_rows = [row for row in rows(operators) if not row[0].startswith(('other', '('))]
+    assert 'Conv' in [row[0] for row in operator_rows], operators
+    seconds = [float(row[1]) for row in operator_rows]
     assert seconds == sorted(seconds, reverse=True) and seconds[0] > 0
+    assert any(row[:2] == ['other', '(between'] for row in rows(operators))
+    assert rows(operators)[-1][1] == 'more,', operators

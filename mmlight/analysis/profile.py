@@ -1,8 +1,8 @@
 """Where the inference time of a detector goes, for the benchmark's ``--profile``
 (tools/analysis/benchmark_inference.py): seconds per image in each part of mmdet's eager
 ``predict`` (forward hooks on the detector's modules; the rest is pre- and post-processing:
-proposals, NMS, box decoding, mask pasting) and in each operator type of the exported graph in
-onnxruntime (its own profiler)."""
+proposals, NMS, box decoding, mask pasting), and in onnxruntime (its own profiler) per the
+same parts and per operator type of the exported graph."""
 import json
 import os
 import time
@@ -19,6 +19,7 @@ EAGER_PARTS = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
                'bbox_head')
 OTHER = 'other (pre/post-processing)'
 OTHER_ORT = 'other (between operators)'
+ADDED_BY_ORT = 'other (nodes onnxruntime added)'
 
 
 def _submodule(module, dotted: str):
@@ -60,9 +61,39 @@ def eager_breakdown(detector, image: torch.Tensor, iters: int = 3) -> Dict[str, 
     return result
 
 
-def onnxruntime_breakdown(onnx_file: str, image, iters: int = 3) -> Dict[str, float]:
-    """Seconds per image in each ONNX operator type in onnxruntime, over ``iters`` runs after
-    one warm-up, largest first, and the rest of the run (:data:`OTHER_ORT`)."""
+def _module_parts(onnx_file: str) -> Dict[str, str]:
+    """Node and output names of the graph -> the entry of :data:`EAGER_PARTS` they were
+    exported from (torch's exporter records each node's module path in its metadata), or
+    :data:`OTHER` for the detector's own pre/post-processing."""
+    import ast
+
+    import onnx
+    parts = {}
+    for node in onnx.load(onnx_file, load_external_data=False).graph.node:
+        meta = {prop.key: prop.value for prop in node.metadata_props}
+        scopes = ast.literal_eval(meta.get('pkg.torch.onnx.name_scopes', '[]'))
+        names = [scope.removeprefix('detector.') for scope in scopes]
+        part = next((name for name in reversed(names) if name in EAGER_PARTS), OTHER)
+        for name in (node.name, *node.output):
+            parts.setdefault(name, part)
+    return parts
+
+
+def _exported_part(parts: Dict[str, str], node: str) -> str:
+    # onnxruntime's graph optimisations rename what they rewrite: 'fused NODE' and
+    # 'OUTPUT_nchwc'; the layout reorders it adds belong to no exported node
+    for name in (node, node.removeprefix('fused '), node.removesuffix('_nchwc'),
+                 node.removeprefix('fused ').removesuffix('_nchwc')):
+        if name in parts:
+            return parts[name]
+    return ADDED_BY_ORT
+
+
+def onnxruntime_breakdown(onnx_file: str, image, iters: int = 3) -> Dict[str, Dict[str, float]]:
+    """Seconds per image in onnxruntime over ``iters`` runs after one warm-up: ``'module'``,
+    per entry of :data:`EAGER_PARTS` that the nodes were exported from (comparable with
+    :func:`eager_breakdown`), and ``'operator'``, per ONNX operator type, largest first; both
+    with the time between operators (:data:`OTHER_ORT`)."""
     from mmlight.deployment.onnx import OnnxDetector
     session = OnnxDetector(onnx_file, profile=True)
     for _ in range(iters + 1):
@@ -77,11 +108,20 @@ def onnxruntime_breakdown(onnx_file: str, image, iters: int = 3) -> Dict[str, fl
     if len(runs) != iters + 1:
         raise RuntimeError(f'onnxruntime profile of {onnx_file}: expected {iters + 1} runs, '
                            f'found {len(runs)}')
-    seconds = defaultdict(float)
+    parts = _module_parts(onnx_file)
+    by_module = {name: 0.0 for name in EAGER_PARTS + (OTHER, ADDED_BY_ORT)}
+    by_operator = defaultdict(float)
     for event in events:
         if (event.get('cat') == 'Node' and event['name'].endswith('_kernel_time')
                 and event['ts'] >= runs[1][0]):  # the warm-up run does not count
-            seconds[event['args']['op_name']] += event['dur'] * 1e-6 / iters
-    result = dict(sorted(seconds.items(), key=lambda item: -item[1]))
-    result[OTHER_ORT] = sum(dur for _, dur in runs[1:]) * 1e-6 / iters - sum(seconds.values())
-    return result
+            seconds = event['dur'] * 1e-6 / iters
+            by_operator[event['args']['op_name']] += seconds
+            by_module[_exported_part(parts, event['name'][:-len('_kernel_time')])] += seconds
+    between = sum(dur for _, dur in runs[1:]) * 1e-6 / iters - sum(by_operator.values())
+    exported = set(parts.values())
+    by_module = {name: seconds for name, seconds in by_module.items()
+                 if name in exported or seconds > 0}
+    by_module[OTHER_ORT] = between
+    by_operator = dict(sorted(by_operator.items(), key=lambda item: -item[1]))
+    by_operator[OTHER_ORT] = between
+    return dict(module=by_module, operator=by_operator)

@@ -18,7 +18,8 @@ running one image, above the process after its imports. A detector the ONNX
 path does not support (RTMDet) has no onnxruntime row. With ``--json`` the rows are written as
 they come, and a second run with the same ``--json`` measures only the rows still missing.
 ``--profile`` measures instead where the time goes: seconds per image in each module of the
-eager detector and in each operator type in onnxruntime (:mod:`mmlight.analysis.profile`).
+detector, eager and in onnxruntime, and in each operator type in onnxruntime
+(:mod:`mmlight.analysis.profile`).
 """
 import argparse
 import json
@@ -55,8 +56,8 @@ def parse_args():
     parser.add_argument('--json', help='write the rows here (and keep the rows it holds)')
     parser.add_argument('--plot', help='write the latency-vs-params PNG here')
     parser.add_argument('--profile', action='store_true',
-                        help='print where the time goes (eager modules, onnxruntime operator '
-                        'types) instead of the latency table')
+                        help='print where the time goes (per module in both runtimes, per '
+                        'onnxruntime operator type) instead of the latency table')
     parser.add_argument('--worker', choices=['timing', 'profile'] +
                         [f'memory-{r}' for r in RUNTIMES],
                         help=argparse.SUPPRESS)
@@ -77,9 +78,10 @@ def worker(args):
     if args.worker == 'profile':
         detector = build_detector(resolve_config(args.configs[0]))
         image = random_image(shape)
-        return dict(eager=eager_breakdown(detector, image, args.iters),
-                    onnxruntime=onnxruntime_breakdown(args.onnx, image[None].float().numpy(),
-                                                      args.iters))
+        onnx = onnxruntime_breakdown(args.onnx, image[None].float().numpy(), args.iters)
+        return {'eager': eager_breakdown(detector, image, args.iters),
+                'onnxruntime by module': onnx['module'],
+                'onnxruntime by operator type': onnx['operator']}
     # the whole footprint of one runtime: its model (torch weights, or the onnxruntime
     # session, which does not build the torch model) and one call, above the imports
     runtime = args.worker[len('memory-'):]
@@ -126,13 +128,20 @@ def profile(args, config, shape, tmp):
     return run_worker(args, config, shape, 'profile', ['onnxruntime'], onnx_file)
 
 
-def print_profile(config, shape, breakdown):
+def print_profile(config, shape, breakdown, min_share=0.01):
     print(f'\n{config} at {shape[0]}x{shape[1]}: seconds per image (share)')
     for runtime, parts in breakdown.items():
         total = sum(parts.values())
         print(f'  {runtime}: {total:.3f} s')
+        small = {name: seconds for name, seconds in parts.items()
+                 if seconds < min_share * total and not name.startswith('other')}
         for name, seconds in parts.items():
-            print(f'    {name:32s} {seconds:8.3f}  {seconds / total:6.1%}')
+            if name not in small:
+                print(f'    {name:32s} {seconds:8.3f}  {seconds / total:6.1%}')
+        if small:
+            seconds = sum(small.values())
+            print(f"    {f'({len(small)} more, < {min_share:.0%} each)':32s} {seconds:8.3f}  "
+                  f'{seconds / total:6.1%}')
 
 
 def print_table(rows):
