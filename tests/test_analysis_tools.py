@@ -138,6 +138,22 @@ def test_inference_benchmark_runtimes_compute_the_same_detections():
         inference_fns(detector, (128, 160), ['tensorrt'])
 
 
+def test_random_weights_are_one_draw_in_every_process():
+    """The benchmark exports in one process and times eager PyTorch in another: both must hold
+    the same random weights, and building must not move the caller's random state."""
+    from mmlight.analysis.inference import resolve_config
+    from mmlight.deployment.build import build_detector
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    first = build_detector(resolve_config('yolov4_ghostnet_416')).state_dict()
+    assert torch.equal(torch.rand(1), expected_next)
+    second = build_detector(resolve_config('yolov4_ghostnet_416')).state_dict()
+    other = build_detector(resolve_config('yolov4_ghostnet_416'), seed=1).state_dict()
+    assert all(torch.equal(first[key], second[key]) for key in first)
+    assert not all(torch.equal(first[key], other[key]) for key in first)
+
+
 def test_eager_breakdown_times_each_part_of_a_two_stage_detector():
     """--profile's eager side: one entry per module of the detector and one for the rest of
     predict, and no hook left behind on the detector."""
@@ -151,6 +167,19 @@ def test_eager_breakdown_times_each_part_of_a_two_stage_detector():
     assert all(seconds > 0 for seconds in breakdown.values()), breakdown
     assert not any(module._forward_hooks or module._forward_pre_hooks
                    for module in detector.modules())
+
+
+def test_onnxruntime_node_names_trace_back_to_exported_modules():
+    """The names onnxruntime's optimisations give the nodes they rewrite still lead to the
+    module the node was exported from; the layout reorders it adds lead to none."""
+    from mmlight.analysis.profile import ADDED_BY_ORT, _exported_part
+    parts = {'node_Conv_3': 'backbone', 'relu_4': 'neck', 'node_MatMul_16': 'backbone',
+             'node_linear': 'roi_head.bbox_head'}
+    assert _exported_part(parts, 'node_Conv_3') == 'backbone'
+    assert _exported_part(parts, 'relu_4_nchwc') == 'neck'
+    assert _exported_part(parts, 'node_MatMul_16/MatMulAddFusion') == 'backbone'
+    assert _exported_part(parts, 'fused node_linear') == 'roi_head.bbox_head'
+    assert _exported_part(parts, 'ReorderInput_token_7') == ADDED_BY_ORT
 
 
 def test_inference_benchmark_profile_prints_where_the_time_goes():

@@ -80,20 +80,23 @@ def _module_parts(onnx_file: str) -> Dict[str, str]:
 
 
 def _exported_part(parts: Dict[str, str], node: str) -> str:
-    # onnxruntime's graph optimisations rename what they rewrite: 'fused NODE' and
-    # 'OUTPUT_nchwc'; the layout reorders it adds belong to no exported node
-    for name in (node, node.removeprefix('fused '), node.removesuffix('_nchwc'),
-                 node.removeprefix('fused ').removesuffix('_nchwc')):
-        if name in parts:
-            return parts[name]
+    # onnxruntime's graph optimisations rename what they rewrite: 'fused NODE',
+    # 'NODE/MatMulAddFusion' and 'OUTPUT_nchwc'; the layout reorders it adds belong to no
+    # exported node
+    name = node.removeprefix('fused ').split('/')[0]
+    for candidate in (node, name, name.removesuffix('_nchwc')):
+        if candidate in parts:
+            return parts[candidate]
     return ADDED_BY_ORT
 
 
 def onnxruntime_breakdown(onnx_file: str, image, iters: int = 3) -> Dict[str, Dict[str, float]]:
     """Seconds per image in onnxruntime over ``iters`` runs after one warm-up: ``'module'``,
     per entry of :data:`EAGER_PARTS` that the nodes were exported from (comparable with
-    :func:`eager_breakdown`), and ``'operator'``, per ONNX operator type, largest first; both
-    with the time between operators (:data:`OTHER_ORT`)."""
+    :func:`eager_breakdown`; the export computes RoIAlign outside the RoI extractor modules, so
+    its time is under :data:`OTHER` there, and under ``RoiAlign`` per operator), and
+    ``'operator'``, per ONNX operator type, largest first; both with the time between
+    operators (:data:`OTHER_ORT`)."""
     from mmlight.deployment.onnx import OnnxDetector
     session = OnnxDetector(onnx_file, profile=True)
     for _ in range(iters + 1):
