@@ -185,11 +185,14 @@ def test_onnxruntime_node_names_trace_back_to_exported_modules():
 def test_inference_benchmark_profile_prints_where_the_time_goes():
     """benchmark_inference.py --profile: the modules of one exported detector, eager and in
     onnxruntime (each node traced back to the module it was exported from), and onnxruntime's
-    operator types, with their shares."""
-    proc = run_tool(['tools/analysis/benchmark_inference.py', 'yolov4_ghostnet_416', '--shape',
-                     '128', '160', '--iters', '1', '--profile'])
+    operator types, with their shares; a detector without an ONNX path is skipped by name."""
+    proc = run_tool(['tools/analysis/benchmark_inference.py', 'yolov4_ghostnet_416',
+                     'mmdet_rtmdet_tiny', '--shape', '128', '160', '--iters', '1', '--profile'])
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
+    # a detector the ONNX path does not cover is named and skipped
+    assert 'mmdet_rtmdet_tiny: not profiled: DeployableDetector: a single-stage detector' in out
+    out = out.split('mmdet_rtmdet_tiny: not profiled')[0]
     assert 'yolov4_ghostnet_416 at 128x160: seconds per image (share)' in out
     eager = out.split('  eager:')[1].split('  onnxruntime by module:')[0]
     modules = out.split('  onnxruntime by module:')[1].split('  onnxruntime by operator type:')[0]

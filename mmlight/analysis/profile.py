@@ -33,8 +33,12 @@ def _submodule(module, dotted: str):
 def eager_breakdown(detector, image: torch.Tensor, iters: int = 3) -> Dict[str, float]:
     """Seconds per image in each of :data:`EAGER_PARTS` (forward only) and in the rest of
     ``predict`` (:data:`OTHER`), over ``iters`` calls after one warm-up."""
-    parts = {name: module for name in EAGER_PARTS
-             if (module := _submodule(detector, name)) is not None}
+    parts = {}
+    for name in EAGER_PARTS:
+        module = _submodule(detector, name)
+        # a module shared by two parts (mmdet's share_roi_extractor) is timed once
+        if module is not None and all(module is not other for other in parts.values()):
+            parts[name] = module
     seconds, started = defaultdict(float), {}
     handles = []
     for name, module in parts.items():
