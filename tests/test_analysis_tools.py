@@ -139,19 +139,27 @@ def test_inference_benchmark_runtimes_compute_the_same_detections():
 
 
 def test_random_weights_are_one_draw_in_every_process():
-    """The benchmark exports in one process and times eager PyTorch in another: both must hold
-    the same random weights, and building must not move the caller's random state."""
-    from mmlight.analysis.inference import resolve_config
+    """The benchmark exports in one process and times eager PyTorch in another: with a seed,
+    both hold the same random weights, and building does not move the caller's random state;
+    without one, the weights come from the caller's generator."""
+    from mmlight.analysis.inference import RANDOM_WEIGHTS_SEED, resolve_config
     from mmlight.deployment.build import build_detector
+    config = resolve_config('yolov4_ghostnet_416')
     torch.manual_seed(123)
     expected_next = torch.rand(1)
     torch.manual_seed(123)
-    first = build_detector(resolve_config('yolov4_ghostnet_416')).state_dict()
+    first = build_detector(config, seed=RANDOM_WEIGHTS_SEED).state_dict()
     assert torch.equal(torch.rand(1), expected_next)
-    second = build_detector(resolve_config('yolov4_ghostnet_416')).state_dict()
-    other = build_detector(resolve_config('yolov4_ghostnet_416'), seed=1).state_dict()
+    second = build_detector(config, seed=RANDOM_WEIGHTS_SEED).state_dict()
+    other = build_detector(config, seed=RANDOM_WEIGHTS_SEED + 1).state_dict()
     assert all(torch.equal(first[key], second[key]) for key in first)
     assert not all(torch.equal(first[key], other[key]) for key in first)
+    torch.manual_seed(RANDOM_WEIGHTS_SEED)
+    first_draw = torch.rand(1)
+    torch.manual_seed(RANDOM_WEIGHTS_SEED)
+    unseeded = build_detector(config).state_dict()
+    assert all(torch.equal(first[key], unseeded[key]) for key in first)
+    assert not torch.equal(torch.rand(1), first_draw)  # the caller's generator moved on
 
 
 def test_eager_breakdown_times_each_part_of_a_two_stage_detector():

@@ -9,6 +9,10 @@ from typing import Callable, Dict, List, Sequence
 import torch
 
 RUNTIMES = ('eager', 'eager_fused', 'onnxruntime')
+# the benchmark exports the graph in one process and times eager PyTorch in another: one draw
+# of random weights for both, or the two would keep different numbers of boxes after the score
+# threshold (and so do different work)
+RANDOM_WEIGHTS_SEED = 0
 # mmdet's own configs, the references a user would pick instead
 REFERENCES = {
     'mmdet_faster_rcnn_r50': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',

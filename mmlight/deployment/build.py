@@ -34,24 +34,26 @@ def pipeline_resize_shape(cfg: Config):
 
 
 def build_detector(config, checkpoint: Optional[str] = None,
-                   cfg_options: Optional[dict] = None, seed: int = 0) -> torch.nn.Module:
+                   cfg_options: Optional[dict] = None,
+                   seed: Optional[int] = None) -> torch.nn.Module:
     """Build the config's detector in eval mode on CPU and load ``checkpoint`` into it
     strictly (safe loading: ``weights_only=True`` with mmlight's allow-list). The pretrained
     backbone file of the config is not needed: the detector checkpoint holds the backbone.
-    Without a checkpoint the weights are random (tests, benchmarks), drawn from ``seed``
-    without touching the caller's random state: the same detector in every process."""
+    Without a checkpoint the weights are random (tests, benchmarks): drawn from torch's global
+    generator, or with ``seed`` from that seed without touching the caller's random state (the
+    same detector in every process)."""
     from mmdet.registry import MODELS
     from mmengine.registry import init_default_scope
 
     cfg = load_detector_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     cfg.model.backbone.init_cfg = None
-    # one draw per seed: the benchmark exports the graph in one process and times eager
-    # PyTorch in another, and with two draws of random weights the two would keep different
-    # numbers of boxes after the score threshold (and so do different work)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    if seed is None:
         detector = MODELS.build(cfg.model)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            detector = MODELS.build(cfg.model)
     if checkpoint is not None:
         state = load_checkpoint_file(checkpoint)
         load_state_dict_strict(detector, unwrap_state_dict(state),

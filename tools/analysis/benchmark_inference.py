@@ -32,8 +32,8 @@ import torch
 
 import mmlight  # noqa: F401
 from mmlight.analysis import detector_complexity
-from mmlight.analysis.inference import (REFERENCES, RUNTIMES, config_names, inference_fns,
-                                        random_image, resolve_config)
+from mmlight.analysis.inference import (RANDOM_WEIGHTS_SEED, REFERENCES, RUNTIMES, config_names,
+                                        inference_fns, random_image, resolve_config)
 from mmlight.analysis.profile import eager_breakdown, onnxruntime_breakdown
 from mmlight.deployment.build import build_detector
 from mmlight.deployment.detector import detector_layout
@@ -68,15 +68,20 @@ def parse_args():
     return args
 
 
+def random_detector(config):
+    """The config's detector with the benchmark's one draw of random weights."""
+    return build_detector(resolve_config(config), seed=RANDOM_WEIGHTS_SEED)
+
+
 def worker(args):
     shape = args.shape[0]
     if args.worker == 'timing':
-        detector = build_detector(resolve_config(args.configs[0]))
+        detector = random_detector(args.configs[0])
         fns = inference_fns(detector, shape, args.runtimes, args.onnx)
         seconds = alternating_rounds(fns, args.iters, warmup=1)
         return {f'{runtime}_s': value for runtime, value in seconds.items()}
     if args.worker == 'profile':
-        detector = build_detector(resolve_config(args.configs[0]))
+        detector = random_detector(args.configs[0])
         image = random_image(shape)
         onnx = onnxruntime_breakdown(args.onnx, image[None].float().numpy(), args.iters)
         return {'eager': eager_breakdown(detector, image, args.iters),
@@ -86,8 +91,7 @@ def worker(args):
     # session, which does not build the torch model) and one call, above the imports
     runtime = args.worker[len('memory-'):]
     with PeakMemory(torch.device('cpu')) as memory:
-        detector = None if runtime == 'onnxruntime' else build_detector(
-            resolve_config(args.configs[0]))
+        detector = None if runtime == 'onnxruntime' else random_detector(args.configs[0])
         inference_fns(detector, shape, [runtime], args.onnx)[runtime]()
     return {f'{runtime}_peak_mib': memory.mib}
 
@@ -102,7 +106,7 @@ def run_worker(args, config, shape, mode, runtimes, onnx_file):
 
 def measure(args, config, shape, tmp):
     path = resolve_config(config)
-    detector = build_detector(path)
+    detector = random_detector(path)
     complexity = detector_complexity(path, shape)
     row = dict(config=config, shape=list(shape),
                params_m=complexity['detector']['params'] / 1e6,
@@ -122,7 +126,7 @@ def measure(args, config, shape, tmp):
 
 
 def profile(args, config, shape, tmp):
-    detector = build_detector(resolve_config(config))
+    detector = random_detector(config)
     detector_layout(detector)  # a detector the ONNX path does not cover: its error
     onnx_file = export_onnx(detector, osp.join(tmp, config + '.onnx'), shape)
     return run_worker(args, config, shape, 'profile', ['onnxruntime'], onnx_file)
