@@ -11,6 +11,7 @@ from typing import Dict
 
 import torch
 
+from mmlight.utils.benchmark import timed
 from .inference import eager_predict
 
 # the modules whose forward is timed, where the detector has them
@@ -49,19 +50,16 @@ def eager_breakdown(detector, image: torch.Tensor, iters: int = 3) -> Dict[str, 
             seconds[name] += time.perf_counter() - started.pop(name)
 
         handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
-    run = eager_predict(detector, image)
+    run, cpu = eager_predict(detector, image), torch.device('cpu')
     try:
-        run()
+        timed(run, 0, 1, cpu)  # warm-up
         seconds.clear()
-        start = time.perf_counter()
-        for _ in range(iters):
-            run()
-        total = time.perf_counter() - start
+        per_image = timed(run, iters, 0, cpu)
     finally:
         for handle in handles:
             handle.remove()
     result = {name: seconds[name] / iters for name in parts}
-    result[OTHER] = total / iters - sum(result.values())
+    result[OTHER] = per_image - sum(result.values())
     return result
 
 

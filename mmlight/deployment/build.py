@@ -48,12 +48,10 @@ def build_detector(config, checkpoint: Optional[str] = None,
     cfg = load_detector_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     cfg.model.backbone.init_cfg = None
-    if seed is None:
-        detector = MODELS.build(cfg.model)
-    else:
-        with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[], enabled=seed is not None):
+        if seed is not None:
             torch.manual_seed(seed)
-            detector = MODELS.build(cfg.model)
+        detector = MODELS.build(cfg.model)
     if checkpoint is not None:
         state = load_checkpoint_file(checkpoint)
         load_state_dict_strict(detector, unwrap_state_dict(state),

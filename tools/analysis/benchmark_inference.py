@@ -104,6 +104,13 @@ def run_worker(args, config, shape, mode, runtimes, onnx_file):
     return run_isolated(cmd, f'{config} ({mode})')
 
 
+def export_graph(detector, config, shape, tmp):
+    """The ONNX file of ``detector`` in ``tmp``; ValueError for a detector the ONNX path does
+    not cover."""
+    detector_layout(detector)
+    return export_onnx(detector, osp.join(tmp, config + '.onnx'), shape)
+
+
 def measure(args, config, shape, tmp):
     path = resolve_config(config)
     detector = random_detector(path)
@@ -114,8 +121,7 @@ def measure(args, config, shape, tmp):
     runtimes = ['eager', 'eager_fused']
     onnx_file = None
     try:
-        detector_layout(detector)
-        onnx_file = export_onnx(detector, osp.join(tmp, config + '.onnx'), shape)
+        onnx_file = export_graph(detector, config, shape, tmp)
         runtimes.append('onnxruntime')
     except ValueError as err:  # a detector the ONNX path does not cover
         row['onnx'] = str(err)
@@ -126,9 +132,7 @@ def measure(args, config, shape, tmp):
 
 
 def profile(args, config, shape, tmp):
-    detector = random_detector(config)
-    detector_layout(detector)  # a detector the ONNX path does not cover: its error
-    onnx_file = export_onnx(detector, osp.join(tmp, config + '.onnx'), shape)
+    onnx_file = export_graph(random_detector(config), config, shape, tmp)
     return run_worker(args, config, shape, 'profile', ['onnxruntime'], onnx_file)
 
 
