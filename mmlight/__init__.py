@@ -3,10 +3,14 @@
 ``import mmlight`` (or ``custom_imports = dict(imports=['mmlight'])`` in a config) registers
 every backbone, layer, neck and hook into mmdet's registries, each family's checkpoint
 converter as the filter of its backbones' Pretrained loading, and the ``mmlight://NAME``
-checkpoint scheme. It changes nothing about how other checkpoints are loaded.
+checkpoint scheme, and lets configs inherit mmlight's (``_base_ = 'mmlight::NAME.py'``). It
+changes nothing about how other checkpoints or configs are loaded.
 """
+# importing these registers mmlight's modules, checkpoint filters and the mmlight:// scheme
+from . import converters, engine, evaluation, models, weights  # noqa: F401
+from .utils.package_configs import register_config_bases
 from .version import __version__
-from . import engine, evaluation, models  # noqa: F401,E402  (registers the modules)
-from . import converters, weights  # noqa: F401,E402  (checkpoint filters, mmlight:// scheme)
+
+register_config_bases()
 
 __all__ = ['__version__']

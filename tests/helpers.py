@@ -1,9 +1,16 @@
+"""What the test files share: tiny configs on the demo set, running tools as a user does, free
+ports, reference comparisons and recipe tables. Test files import from here, never from each
+other."""
 import copy
+import glob
+import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
+import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
@@ -25,11 +32,11 @@ def _datasets(node):
             yield from _datasets(item)
 
 
-def _dicts(node):
+def dicts_in(node):
     if isinstance(node, dict):
         yield node
         for value in node.values():
-            yield from _dicts(value)
+            yield from dicts_in(value)
 
 
 def _shrink_pipeline(pipeline, size):
@@ -59,11 +66,11 @@ def tiny_config(cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_i
         cfg.model.backbone.init_cfg = None
     # an untrained detector scores below the usual thresholds: keep every box so that the
     # evaluation computes real numbers instead of skipping an empty result
-    for node in _dicts(cfg.model.get('test_cfg')):
+    for node in dicts_in(cfg.model.get('test_cfg')):
         for key in ('score_thr', 'conf_thr'):
             if key in node:
                 node[key] = 0.0
-    for node in _dicts(cfg.model):
+    for node in dicts_in(cfg.model):
         if 'num_classes' in node:
             node['num_classes'] = len(CLASSES)
     metainfo = dict(classes=CLASSES)
@@ -111,6 +118,14 @@ class RecordMetrics(Hook):
         self.metrics = metrics
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on now (the OS picks it): for torchrun's rendezvous, so that
+    two test runs on one machine never meet on a fixed port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 def run_tool(args, timeout=900, env=None):
     """Run a tools/ script (or torchrun) the way a user does, from the repository root."""
     full_env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
@@ -118,3 +133,73 @@ def run_tool(args, timeout=900, env=None):
     proc = subprocess.run([sys.executable] + args, cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
     return proc
+
+
+def randomize_norm_statistics(model, seed=0):
+    """Random BN running statistics and affine parameters, so that eval-mode BN is not an
+    identity and a swapped key would show up in the outputs."""
+    gen = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+            module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+            module.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            module.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
+
+
+def assert_same_levels(ours, reference, x):
+    with torch.no_grad():
+        a, b = ours.eval()(x), reference.eval()(x)
+    assert len(a) == len(b)
+    for level, (u, v) in enumerate(zip(a, b, strict=True)):
+        assert u.shape == v.shape, level
+        assert (u - v).abs().max().item() <= 1e-5, level
+
+
+HORNET_RECIPES = {
+    # config: (arch, drop_path_rate, lr, decay_rate, num_layers), from the official file named
+    # in each config (1x HorNet-S; the 3x Cascade configs for T, T-GF and S-GF)
+    'faster_rcnn_hornet-t_fpn_1x.py': ('tiny', 0.4, 2e-4, 0.7, 12),
+    'mask_rcnn_hornet-t_fpn_1x.py': ('tiny', 0.4, 2e-4, 0.7, 12),
+    'mask_rcnn_hornet-t-gf_fpn_1x.py': ('tiny-gf', 0.4, 2e-4, 0.7, 12),
+    'faster_rcnn_hornet-s_fpn_1x.py': ('small', 0.6, 1e-4, 0.95, 6),
+    'mask_rcnn_hornet-s_fpn_1x.py': ('small', 0.6, 1e-4, 0.95, 6),
+    'mask_rcnn_hornet-s-gf_fpn_1x.py': ('small-gf', 0.6, 2e-4, 0.7, 12),
+}
+
+
+def mmdet_config(*parts):
+    """A config file shipped inside the installed mmdet package."""
+    import mmdet
+    return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', *parts)
+
+
+def retinanet_cfg(demo_root, work_dir, max_iters):
+    """A detector whose training has no random sampling, so two runs can be compared loss
+    for loss: RetinaNet on GhostNet, no flip, iteration-based."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ghostnet_fpn_1x.py'))
+    retina = Config.fromfile(mmdet_config('retinanet', 'retinanet_r50_fpn_1x_coco.py'))
+    cfg.model = retina.model
+    cfg.model.backbone = dict(type='GhostNet', widen_factor=0.5, out_indices=(1, 2, 3))
+    cfg.model.neck.update(in_channels=[20, 56, 80], out_channels=32, start_level=0)
+    cfg.model.bbox_head.update(in_channels=32, feat_channels=32, stacked_convs=1,
+                               num_classes=3)
+    cfg = tiny_config(cfg, demo_root, work_dir, num_images=8)
+    cfg.train_dataloader.dataset.pipeline = [
+        p for p in cfg.train_dataloader.dataset.pipeline if p['type'] != 'RandomFlip']
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=1000)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=2, by_epoch=False)
+    cfg.log_processor = dict(by_epoch=False, window_size=1)
+    cfg.randomness = dict(seed=0)
+    cfg.optim_wrapper.optimizer.update(lr=0.01, momentum=0.9)
+    cfg.log_level = 'INFO'  # the resume message is an INFO line
+    return cfg
+
+
+def logged_losses(work_dir):
+    path = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    assert len(path) == 1, path
+    with open(path[0]) as f:
+        rows = [json.loads(line) for line in f]
+    return {row['iter']: row['loss'] for row in rows if 'loss' in row}

@@ -6,14 +6,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 
 import mmlight  # noqa: F401
-from mmdet.registry import MODELS
 from mmlight.analysis import detector_complexity
 from mmlight.demo_data import CLASSES
-from mmlight.utils.checkpoint import safe_checkpoint_loading
 from tests.helpers import ROOT, run_tool
 
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'faster_rcnn_ghostnet_fpn_demo.py')
@@ -83,13 +82,15 @@ def demo_checkpoint(demo_root, tmp_path):
 
 
 def test_det_inferencer_runs_an_mmlight_config(demo_checkpoint, demo_root, tmp_path):
-    from mmdet.apis import DetInferencer, inference_detector, init_detector
+    """mmlight.apis: DetInferencer (mmdet's, reading the Runner checkpoint through the
+    allow-list) returns what init_detector + inference_detector return."""
+    from mmlight.apis import DetInferencer, inference_detector, init_detector
     config, checkpoint = demo_checkpoint
     image = osp.join(demo_root, 'val', '000001.png')
     assert osp.isfile(image)
-    with safe_checkpoint_loading():  # torch >= 2.6 refuses the message hub otherwise
-        inferencer = DetInferencer(model=config, weights=checkpoint, device='cpu')
-        detector = init_detector(config, checkpoint, device='cpu')
+    inferencer = DetInferencer(model=config, weights=checkpoint, device='cpu')
+    detector = init_detector(config, checkpoint, device='cpu')
+    assert detector.dataset_meta['classes'] == CLASSES
     output = inferencer(image, return_vis=False, pred_score_thr=0.0)
     prediction = output['predictions'][0]
     # the same detections as the model's own predict path
@@ -122,18 +123,18 @@ def test_show_predictions_writes_a_grid_png(demo_checkpoint, tmp_path):
 def test_inference_benchmark_runtimes_compute_the_same_detections():
     """benchmark_inference.py's eager and conv+BN-fused callables (what it times) return the
     same detections; unknown names are refused."""
-    from mmlight.analysis.inference import inference_fns, resolve_config
-    from mmlight.deployment.build import build_detector
-    detector = build_detector(resolve_config('yolov4_ghostnet_416'))
+    from mmlight.analysis.inference import benchmark_config, inference_fns
+    from mmlight.apis import init_detector, resolve_config
+    detector = init_detector(resolve_config('yolov4_ghostnet_416'))
     detector.test_cfg.score_thr = 0.0  # keep every box of the random weights
     fns = inference_fns(detector, (128, 160), ['eager', 'eager_fused'])
     eager = fns['eager']()[0].pred_instances
     fused = fns['eager_fused']()[0].pred_instances
     assert len(eager.scores) == len(fused.scores) > 0
     torch.testing.assert_close(fused.scores, eager.scores, atol=1e-4, rtol=0)
-    assert resolve_config('mmdet_rtmdet_tiny').endswith('rtmdet_tiny_8xb32-300e_coco.py')
+    assert benchmark_config('mmdet_rtmdet_tiny').endswith('rtmdet_tiny_8xb32-300e_coco.py')
     with pytest.raises(FileNotFoundError, match="'no_such' is neither a config file"):
-        resolve_config('no_such')
+        benchmark_config('no_such')
     with pytest.raises(ValueError, match="unknown runtime 'tensorrt'"):
         inference_fns(detector, (128, 160), ['tensorrt'])
 
@@ -142,22 +143,22 @@ def test_random_weights_are_one_draw_in_every_process():
     """The benchmark exports in one process and times eager PyTorch in another: with a seed,
     both hold the same random weights, and building does not move the caller's random state;
     without one, the weights come from the caller's generator."""
-    from mmlight.analysis.inference import RANDOM_WEIGHTS_SEED, resolve_config
-    from mmlight.deployment.build import build_detector
+    from mmlight.analysis.inference import RANDOM_WEIGHTS_SEED
+    from mmlight.apis import init_detector, resolve_config
     config = resolve_config('yolov4_ghostnet_416')
     torch.manual_seed(123)
     expected_next = torch.rand(1)
     torch.manual_seed(123)
-    first = build_detector(config, seed=RANDOM_WEIGHTS_SEED).state_dict()
+    first = init_detector(config, seed=RANDOM_WEIGHTS_SEED).state_dict()
     assert torch.equal(torch.rand(1), expected_next)
-    second = build_detector(config, seed=RANDOM_WEIGHTS_SEED).state_dict()
-    other = build_detector(config, seed=RANDOM_WEIGHTS_SEED + 1).state_dict()
+    second = init_detector(config, seed=RANDOM_WEIGHTS_SEED).state_dict()
+    other = init_detector(config, seed=RANDOM_WEIGHTS_SEED + 1).state_dict()
     assert all(torch.equal(first[key], second[key]) for key in first)
     assert not all(torch.equal(first[key], other[key]) for key in first)
     torch.manual_seed(RANDOM_WEIGHTS_SEED)
     first_draw = torch.rand(1)
     torch.manual_seed(RANDOM_WEIGHTS_SEED)
-    unseeded = build_detector(config).state_dict()
+    unseeded = init_detector(config).state_dict()
     assert all(torch.equal(first[key], unseeded[key]) for key in first)
     assert not torch.equal(torch.rand(1), first_draw)  # the caller's generator moved on
 
@@ -165,10 +166,10 @@ def test_random_weights_are_one_draw_in_every_process():
 def test_eager_breakdown_times_each_part_of_a_two_stage_detector():
     """--profile's eager side: one entry per module of the detector and one for the rest of
     predict, and no hook left behind on the detector."""
-    from mmlight.analysis.inference import random_image, resolve_config
+    from mmlight.analysis.inference import random_image
     from mmlight.analysis.profile import OTHER, eager_breakdown
-    from mmlight.deployment.build import build_detector
-    detector = build_detector(resolve_config('faster_rcnn_shufflenetv2_fpn_1x'))
+    from mmlight.apis import init_detector, resolve_config
+    detector = init_detector(resolve_config('faster_rcnn_shufflenetv2_fpn_1x'))
     breakdown = eager_breakdown(detector, random_image((128, 160)), iters=1)
     assert list(breakdown) == ['backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
                                'roi_head.bbox_head', OTHER]

@@ -8,12 +8,15 @@ import math
 import pytest
 import torch
 import torch.nn as nn
+from mmdet.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmlight  # noqa: F401
-from mmdet.registry import MODELS
 from mmlight.models.backbones import MultiScaleBackbone
 from mmlight.models.backbones import base as contract
+
+# the edit-loop tier: bash tools/run_tests.sh --quick
+pytestmark = pytest.mark.quick
 
 # A small variant of every registered backbone (the contract does not depend on the width);
 # the type name is the key, so a new backbone without an entry fails the first test.

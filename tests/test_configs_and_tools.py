@@ -12,8 +12,16 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmlight  # noqa: F401
-from mmlight.analysis.inference import config_names
-from tests.helpers import ROOT, RecordMetrics, run_tool, tiny_config
+from mmlight.apis import config_names
+from tests.helpers import (
+    HORNET_RECIPES,
+    ROOT,
+    RecordMetrics,
+    free_port,
+    mmdet_config,
+    run_tool,
+    tiny_config,
+)
 
 CONFIGS = [osp.join('configs', name + '.py') for name in config_names(recursive=True)]
 
@@ -105,7 +113,6 @@ YOLO_RECIPE = dict(optimizer='SGD', lr=0.003, weight_decay=5e-4, batch_size=24, 
 
 
 def _recipe(config):
-    from tests.test_hornet import HORNET_RECIPES
     name = osp.basename(config)
     if name.startswith('yolov4_'):
         return YOLO_RECIPE
@@ -193,18 +200,13 @@ def _demo_cli_overrides(demo_root, size=96):
                     f'{loader}.dataset.data_prefix.img={split}/',
                     f'{loader}.dataset.metainfo.classes=[circle,square,triangle]',
                     f'{loader}.dataset.indices=2',
-                    f'{loader}.dataset.pipeline.{2 if split == "train" else 1}.scale=({size},{size})']
+                    f'{loader}.dataset.pipeline.{2 if split == "train" else 1}.scale='
+                    f'({size},{size})']
     ann = osp.join(demo_root, 'annotations/instances_val.json')
     return options + [f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}',
                       'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
                       'model.roi_head.bbox_head.num_classes=3', 'model.test_cfg.rcnn.score_thr=0.0',
                       'train_dataloader.dataset.filter_cfg.min_size=1']
-
-
-def mmdet_config(*parts):
-    """A config file shipped inside the installed mmdet package."""
-    import mmdet
-    return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', *parts)
 
 
 def test_unchanged_mmdet_config_runs_with_an_mmlight_backbone(demo_root, tmp_path):
@@ -220,36 +222,6 @@ def test_unchanged_mmdet_config_runs_with_an_mmlight_backbone(demo_root, tmp_pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'coco/bbox_mAP' in proc.stdout + proc.stderr
     assert osp.isfile(osp.join(str(tmp_path), 'epoch_1.pth'))
-
-
-def _retinanet_cfg(demo_root, work_dir, max_iters):
-    """A detector whose training has no random sampling, so two runs can be compared loss
-    for loss: RetinaNet on GhostNet, no flip, iteration-based."""
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ghostnet_fpn_1x.py'))
-    retina = Config.fromfile(mmdet_config('retinanet', 'retinanet_r50_fpn_1x_coco.py'))
-    cfg.model = retina.model
-    cfg.model.backbone = dict(type='GhostNet', widen_factor=0.5, out_indices=(1, 2, 3))
-    cfg.model.neck.update(in_channels=[20, 56, 80], out_channels=32, start_level=0)
-    cfg.model.bbox_head.update(in_channels=32, feat_channels=32, stacked_convs=1,
-                               num_classes=3)
-    cfg = tiny_config(cfg, demo_root, work_dir, num_images=8)
-    cfg.train_dataloader.dataset.pipeline = [
-        p for p in cfg.train_dataloader.dataset.pipeline if p['type'] != 'RandomFlip']
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=1000)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=2, by_epoch=False)
-    cfg.log_processor = dict(by_epoch=False, window_size=1)
-    cfg.randomness = dict(seed=0)
-    cfg.optim_wrapper.optimizer.update(lr=0.01, momentum=0.9)
-    cfg.log_level = 'INFO'  # the resume message is an INFO line
-    return cfg
-
-
-def _scalars(work_dir):
-    path = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
-    assert len(path) == 1, path
-    with open(path[0]) as f:
-        rows = [json.loads(line) for line in f]
-    return {row['iter']: row['loss'] for row in rows if 'loss' in row}
 
 
 def run_script(cmd, env):
@@ -269,7 +241,7 @@ def test_two_process_cpu_training_and_evaluation(demo_root, tmp_path):
     cfg.randomness = dict(seed=0)
     path = osp.join(str(tmp_path), 'dist_cfg.py')
     cfg.dump(path)
-    env = dict(PORT='29561', OMP_NUM_THREADS='1', PYTHON=sys.executable)
+    env = dict(PORT=str(free_port()), OMP_NUM_THREADS='1', PYTHON=sys.executable)
     proc = run_script(['bash', 'tools/dist_train.sh', path, '2', '--work-dir', str(tmp_path)],
                       env)
     out = proc.stdout + proc.stderr
@@ -282,7 +254,7 @@ def test_two_process_cpu_training_and_evaluation(demo_root, tmp_path):
     # and the dist test script's path: evaluate the checkpoint with 2 processes
     proc = run_script(['bash', 'tools/dist_test.sh', path,
                        osp.join(str(tmp_path), 'epoch_2.pth'), '2', '--work-dir', str(tmp_path)],
-                      dict(env, PORT='29562'))
+                      dict(env, PORT=str(free_port())))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert 'coco/bbox_mAP' in proc.stdout, evaluation_log(proc.stdout + proc.stderr)
 
@@ -296,7 +268,7 @@ def evaluation_log(out):
 
 
 def test_train_tool_runs_the_odconv_r50_config_on_demo_data(demo_root, tmp_path):
-    """The mission's command, pointed at the demo data from the command line only."""
+    """The README's training command, pointed at the demo data from the command line only."""
     ann = osp.join(demo_root, 'annotations', 'instances_{}.json')
     options = ['model.backbone.init_cfg=None', 'model.roi_head.bbox_head.num_classes=3',
                'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
@@ -326,8 +298,8 @@ def test_train_tool_runs_the_odconv_r50_config_on_demo_data(demo_root, tmp_path)
 
 def test_two_process_training_of_an_odconv_model_needs_no_unused_parameter_search(
         demo_root, tmp_path):
-    cfg = tiny_config(Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_odconv_r50_fpn_1x.py')),
-                      demo_root, str(tmp_path), num_images=4)
+    config = osp.join(ROOT, 'configs', 'faster_rcnn_odconv_r50_fpn_1x.py')
+    cfg = tiny_config(Config.fromfile(config), demo_root, str(tmp_path), num_images=4)
     cfg.model.backbone.update(depth=18, od_cfg=dict(kernel_num=4, reduction=0.0625))
     cfg.model.neck.in_channels = [64, 128, 256, 512]
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=5)
@@ -337,7 +309,7 @@ def test_two_process_training_of_an_odconv_model_needs_no_unused_parameter_searc
     cfg.log_level = 'INFO'
     path = osp.join(str(tmp_path), 'dist_od_cfg.py')
     cfg.dump(path)
-    env = dict(PORT='29563', OMP_NUM_THREADS='1', PYTHON=sys.executable)
+    env = dict(PORT=str(free_port()), OMP_NUM_THREADS='1', PYTHON=sys.executable)
     proc = run_script(['bash', 'tools/dist_train.sh', path, '2', '--work-dir', str(tmp_path)],
                       env)
     out = proc.stdout + proc.stderr

@@ -8,12 +8,12 @@ from unittest import mock
 import numpy as np
 import pytest
 from faster_coco_eval import COCOeval_faster
+from mmdet.evaluation.metrics import CocoMetric
+from mmdet.registry import METRICS
 from pycocotools import mask as mask_utils
 from pycocotools.cocoeval import COCOeval
 
 import mmlight  # noqa: F401
-from mmdet.evaluation.metrics import CocoMetric
-from mmdet.registry import METRICS
 from mmlight.demo_data import CLASSES
 from mmlight.testing.synthetic_coco import write_coco_set
 

@@ -1,29 +1,19 @@
 import os.path as osp
 
 import pytest
+import timm  # noqa: E402  (a test dependency: tools/ensure_env.sh --test)
 import torch
+from mmdet.registry import MODELS
 
 import mmlight  # noqa: F401
-from mmdet.registry import MODELS
 from mmlight.converters import convert_state_dict
 from mmlight.testing.references import TimmGhostNetLevels
+from tests.helpers import randomize_norm_statistics, run_tool
 
-import timm  # noqa: E402  (a test dependency: tools/ensure_env.sh --test)
+# the edit-loop tier: bash tools/run_tests.sh --quick
+pytestmark = pytest.mark.quick
 
 FAMILIES = [('GhostNet', 'ghostnet_100'), ('GhostNetV2', 'ghostnetv2_100')]
-
-
-def randomize_norm_statistics(model, seed=0):
-    """Random BN running statistics and affine parameters, so that eval-mode BN is not an
-    identity and a swapped key would show up in the outputs."""
-    gen = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            n = module.num_features
-            module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-            module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            module.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            module.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
 
 
 def build(type_name, **kwargs):
@@ -130,26 +120,40 @@ def test_missing_pretrained_file_says_where_and_how():
     assert 'model.backbone.init_cfg=None' in text
 
 
-def test_converter_cli_round_trip(tmp_path):
-    from tests.helpers import run_tool
+@pytest.mark.parametrize('timm_name,type_name,width', [('ghostnet_050', 'GhostNet', 0.5),
+                                                       ('ghostnet_130', 'GhostNet', 1.3),
+                                                       ('ghostnetv2_160', 'GhostNetV2', 1.6)])
+def test_converter_cli_infers_any_width_from_the_shapes(timm_name, type_name, width, tmp_path):
+    """timm files of widths the weights table does not hold: the converter tells the width
+    from the tensor shapes, and the converted file gives timm's features."""
     torch.manual_seed(0)
-    reference = timm.create_model('ghostnet_050', pretrained=False)
+    reference = timm.create_model(timm_name, pretrained=False)
     src = str(tmp_path / 'official.pth')
     # official checkpoints come wrapped, with DataParallel prefixes
     torch.save({'state_dict': {'module.' + k: v for k, v in reference.state_dict().items()}},
                src)
-    dst = str(tmp_path / 'converted' / 'ghostnet_0.5x.pth')
-    # no 0.5x weights in the table: the width cannot be inferred, and nothing is written
+    dst = str(tmp_path / 'converted' / 'backbone.pth')
     proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', src, dst])
-    assert proc.returncode != 0 and 'fits no backbone tried; pass --model' in proc.stderr
-    assert "'widen_factor': 1.3" in proc.stderr and 'wrong shape' in proc.stderr
-    assert not osp.exists(dst)
-    proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', src, dst,
-                     '--model', 'type=GhostNet', 'widen_factor=0.5'])
     assert proc.returncode == 0, proc.stderr
-    model = build('GhostNet', widen_factor=0.5, out_indices=(4, ),
+    assert f"'type': '{type_name}', 'widen_factor': {width}" in proc.stdout
+    model = build(type_name, widen_factor=width, out_indices=(4, ),
                   init_cfg=dict(type='Pretrained', checkpoint=dst))
     model.init_weights()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert (model.eval()(x)[0] - reference.eval().forward_features(x)).abs().max() <= 1e-5
+
+
+def test_converter_cli_refuses_a_file_that_fits_no_variant(tmp_path):
+    """A file with a stem of another kernel size fits no GhostNet: the error lists what was
+    tried and what did not fit, --model is the way out, and nothing is written."""
+    state = timm.create_model('ghostnet_100', pretrained=False).state_dict()
+    state['conv_stem.weight'] = torch.zeros(16, 3, 5, 5)
+    src, dst = str(tmp_path / 'cut.pth'), str(tmp_path / 'out.pth')
+    torch.save(state, src)
+    proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', src, dst])
+    assert proc.returncode != 0
+    assert 'fits none of the ghostnet backbones' in proc.stderr
+    assert "'widen_factor': 1.0}: 1 tensors of another shape, e.g. stem.conv.weight" in proc.stderr
+    assert 'Pass --model' in proc.stderr
+    assert not osp.exists(dst)

@@ -3,15 +3,17 @@ robustness, frozen stages, and the layer-wise lr decay."""
 import pytest
 import torch
 import torch.nn as nn
+from mmdet.registry import MODELS
 
 import mmlight  # noqa: F401
-from mmdet.registry import MODELS
 from mmlight.converters import convert_state_dict
 from mmlight.engine import LayerDecayOptimWrapperConstructor
 from mmlight.models.layers import GlobalLocalFilter, gnConv
 from mmlight.testing.references import MMPretrainHorNetLevels
-from tests.helpers import run_tool
-from tests.test_shufflenet import assert_same_levels
+from tests.helpers import HORNET_RECIPES, ROOT, assert_same_levels, run_tool
+
+# the edit-loop tier: bash tools/run_tests.sh --quick
+pytestmark = pytest.mark.quick
 
 
 def build(**kwargs):
@@ -157,18 +159,6 @@ def test_mixed_precision_forward_backward_is_finite():
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
-HORNET_RECIPES = {
-    # config: (arch, drop_path_rate, lr, decay_rate, num_layers), from the official file named
-    # in each config (1x HorNet-S; the 3x Cascade configs for T, T-GF and S-GF)
-    'faster_rcnn_hornet-t_fpn_1x.py': ('tiny', 0.4, 2e-4, 0.7, 12),
-    'mask_rcnn_hornet-t_fpn_1x.py': ('tiny', 0.4, 2e-4, 0.7, 12),
-    'mask_rcnn_hornet-t-gf_fpn_1x.py': ('tiny-gf', 0.4, 2e-4, 0.7, 12),
-    'faster_rcnn_hornet-s_fpn_1x.py': ('small', 0.6, 1e-4, 0.95, 6),
-    'mask_rcnn_hornet-s_fpn_1x.py': ('small', 0.6, 1e-4, 0.95, 6),
-    'mask_rcnn_hornet-s-gf_fpn_1x.py': ('small-gf', 0.6, 2e-4, 0.7, 12),
-}
-
-
 def _official_names(arch):
     """mmlight backbone parameter name -> the official detection backbone's name of it.
 
@@ -188,7 +178,6 @@ def test_hornet_configs_are_the_official_recipe_with_the_official_layer_decay(co
     from mmengine.registry import DefaultScope
 
     from mmlight.testing.official_hornet import official_lr_scale_and_weight_decay
-    from tests.helpers import ROOT
     arch, drop_path_rate, lr, decay_rate, num_layers = HORNET_RECIPES[config]
     cfg = Config.fromfile(f'{ROOT}/configs/{config}')
     assert cfg.model.backbone.arch == arch

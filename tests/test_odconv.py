@@ -11,6 +11,9 @@ from mmcv.cnn import build_conv_layer
 from mmlight.models.layers import ODConv2d
 from mmlight.models.layers.odconv import ODCONV_IMPLS
 
+# the edit-loop tier: bash tools/run_tests.sh --quick
+pytestmark = pytest.mark.quick
+
 
 def equation_reference(conv: ODConv2d, x):
     """y_b = a_f * ((sum_k a_w,k * a_s * W_k) conv (x_b * a_c)), one sample at a time,

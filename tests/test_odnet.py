@@ -5,20 +5,22 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn as nn
+from mmdet.registry import MODELS
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 import mmlight  # noqa: F401
-from mmdet.registry import MODELS
 from mmlight.converters import convert_state_dict
 from mmlight.engine import ODConvTemperatureHook
 from mmlight.models.layers import ODConv2d
-from mmlight.utils.checkpoint import safe_checkpoint_loading
-from mmlight.testing.references import (OfficialODMobileNetV2Levels, OfficialODResNetLevels,
-                                        TorchvisionMobileNetV2Levels, TorchvisionResNetLevels)
-from tests.helpers import ROOT, run_tool
-from tests.test_ghostnet import randomize_norm_statistics
-from tests.test_shufflenet import assert_same_levels
+from mmlight.testing.references import (
+    OfficialODMobileNetV2Levels,
+    OfficialODResNetLevels,
+    TorchvisionMobileNetV2Levels,
+    TorchvisionResNetLevels,
+)
+from mmlight.utils.safe_load import safe_checkpoint_loading
+from tests.helpers import ROOT, assert_same_levels, randomize_norm_statistics, run_tool
 
 
 def build(type_name, **kwargs):

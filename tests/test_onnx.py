@@ -16,13 +16,14 @@ from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
 import mmlight  # noqa: F401
-from mmlight.analysis.inference import config_names, eager_predict
-from mmlight.deployment import DeployableDetector, detector_layout
-from mmlight.deployment.build import build_detector, load_detector_config
-from mmlight.deployment.onnx import OnnxDetector, export_onnx
-from mmlight.models.layers.gnconv import global_filter_as_matmul
+from mmlight.analysis.inference import eager_predict
+from mmlight.apis import config_names, init_detector, load_detector_config
 from mmlight.demo_data import CLASSES
-from tests.helpers import ROOT, _dicts, run_tool
+from mmlight.deployment import DeployableDetector, detector_layout
+from mmlight.deployment.onnx import OnnxDetector, export_onnx
+from mmlight.models.layers import GlobalLocalFilter
+from mmlight.models.layers.gnconv import global_filter_as_matmul
+from tests.helpers import ROOT, dicts_in, run_tool
 
 SIZES = ((128, 160), (160, 128))
 # Every detector config of configs/ (the demo ones included), each as it is with one exception:
@@ -65,7 +66,7 @@ def calibrate_norms(detector, images):
     """BatchNorm running statistics from these images (cumulative average): without
     ImageNet weights, eval-mode BN with its initial statistics lets the signal fade in deep
     backbones, and every image would score alike."""
-    deployable = DeployableDetector(detector)  # (puts the detector in eval mode)
+    deployable = DeployableDetector(detector)
     norms = [m for m in detector.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for norm in norms:
         norm.reset_running_stats()
@@ -140,7 +141,7 @@ def tiny_detector(name, demo_root):
     statistics from demo images (no training: a few iterations from scratch leave every score
     within 1e-4 of the others, and take longer than this)."""
     cfg = load_detector_config(osp.join(ROOT, 'configs', name + '.py'))
-    for node in _dicts(cfg.model):
+    for node in dicts_in(cfg.model):
         if 'num_classes' in node:
             node['num_classes'] = len(CLASSES)
     return tiny_detector_from_cfg(cfg, demo_root)
@@ -148,7 +149,7 @@ def tiny_detector(name, demo_root):
 
 def tiny_detector_from_cfg(cfg, demo_root, drop_blocks=True, spread_rcnn=True):
     torch.manual_seed(0)
-    detector = build_detector(cfg)
+    detector = init_detector(cfg)
     detector.init_weights()
     if drop_blocks:
         drop_repeated_blocks(detector.backbone)
@@ -213,9 +214,9 @@ def test_onnxruntime_gives_mmdets_detections(name, demo_root, tmp_path):
         session(images[0].float())
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize('size', [(14, 8), (13, 9), (7, 7), (25, 42)])
 def test_global_filter_as_matmul_equals_the_ffts(size):
-    from mmlight.models.layers import GlobalLocalFilter
     torch.manual_seed(0)
     height, width = size
     x = torch.randn(2, 6, height, width)
@@ -233,6 +234,27 @@ def test_global_filter_as_matmul_equals_the_ffts(size):
     torch.testing.assert_close(matmuls, ffts, atol=1e-4, rtol=0)
 
 
+@pytest.mark.quick
+def test_deployable_detector_leaves_the_given_detector_as_it_was():
+    """Wrapping works on a copy: the caller's detector keeps its mode, its FFT global filters
+    and its weights; the copy is in eval mode with the matrix-product DFT."""
+    detector = init_detector(osp.join(ROOT, 'configs', 'mask_rcnn_hornet-t-gf_fpn_1x.py'))
+    detector.train()
+    before = {key: value.clone() for key, value in detector.state_dict().items()}
+    deployable = DeployableDetector(detector)
+    filters = [m for m in detector.modules() if isinstance(m, GlobalLocalFilter)]
+    copies = [m for m in deployable.detector.modules() if isinstance(m, GlobalLocalFilter)]
+    assert filters and len(copies) == len(filters)
+    assert detector.training and all(m.training for m in detector.modules())
+    assert not any(m.dft_as_matmul for m in filters)
+    assert all(m.dft_as_matmul for m in copies)
+    assert not any(m.training for m in deployable.detector.modules())
+    after = detector.state_dict()
+    assert all(torch.equal(before[key], after[key]) for key in before)
+    assert deployable.detector.backbone is not detector.backbone
+
+
+@pytest.mark.quick
 def test_a_config_without_a_detector_is_refused(tmp_path):
     path = tmp_path / 'not_a_detector.py'
     path.write_text("model = dict(type='ImageClassifier', head=dict(type='LinearClsHead'))\n")
@@ -241,26 +263,29 @@ def test_a_config_without_a_detector_is_refused(tmp_path):
         load_detector_config(str(path))
 
 
+@pytest.mark.quick
 def test_an_unsupported_detector_is_refused():
     import mmdet
     cfg = load_detector_config(osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs',
                                         'retinanet', 'retinanet_r50_fpn_1x_coco.py'))
     cfg.model.backbone.init_cfg = None
     with pytest.raises(ValueError, match='needs a YOLOV3Head .*got RetinaHead'):
-        DeployableDetector(build_detector(cfg))
+        DeployableDetector(init_detector(cfg))
 
 
+@pytest.mark.quick
 def test_a_checkpoint_for_another_config_is_refused(tmp_path):
     path = str(tmp_path / 'shufflenet.pth')
-    other = build_detector(osp.join(ROOT, 'configs', 'yolov4_shufflenetv2_416.py'))
+    other = init_detector(osp.join(ROOT, 'configs', 'yolov4_shufflenetv2_416.py'))
     torch.save(dict(state_dict=other.state_dict()), path)
     with pytest.raises(KeyError, match=r"checkpoint '.*shufflenet.pth' does not match .*"
                                        r"missing keys"):
-        build_detector(osp.join(ROOT, 'configs', 'yolov4_ghostnet_416.py'), path)
+        init_detector(osp.join(ROOT, 'configs', 'yolov4_ghostnet_416.py'), path)
 
 
+@pytest.mark.quick
 def test_an_image_of_the_wrong_rank_is_refused():
-    detector = DeployableDetector(build_detector(osp.join(ROOT, 'configs',
+    detector = DeployableDetector(init_detector(osp.join(ROOT, 'configs',
                                                           'yolov4_ghostnet_416.py')))
     with pytest.raises(ValueError, match=r'expected one image as float \[1, 3, H, W\].*got '
                                          r'shape \(3, 64, 64\)'):

@@ -1,27 +1,19 @@
 import pytest
 import torch
+import torchvision  # noqa: E402
+from mmdet.registry import MODELS
 
 import mmlight  # noqa: F401
-from mmdet.registry import MODELS
 from mmlight.converters import convert_state_dict
-from mmlight.testing.references import (MMPretrainShuffleNetLevels,
-                                        TorchvisionShuffleNetV2Levels)
-from tests.test_ghostnet import randomize_norm_statistics
+from mmlight.testing.references import MMPretrainShuffleNetLevels, TorchvisionShuffleNetV2Levels
+from tests.helpers import assert_same_levels, randomize_norm_statistics
 
-import torchvision  # noqa: E402
+# the edit-loop tier: bash tools/run_tests.sh --quick
+pytestmark = pytest.mark.quick
 
 
 def build(type_name, **kwargs):
     return MODELS.build(dict(type=type_name, **kwargs))
-
-
-def assert_same_levels(ours, reference, x):
-    with torch.no_grad():
-        a, b = ours.eval()(x), reference.eval()(x)
-    assert len(a) == len(b)
-    for level, (u, v) in enumerate(zip(a, b, strict=True)):
-        assert u.shape == v.shape, level
-        assert (u - v).abs().max().item() <= 1e-5, level
 
 
 @pytest.mark.parametrize('name,widen_factor', [('shufflenet_v2_x1_0', 1.0),
@@ -97,7 +89,8 @@ def test_levels_strides_and_channels(type_name, kwargs, channels):
 
 
 @pytest.mark.parametrize('type_name,kwargs,message', [
-    ('ShuffleNetV1', dict(groups=5), r'groups 5 is not supported; valid choices: \[1, 2, 3, 4, 8\]'),
+    ('ShuffleNetV1', dict(groups=5),
+     r'groups 5 is not supported; valid choices: \[1, 2, 3, 4, 8\]'),
     ('ShuffleNetV1', dict(widen_factor=0.75), r'valid choices: \[0.5, 1.0, 1.5, 2.0\]'),
     ('ShuffleNetV2', dict(widen_factor=1.2), r'valid choices: \[0.5, 1.0, 1.5, 2.0\]'),
     ('ShuffleNetV1', dict(groups=8, widen_factor=0.5),

@@ -21,20 +21,30 @@ import time
 
 import pytest
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import mmlight  # noqa: F401
-from mmdet.registry import MODELS
+from mmlight.apis import config_names, resolve_config
 from mmlight.converters import WEIGHTS
-from mmlight.analysis.inference import config_names, resolve_config
 from mmlight.testing import references
-from mmlight.utils.checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
-                                      load_checkpoint_file, trust_checkpoint)
 from mmlight.utils.download import DownloadError, file_sha256
+from mmlight.utils.safe_load import (
+    CorruptCheckpointError,
+    UnsafeCheckpointError,
+    load_checkpoint_file,
+    trust_checkpoint,
+)
 from mmlight.weights import ManualDownloadRequired, converted_cache_path
-from tests.helpers import ROOT, run_tool, tiny_config
-from tests.test_ghostnet import randomize_norm_statistics
+from tests.helpers import (
+    ROOT,
+    logged_losses,
+    randomize_norm_statistics,
+    retinanet_cfg,
+    run_tool,
+    tiny_config,
+)
 
 CONFIGS = [resolve_config(name) for name in config_names()]
 
@@ -191,6 +201,7 @@ EXTRA_BACKBONES = [('(no config)', dict(type='ODResNet', depth=50, od_cfg=None,
                     'resnet50')]
 
 
+@pytest.mark.quick
 def test_every_config_names_weights_made_for_its_backbone():
     assert len(CONFIG_BACKBONES) == 25
     for config, backbone, name in CONFIG_BACKBONES:
@@ -210,7 +221,8 @@ def test_every_config_names_weights_made_for_its_backbone():
                 assert used == value, (config, key)
 
 
-def test_weights_table_covers_the_issue_names_and_real_sources():
+@pytest.mark.quick
+def test_weights_table_covers_the_published_weights_and_real_sources():
     expected = {'ghostnet_1.0x', 'ghostnetv2_1.0x', 'ghostnetv2_1.3x', 'ghostnetv2_1.6x',
                 'shufflenetv2_0.5x', 'shufflenetv2_1.0x', 'shufflenetv2_1.5x',
                 'shufflenetv2_2.0x', 'shufflenetv1_g3_1.0x', 'hornet-tiny', 'hornet-tiny-gf',
@@ -226,6 +238,47 @@ def test_weights_table_covers_the_issue_names_and_real_sources():
                 assert source.url.startswith('https://'), name
             if source.sha256 and source.url:  # published hash prefixes are in the file name
                 assert source.sha256 in source.filename, name
+
+
+# backbones the weights table does not name, at the edges of each family's variants
+UNLISTED_VARIANTS = [
+    ('ghostnet', dict(type='GhostNet', widen_factor=0.5)),
+    ('ghostnet', dict(type='GhostNet', widen_factor=1.3)),
+    ('ghostnet', dict(type='GhostNetV2', widen_factor=1.6)),
+    ('shufflenetv2', dict(type='ShuffleNetV2', widen_factor=2.0)),
+    ('shufflenetv1', dict(type='ShuffleNetV1', groups=8, widen_factor=1.0)),
+    ('shufflenetv1', dict(type='ShuffleNetV1', groups=1, widen_factor=0.5)),
+    ('hornet', dict(type='HorNet', arch='large-gf384')),
+    ('hornet', dict(type='HorNet', arch='base-gf')),
+    ('odresnet', dict(type='ODResNet', depth=101, od_cfg=dict(kernel_num=4, reduction=0.0625))),
+    ('odresnet', dict(type='ODResNet', depth=34, od_cfg=None)),
+    ('odmobilenetv2', dict(type='ODMobileNetV2', widen_factor=0.75,
+                           od_cfg=dict(kernel_num=1, reduction=0.0625))),
+]
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize('family,cfg', UNLISTED_VARIANTS + [
+    (entry.family, entry.model) for entry in WEIGHTS.values()])
+def test_the_backbone_is_inferred_from_the_tensor_shapes(family, cfg):
+    """Every weights-table backbone and variants it does not list: the state_dict's shapes
+    name the backbone it came from (built on the meta device: shapes only, no memory)."""
+    from mmlight.converters import infer_backbone
+    with torch.device('meta'):
+        state_dict = MODELS.build(dict(cfg)).state_dict()
+    assert infer_backbone(family, state_dict) == dict(cfg)
+
+
+@pytest.mark.quick
+def test_a_state_dict_of_no_variant_names_what_was_tried():
+    from mmlight.converters import infer_backbone
+    with torch.device('meta'):
+        state_dict = MODELS.build(dict(type='ShuffleNetV2', widen_factor=1.0)).state_dict()
+    del state_dict['stages.1.0.branch1.depthwise_conv.conv.weight']
+    with pytest.raises(ValueError, match=r"(?s)fits none of the shufflenetv2 backbones.*"
+                                         r"'widen_factor': 0.5.*1 missing keys, 0 unexpected "
+                                         r"keys, e.g. stages.1.0.branch1.depthwise_conv"):
+        infer_backbone('shufflenetv2', state_dict)
 
 
 @pytest.mark.parametrize('name', CONFIG_WEIGHTS + ['resnet50'])
@@ -386,7 +439,6 @@ def test_a_checkpoint_of_another_family_is_a_clear_error(tmp_path):
 
 def test_a_convnext_checkpoint_and_a_truncated_file_are_clear_converter_errors(tmp_path):
     from mmlight.converters import convert_state_dict
-    from tests.helpers import run_tool
     # the official ConvNeXt layout shares HorNet's stem and stage names
     convnext = {'downsample_layers.0.0.weight': torch.zeros(96, 3, 4, 4),
                 'downsample_layers.0.1.weight': torch.zeros(96),
@@ -520,21 +572,15 @@ def test_import_mmlight_leaves_mmengine_checkpoint_loading_alone(tmp_path):
     assert proc.returncode == 0 and 'ok' in proc.stdout, proc.stderr[-3000:]
 
 
-def _retinanet_cfg(demo_root, work_dir, max_iters):
-    from tests.test_configs_and_tools import _retinanet_cfg as build_cfg
-    return build_cfg(demo_root, work_dir, max_iters)
-
-
 def test_resume_after_a_kill_gives_the_same_losses(demo_root, tmp_path):
-    from tests.test_configs_and_tools import _scalars
     full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
-    cfg = _retinanet_cfg(demo_root, full_dir, 4)
+    cfg = retinanet_cfg(demo_root, full_dir, 4)
     cfg.dump(str(tmp_path / 'full.py'))
     proc = run_tool(['tools/train.py', str(tmp_path / 'full.py'), '--work-dir', full_dir])
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     # a long run, killed (SIGKILL, no clean-up) once its iteration-2 checkpoint is complete
-    long_cfg = _retinanet_cfg(demo_root, part_dir, 1000)
+    long_cfg = retinanet_cfg(demo_root, part_dir, 1000)
     long_cfg.dump(str(tmp_path / 'long.py'))
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     victim = subprocess.Popen([sys.executable, 'tools/train.py', str(tmp_path / 'long.py'),
@@ -551,12 +597,12 @@ def test_resume_after_a_kill_gives_the_same_losses(demo_root, tmp_path):
     saved = load_checkpoint_file(checkpoint)  # mmengine's own checkpoint, weights_only=True
     assert saved['meta']['iter'] == 2 and saved['optimizer']['state']
 
-    _retinanet_cfg(demo_root, part_dir, 4).dump(str(tmp_path / 'resume.py'))
+    retinanet_cfg(demo_root, part_dir, 4).dump(str(tmp_path / 'resume.py'))
     proc = run_tool(['tools/train.py', str(tmp_path / 'resume.py'), '--work-dir', part_dir,
                      '--resume', checkpoint], timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
-    full = _scalars(full_dir)
+    full = logged_losses(full_dir)
     runs = sorted(glob.glob(osp.join(part_dir, '*', 'vis_data', 'scalars.json')))
     with open(runs[-1]) as f:
         resumed = {row['iter']: row['loss'] for row in map(json.loads, f) if 'loss' in row}

@@ -1,14 +1,17 @@
 """The YOLOv4 neck: structure, shapes, the depthwise saving, and every mmlight backbone."""
 import pytest
-from torch import nn
 import torch
 from mmcv.cnn import ConvModule
+from mmdet.registry import MODELS
 from mmengine.analysis import FlopAnalyzer
+from torch import nn
 
 import mmlight  # noqa: F401
-from mmdet.registry import MODELS
 from mmlight.models.layers import DepthwiseSeparableConvModule
 from mmlight.models.necks import SPP
+
+# the edit-loop tier: bash tools/run_tests.sh --quick
+pytestmark = pytest.mark.quick
 
 
 def build_neck(**kwargs):

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what mmlight needs into the current Python, skipping every step that is already done.
 #   bash tools/ensure_env.sh          # runtime: torch, mmcv 2.1.0 (compiled ops), mmengine, mmdet, mmlight
-#   bash tools/ensure_env.sh --test   # and the test/reference dependencies (pytest, pytest-xdist, timm, mmpretrain)
+#   bash tools/ensure_env.sh --test   # and the test/reference dependencies (pytest, pytest-xdist, ruff, timm, mmpretrain)
 # Environment: PYTHON (default python3), MMLIGHT_CACHE (default ~/.cache/mmlight; holds the built
-# mmcv wheel so that a second machine set-up with the same torch skips the ~11 minute build),
+# mmcv wheel so that a second set-up with the same torch skips the one-time build, about 9
+# minutes on 2 CPU cores),
 # MAX_JOBS (compile jobs, default nproc).
 set -uo pipefail
 
@@ -17,6 +18,7 @@ MMCV_VERSION=2.1.0
 MMENGINE_VERSION=0.10.7
 MMDET_VERSION=3.3.0
 TIMM_VERSION=1.0.31
+RUFF_VERSION=0.17.6
 MMPRETRAIN_VERSION=1.2.0
 FASTER_COCO_EVAL_VERSION=1.8.0
 ONNX_VERSION=1.23.2
@@ -28,7 +30,7 @@ die() { echo "[mmlight setup] FAILED at step '$1': $2" >&2; exit 1; }
 # checks run outside the checkout, so that ./mmlight does not pass for an installed mmlight
 has() { (cd / && "$PY" -c "$1") >/dev/null 2>&1; }
 pip_quiet() {
-  # this machine's pip config lists local index mirrors that lack most packages: hide that noise
+  # pip's warnings about index locations and running as root say nothing about mmlight: hide them
   "$PY" -m pip "$@" 2> >(grep -v "^WARNING: Location\|^WARNING: Running pip as" >&2)
 }
 pip_install() {
@@ -43,10 +45,11 @@ fi
 TORCH_TAG=$("$PY" -c "import torch; print(torch.__version__.replace('+', '_'))")
 
 # 2. build tools: mmcv's setup.py imports pkg_resources (removed in setuptools 82); mmengine
-#    resolves 'mmdet::' config bases through pkg_resources at run time too.
-if ! has "import pkg_resources, wheel, ninja"; then
-  say "installing setuptools<82, wheel, ninja"
-  pip_install 'setuptools<82' wheel ninja || die "build tools" "pip install 'setuptools<82' wheel ninja failed"
+#    resolves 'mmdet::' config bases through pkg_resources at run time too; mmlight's editable
+#    install needs setuptools >= 64 (PEP 660).
+if ! has "import pkg_resources, wheel, ninja, setuptools; assert int(setuptools.__version__.split('.')[0]) >= 64"; then
+  say "installing setuptools>=64,<82, wheel, ninja"
+  pip_install 'setuptools>=64,<82' wheel ninja || die "build tools" "pip install 'setuptools>=64,<82' wheel ninja failed"
 fi
 
 # 3. mmcv 2.1.0 with compiled ops, built against the installed torch (PyPI has no wheel for it).
@@ -67,7 +70,7 @@ if ! mmcv_ok; then
     if has "import torch; from packaging.version import parse; assert parse(torch.__version__).release >= (2, 14)"; then
       sed -i 's/-std=c++17/-std=c++20/g' "$SRC/mmcv-$MMCV_VERSION/setup.py"
     fi
-    say "building mmcv $MMCV_VERSION with ops (CUDA ops: $CUDA_BUILD); about 11 minutes on 2 CPU cores"
+    say "building mmcv $MMCV_VERSION with ops (CUDA ops: $CUDA_BUILD), once per torch version; about 9 minutes on 2 CPU cores"
     mkdir -p "$WHEEL_DIR"
     # CFLAGS=-g0: no debug info (the default -g makes each of the 77 files slower to compile)
     (cd "$SRC/mmcv-$MMCV_VERSION" && CFLAGS="${CFLAGS:-} -g0" MMCV_WITH_OPS=1 FORCE_CUDA=$CUDA_BUILD MAX_JOBS=${MAX_JOBS:-$(nproc)} \
@@ -101,18 +104,20 @@ if ! has "import onnx, onnxruntime, onnxscript; assert (onnx.__version__, onnxru
     || die "onnx" "pip install onnx onnxruntime onnxscript failed"
 fi
 
-# 5. mmlight itself (editable, so tools/ and configs/ in this checkout are what runs).
-if ! has "import mmlight, os; assert os.path.samefile(os.path.dirname(mmlight.__file__), '$ROOT/mmlight')"; then
+# 5. mmlight itself (editable, so tools/ and configs/ in this checkout are what runs; the install
+#    links configs/ into the package as mmlight/.mim/configs).
+if ! has "import mmlight, os; d = os.path.dirname(mmlight.__file__); assert os.path.samefile(d, '$ROOT/mmlight') and os.path.isdir(os.path.join(d, '.mim', 'configs'))"; then
   say "installing mmlight (editable)"
   pip_install --no-deps --no-build-isolation -e "$ROOT" || die "mmlight" "pip install -e . failed"
 fi
 
 # 6. test and reference implementations.
 if [ $WITH_TEST = 1 ]; then
-  if ! has "import pytest, xdist, timm; assert timm.__version__ == '$TIMM_VERSION'"; then
-    say "installing pytest, pytest-xdist, timm $TIMM_VERSION"
-    pip_install pytest pytest-xdist "timm==$TIMM_VERSION" \
-      || die "test deps" "pip install pytest pytest-xdist timm failed"
+  if ! has "import pytest, xdist, ruff, timm; assert timm.__version__ == '$TIMM_VERSION'" \
+      || [ "$("$PY" -m ruff --version 2>/dev/null)" != "ruff $RUFF_VERSION" ]; then
+    say "installing pytest, pytest-xdist, ruff $RUFF_VERSION, timm $TIMM_VERSION"
+    pip_install pytest pytest-xdist "ruff==$RUFF_VERSION" "timm==$TIMM_VERSION" \
+      || die "test deps" "pip install pytest pytest-xdist ruff timm failed"
   fi
   if ! has "import mmpretrain; assert mmpretrain.__version__ == '$MMPRETRAIN_VERSION'"; then
     # --no-deps: its requirements would pull in packages we do not need (and may not build);

@@ -8,11 +8,15 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlight  # noqa: F401  (registers mmlight; the config must still import it)
-from mmlight.engine import (add_trust_checkpoint_argument, check_custom_imports,
-                            check_pretrained_checkpoints, setup_distributed,
-                            shutdown_distributed)
-from mmlight.utils.checkpoint import safe_checkpoint_loading, trust_checkpoint
+from mmlight.apis import (
+    add_trust_checkpoint_argument,
+    check_custom_imports,
+    check_pretrained_checkpoints,
+    setup_distributed,
+    shutdown_distributed,
+)
 from mmlight.utils.download import DownloadError
+from mmlight.utils.safe_load import safe_checkpoint_loading, trust_checkpoint
 
 
 def parse_args():

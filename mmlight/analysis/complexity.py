@@ -31,13 +31,14 @@ def _complexity(module, inputs):
 def detector_complexity(config, shape: Sequence[int] = (800, 1333)):
     """``dict(detector=dict(params, flops), backbone=dict(params, flops), shape=...)`` for a
     config (path or Config) at one ``(H, W)`` input. Pretrained weights are not loaded."""
-    from mmlight.deployment.build import build_detector, load_detector_config
+    from mmlight.apis import init_detector, load_detector_config
+
     from .inference import image_sample
 
     cfg = load_detector_config(config)
     if len(shape) != 2 or min(shape) < 32:
         raise ValueError(f'shape must be (H, W) of at least 32 pixels, got {tuple(shape)}')
-    detector = build_detector(cfg)
+    detector = init_detector(cfg)
     height, width = map(int, shape)
     image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8)
     sample = image_sample(height, width)

@@ -2,11 +2,11 @@
 (tools/analysis/benchmark_inference.py): mmdet's eager ``predict``, the same with conv + BN
 fused (mmcv's ``fuse_conv_bn``), and the exported graph in onnxruntime."""
 import copy
-import glob
-import os.path as osp
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, Sequence
 
 import torch
+
+from mmlight.apis import resolve_config
 
 RUNTIMES = ('eager', 'eager_fused', 'onnxruntime')
 # the benchmark exports the graph in one process and times eager PyTorch in another: one draw
@@ -15,35 +15,15 @@ RUNTIMES = ('eager', 'eager_fused', 'onnxruntime')
 RANDOM_WEIGHTS_SEED = 0
 # mmdet's own configs, the references a user would pick instead
 REFERENCES = {
-    'mmdet_faster_rcnn_r50': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
-    'mmdet_rtmdet_tiny': 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+    'mmdet_faster_rcnn_r50': 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'mmdet_rtmdet_tiny': 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
 }
 
 
-CONFIG_ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
-
-
-def config_names(recursive: bool = False) -> List[str]:
-    """The detector configs of configs/ as names :func:`resolve_config` takes ('NAME' for
-    configs/NAME.py; with ``recursive``, also 'demo/NAME' for the demo configs)."""
-    pattern = osp.join(CONFIG_ROOT, '**', '*.py') if recursive else osp.join(CONFIG_ROOT, '*.py')
-    return sorted(osp.relpath(path, CONFIG_ROOT)[:-3]
-                  for path in glob.glob(pattern, recursive=recursive) if '_base_' not in path)
-
-
-def resolve_config(name_or_path: str) -> str:
-    """A path, an mmlight config name (configs/NAME.py) or a REFERENCES key."""
-    if osp.isfile(name_or_path):
-        return name_or_path
-    if name_or_path in REFERENCES:
-        import mmdet
-        return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs',
-                        REFERENCES[name_or_path])
-    path = osp.join(CONFIG_ROOT, name_or_path + '.py')
-    if osp.isfile(path):
-        return path
-    raise FileNotFoundError(f'{name_or_path!r} is neither a config file, a config name under '
-                            f'configs/ nor one of {sorted(REFERENCES)}')
+def benchmark_config(name_or_path: str) -> str:
+    """The config file of a benchmark row: a REFERENCES key, or anything
+    :func:`mmlight.apis.resolve_config` takes."""
+    return resolve_config(REFERENCES.get(name_or_path, name_or_path))
 
 
 def random_image(shape: Sequence[int]) -> torch.Tensor:

@@ -12,6 +12,7 @@ from typing import Dict
 import torch
 
 from mmlight.utils.benchmark import timed
+
 from .inference import eager_predict
 
 # the modules whose forward is timed, where the detector has them

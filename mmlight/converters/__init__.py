@@ -10,16 +10,32 @@ accepts unconverted files (``tools/model_converters/convert.py`` is the offline 
 """
 from typing import Callable, NamedTuple, Tuple
 
-from mmlight.utils.checkpoint import register_checkpoint_filter, strip_key_prefix
+from mmlight.utils.pretrained import register_checkpoint_filter
+from mmlight.utils.state_dict import strip_key_prefix
 
 from .ghostnet import convert_ghostnet, detect_ghostnet_layout
 from .hornet import convert_hornet, detect_hornet_layout
-from .odconv import (convert_odmobilenetv2, convert_odresnet, detect_odmobilenetv2_layout,
-                     detect_odresnet_layout)
-from .shufflenet import (convert_shufflenetv1, convert_shufflenetv2, detect_shufflenetv1_layout,
-                         detect_shufflenetv2_layout)
-from .table import (WEIGHTS, PretrainedWeights, WeightSource, get_weights, register_weights,
-                    weights_for_backbone)
+from .odconv import (
+    convert_odmobilenetv2,
+    convert_odresnet,
+    detect_odmobilenetv2_layout,
+    detect_odresnet_layout,
+)
+from .shufflenet import (
+    convert_shufflenetv1,
+    convert_shufflenetv2,
+    detect_shufflenetv1_layout,
+    detect_shufflenetv2_layout,
+)
+from .table import (
+    WEIGHTS,
+    PretrainedWeights,
+    WeightSource,
+    get_weights,
+    register_weights,
+    weights_for_backbone,
+)
+from .variants import infer_backbone
 
 
 class Family(NamedTuple):
@@ -108,5 +124,6 @@ for _name, _family in FAMILIES.items():
     register_checkpoint_filter(*_family.backbones)(_family_filter(_name))
 
 __all__ = ['CONVERTERS', 'FAMILIES', 'WEIGHTS', 'PretrainedWeights', 'WeightSource',
-           'convert_state_dict', 'get_weights', 'guess_family', 'is_mmlight_layout',
+           'convert_state_dict', 'get_weights', 'guess_family', 'infer_backbone',
+           'is_mmlight_layout',
            'register_weights', 'strip_module_prefix', 'weights_for_backbone']

@@ -2,7 +2,7 @@
 import re
 from collections import OrderedDict
 
-from mmlight.utils.checkpoint import keys_without_prefix, strip_key_prefix
+from mmlight.utils.state_dict import keys_without_prefix, strip_key_prefix
 
 from .table import PretrainedWeights, WeightSource, register_weights
 

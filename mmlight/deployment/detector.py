@@ -11,6 +11,7 @@ Outputs (mmdeploy's convention), in the input image's coordinates:
 ``dets`` [N, 5] (x1, y1, x2, y2, score), ``labels`` [N] int64 and, for Mask R-CNN,
 ``masks`` [N, H, W] bool.
 """
+import copy
 from typing import Tuple
 
 import torch
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmlight.models.layers import GlobalLocalFilter
+
 from . import postprocess as post
 
 OUTPUT_NAMES = {'bbox': ('dets', 'labels'), 'mask': ('dets', 'labels', 'masks')}
@@ -52,8 +54,10 @@ def detector_layout(detector) -> str:
 class DeployableDetector(nn.Module):
     """An mmdet detector's inference for one image, traceable by ``torch.export``.
 
-    Wrapping switches HorNet's GlobalLocalFilter layers of ``detector`` to their matrix-product
-    DFT (the same numbers to ~1e-6).
+    It runs on its own copy of ``detector``, in eval mode, with HorNet's GlobalLocalFilter
+    layers computing their DFT as matrix products (the same numbers to ~1e-6; ONNX's DFT runs
+    slowly in onnxruntime): the detector it is given is left as it was. Changes to that
+    detector after wrapping do not reach the copy.
 
     Args:
         detector (nn.Module): a built mmdet detector (Faster R-CNN, Mask R-CNN or YOLOv3/v4
@@ -63,8 +67,8 @@ class DeployableDetector(nn.Module):
     def __init__(self, detector: nn.Module):
         super().__init__()
         self.layout = detector_layout(detector)
-        self.detector = detector.eval()
-        # HorNet-GF: the FFTs as matrix products (ONNX DFT runs slowly in onnxruntime)
+        detector = copy.deepcopy(detector).eval()
+        self.detector = detector
         for module in detector.modules():
             if isinstance(module, GlobalLocalFilter):
                 module.dft_as_matmul = True

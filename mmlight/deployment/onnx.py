@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from mmlight.utils.validators import check_integer
+
 from .detector import DeployableDetector
 
 OPSET = 18

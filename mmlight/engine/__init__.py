@@ -1,10 +1,8 @@
+"""Training components registered in mmengine's registries: the ODConv temperature hook, the
+layer-wise decay optimizer constructor and the CPU-friendly DDP wrapper."""
 from .hooks import ODConvTemperatureHook
+from .model_wrappers import CPUFriendlyDistributedDataParallel
 from .optimizers import LayerDecayOptimWrapperConstructor, hornet_layer_id
-from .runtime import (CPUFriendlyDistributedDataParallel, add_trust_checkpoint_argument,
-                      check_custom_imports, check_pretrained_checkpoints, setup_distributed,
-                      shutdown_distributed)
 
-__all__ = ['LayerDecayOptimWrapperConstructor', 'ODConvTemperatureHook', 'hornet_layer_id',
-           'CPUFriendlyDistributedDataParallel', 'add_trust_checkpoint_argument',
-           'check_custom_imports', 'check_pretrained_checkpoints', 'setup_distributed',
-           'shutdown_distributed']
+__all__ = ['CPUFriendlyDistributedDataParallel', 'LayerDecayOptimWrapperConstructor',
+           'ODConvTemperatureHook', 'hornet_layer_id']

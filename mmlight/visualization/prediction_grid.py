@@ -2,14 +2,13 @@
 DetLocalVisualizer."""
 import os
 import os.path as osp
+
 import cv2
 import mmcv
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
-
-from mmlight.utils.checkpoint import safe_checkpoint_loading
 
 
 def _ground_truth(coco, image_id, cat_to_label):
@@ -35,10 +34,11 @@ def prediction_grid(config: str, checkpoint: str, out_file: str, num_images: int
     """Run the detector on the first ``num_images`` images of the config's validation set and
     write one PNG: for each image, the ground truth (left) beside the predictions with score
     >= ``score_thr`` (right). Returns ``out_file``."""
-    from mmdet.apis import inference_detector, init_detector
     from mmdet.datasets.api_wrappers import COCO
     from mmdet.structures import DetDataSample
     from mmdet.visualization import DetLocalVisualizer
+
+    from mmlight.apis import inference_detector, init_detector
 
     cfg = Config.fromfile(config)
     dataset = cfg[split].dataset
@@ -47,8 +47,7 @@ def prediction_grid(config: str, checkpoint: str, out_file: str, num_images: int
                          f'dataset is expected), found keys {sorted(dataset)}')
     root = dataset.get('data_root', '')
     coco = COCO(osp.join(root, dataset.ann_file))
-    with safe_checkpoint_loading():  # an mmengine checkpoint (message hub) on torch >= 2.6
-        model = init_detector(cfg, checkpoint, device=device)
+    model = init_detector(cfg, checkpoint, device=device)  # safe, strict loading
     classes = model.dataset_meta['classes']
     cat_ids = coco.get_cat_ids(cat_names=classes)
     cat_to_label = {cat_id: i for i, cat_id in enumerate(cat_ids)}

@@ -8,9 +8,17 @@ loaded strictly into the backbone it was made for, and the converted file is cac
 """
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .hub import (SCHEME, WEIGHTS_DIR_ENV, WEIGHTS_URL_ENV, ManualDownloadRequired,
-                  converted_cache_path, converted_file, load_named_weights, official_file,
-                  prepare_named_weights)
+from .hub import (
+                  SCHEME,
+                  WEIGHTS_DIR_ENV,
+                  WEIGHTS_URL_ENV,
+                  ManualDownloadRequired,
+                  converted_cache_path,
+                  converted_file,
+                  load_named_weights,
+                  official_file,
+                  prepare_named_weights,
+)
 
 # Adds the one prefix 'mmlight://'; every other scheme keeps mmengine's own loader.
 CheckpointLoader.register_scheme(prefixes=SCHEME, loader=load_named_weights, force=True)

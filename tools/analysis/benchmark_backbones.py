@@ -31,8 +31,7 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from mmlight.utils.benchmark import (PeakMemory, alternating_rounds, emit_result,  # noqa: E402
-                                     run_isolated, timed)
+from mmlight.utils.benchmark import PeakMemory, alternating_rounds, emit_result, run_isolated, timed  # noqa: E402
 
 PAIRS = {
     # name: mmlight backbone config, reference factory (evaluated in mmlight.testing.references),
@@ -101,8 +100,9 @@ DETECTOR_PAIRS = {
 
 
 def build_mmlight(cfg):
-    import mmlight  # noqa: F401
     from mmdet.registry import MODELS
+
+    import mmlight  # noqa: F401
     return MODELS.build(dict(cfg))
 
 
@@ -117,7 +117,7 @@ def reference_state_to_mmlight(pair, reference):
     if PAIRS[pair]['converter'] is None:
         return reference.state_dict()
     from mmlight.converters import convert_state_dict
-    from mmlight.utils.checkpoint import strip_key_prefix
+    from mmlight.utils.state_dict import strip_key_prefix
     state = strip_key_prefix(reference.state_dict(), 'model.', only_if_any=True)
     # layers the reference has and the compared mmlight model does not (HorNet's norms)
     drop = PAIRS[pair].get('drop', ())
@@ -126,10 +126,11 @@ def reference_state_to_mmlight(pair, reference):
 
 
 def detector_from_config(spec):
-    import mmlight  # noqa: F401
-    from mmengine.config import Config
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+
+    import mmlight  # noqa: F401
     from mmlight.testing.references import odconv_official_formulation
     register_all_modules()
     path, variant = spec, None

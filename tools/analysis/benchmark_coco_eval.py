@@ -10,10 +10,10 @@ import copy
 import os.path as osp
 import tempfile
 
-import mmlight  # noqa: F401  (registers FastCocoMetric)
 from mmdet.registry import METRICS
 from mmengine.logging import MMLogger
 
+import mmlight  # noqa: F401  (registers FastCocoMetric)
 from mmlight.testing.synthetic_coco import write_coco_set
 from mmlight.utils.benchmark import alternating_rounds
 

@@ -23,7 +23,6 @@ detector, eager and in onnxruntime, and in each operator type in onnxruntime
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 import tempfile
@@ -32,10 +31,16 @@ import torch
 
 import mmlight  # noqa: F401
 from mmlight.analysis import detector_complexity
-from mmlight.analysis.inference import (RANDOM_WEIGHTS_SEED, REFERENCES, RUNTIMES, config_names,
-                                        inference_fns, random_image, resolve_config)
+from mmlight.analysis.inference import (
+    RANDOM_WEIGHTS_SEED,
+    REFERENCES,
+    RUNTIMES,
+    benchmark_config,
+    inference_fns,
+    random_image,
+)
 from mmlight.analysis.profile import eager_breakdown, onnxruntime_breakdown
-from mmlight.deployment.build import build_detector
+from mmlight.apis import config_names, init_detector
 from mmlight.deployment.detector import detector_layout
 from mmlight.deployment.onnx import export_onnx
 from mmlight.utils.benchmark import PeakMemory, alternating_rounds, emit_result, run_isolated
@@ -70,7 +75,7 @@ def parse_args():
 
 def random_detector(config):
     """The config's detector with the benchmark's one draw of random weights."""
-    return build_detector(resolve_config(config), seed=RANDOM_WEIGHTS_SEED)
+    return init_detector(benchmark_config(config), seed=RANDOM_WEIGHTS_SEED)
 
 
 def worker(args):
@@ -112,7 +117,7 @@ def export_graph(detector, config, shape, tmp):
 
 
 def measure(args, config, shape, tmp):
-    path = resolve_config(config)
+    path = benchmark_config(config)
     detector = random_detector(path)
     complexity = detector_complexity(path, shape)
     row = dict(config=config, shape=list(shape),
@@ -169,30 +174,33 @@ def print_table(rows):
 
 
 def plot(rows, path):
+    """One panel per image size; in each, one group of horizontal bars per config (a bar per
+    runtime), seconds per image on a log scale."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    shapes = sorted({tuple(row['shape']) for row in rows})
-    fig, axes = plt.subplots(1, len(shapes), figsize=(8 * len(shapes), 6), squeeze=False)
-    markers = dict(eager='o', eager_fused='s', onnxruntime='^')
-    for ax, shape in zip(axes[0], shapes):
-        panel = [row for row in rows if tuple(row['shape']) == shape]
-        for runtime, marker in markers.items():
-            points = [(row['params_m'], row[f'{runtime}_s']) for row in panel
-                      if f'{runtime}_s' in row]
-            if points:
-                ax.scatter([p[0] for p in points], [p[1] for p in points], marker=marker,
-                           s=40, label=runtime, alpha=0.8)
-        for row in panel:
-            ax.annotate(row['config'], (row['params_m'], row['eager_s']), fontsize=6,
-                        xytext=(3, 3), textcoords='offset points')
-        ax.set_yscale('log')
-        ax.set_xlabel('parameters (M)')
-        ax.set_ylabel('seconds per image (batch 1, log scale)')
-        ax.set_title(f'CPU inference at {shape[0]}x{shape[1]}, {os.cpu_count()} cores')
-        ax.grid(alpha=0.3, which='both')
-        ax.legend()
-    fig.tight_layout()
+    shapes = sorted({tuple(row['shape']) for row in rows}, reverse=True)
+    configs = sorted({row['config'] for row in rows})
+    bar = 0.27
+    fig, axes = plt.subplots(1, len(shapes), figsize=(7 * len(shapes), 0.32 * len(configs) + 1.6),
+                             squeeze=False, sharey=True)
+    for ax, shape in zip(axes[0], shapes, strict=True):
+        panel = {row['config']: row for row in rows if tuple(row['shape']) == shape}
+        for offset, runtime in enumerate(RUNTIMES):
+            ys = [i + (offset - 1) * bar for i, c in enumerate(configs)
+                  if f'{runtime}_s' in panel.get(c, {})]
+            xs = [panel[c][f'{runtime}_s'] for c in configs if f'{runtime}_s' in panel.get(c, {})]
+            ax.barh(ys, xs, height=bar, label=runtime)
+        ax.set_yticks(range(len(configs)), configs, fontsize=8)
+        ax.set_xscale('log')
+        ax.set_xlabel('seconds per image (batch 1, log scale)')
+        ax.set_title(f'{shape[0]}x{shape[1]}')
+        ax.grid(alpha=0.3, axis='x', which='both')
+    axes[0][0].invert_yaxis()  # the panels share the axis: the first config on top in both
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='upper right', ncol=len(RUNTIMES), fontsize=9)
+    fig.suptitle('CPU inference, seconds per image (no bar: not measured)', x=0.3)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=110)
     return path
 

@@ -2,15 +2,14 @@
 
     python tools/analysis/image_demo.py CONFIG CHECKPOINT IMAGE [IMAGE ...] [--out-dir DIR]
 
-DetInferencer loads the checkpoint with torch.load's defaults, which on torch >= 2.6 refuse the
-message hub mmengine saves in every checkpoint; here it runs inside mmlight's safe loading
-(weights_only with an explicit allow-list). From Python: ``with safe_checkpoint_loading():``.
+``mmlight.apis.DetInferencer``: mmdet's, reading the checkpoint through mmlight's safe loading
+(weights_only with an explicit allow-list; torch.load's defaults refuse the message hub that
+mmengine saves in every checkpoint on torch >= 2.6). CONFIG may be an mmlight config name.
 """
 import argparse
 import os.path as osp
 
 import mmlight  # noqa: F401
-from mmlight.utils.checkpoint import safe_checkpoint_loading
 
 
 def parse_args():
@@ -26,11 +25,10 @@ def parse_args():
 
 
 def main():
-    from mmdet.apis import DetInferencer
+    from mmlight.apis import DetInferencer
     args = parse_args()
-    with safe_checkpoint_loading():
-        inferencer = DetInferencer(args.config, args.checkpoint, device=args.device,
-                                   show_progress=False)
+    inferencer = DetInferencer(args.config, args.checkpoint, device=args.device,
+                               show_progress=False)
     output = inferencer(args.images, out_dir=args.out_dir, pred_score_thr=args.score_thr)
     for image, prediction in zip(args.images, output['predictions']):
         found = sum(score >= args.score_thr for score in prediction['scores'])

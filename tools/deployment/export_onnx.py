@@ -1,7 +1,8 @@
 """Export a whole detector (Faster R-CNN, Mask R-CNN, YOLOv4 of configs/) to ONNX for
 onnxruntime: one image in, detections out, standard ONNX operators only.
 
-    python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out FILE.onnx [--shape H W] [--dynamic]
+    python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out FILE.onnx \\
+        [--shape H W] [--dynamic]
 
 Input ``image``: float32 [1, 3, H, W], BGR 0-255 as mmdet's LoadImageFromFile gives, resized as
 the config's test pipeline resizes (the graph normalises and pads). Outputs in the input
@@ -16,7 +17,7 @@ import time
 from mmengine.config import DictAction
 
 import mmlight  # noqa: F401
-from mmlight.deployment.build import build_detector, pipeline_resize_shape
+from mmlight.apis import init_detector, pipeline_resize_shape
 from mmlight.deployment.onnx import default_onnx_path, export_onnx
 
 
@@ -37,7 +38,7 @@ def parse_args():
 def main():
     args = parse_args()
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    detector = build_detector(args.config, checkpoint, args.cfg_options)
+    detector = init_detector(args.config, checkpoint, cfg_options=args.cfg_options)
     shape = args.shape or pipeline_resize_shape(detector.cfg)
     if shape is None:
         raise SystemExit(f'{args.config}: no Resize in the test pipeline; pass --shape H W')

@@ -12,7 +12,7 @@ import argparse
 from mmengine.config import DictAction
 
 import mmlight  # noqa: F401
-from mmlight.deployment.build import load_detector_config
+from mmlight.apis import load_detector_config
 from mmlight.deployment.evaluate import evaluate_onnx
 
 

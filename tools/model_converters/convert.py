@@ -8,7 +8,7 @@ checkpoint, loadable with ``init_cfg=dict(type='Pretrained', checkpoint=OUT)``.
 The offline alternative to ``checkpoint='mmlight://NAME'`` (which downloads and converts by
 itself), and optional: Pretrained loading converts unconverted files on load. The result is
 loaded strictly into its backbone before it is written: ``--model`` names the backbone, or it is
-inferred from the tensor shapes among the weights table's backbones of the family. The input is
+inferred from the tensor shapes (any width or variant the family builds). The input is
 read with ``weights_only=True`` and mmlight's allow-list; ``--trust-checkpoint`` opts a file in
 to full unpickling.
 """
@@ -17,15 +17,19 @@ import os
 import os.path as osp
 
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import DictAction
 
 import mmlight  # noqa: F401  (registers the backbones)
-from mmdet.registry import MODELS
-from mmlight.converters import CONVERTERS, WEIGHTS, convert_state_dict
-from mmlight.engine import add_trust_checkpoint_argument
-from mmlight.utils.checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
-                                      load_checkpoint_file, load_state_dict_strict,
-                                      trust_checkpoint, unwrap_state_dict)
+from mmlight.apis import add_trust_checkpoint_argument
+from mmlight.converters import CONVERTERS, convert_state_dict, infer_backbone
+from mmlight.utils.safe_load import (
+    CorruptCheckpointError,
+    UnsafeCheckpointError,
+    load_checkpoint_file,
+    trust_checkpoint,
+)
+from mmlight.utils.state_dict import load_state_dict_strict, unwrap_state_dict
 
 
 def parse_args():
@@ -37,27 +41,22 @@ def parse_args():
     parser.add_argument(
         '--model', nargs='+', action=DictAction, metavar='KEY=VALUE',
         help='the backbone the weights are for, e.g. type=GhostNet widen_factor=0.5 (default: '
-        'inferred from the shapes among the weights table\'s backbones of this family)')
+        'inferred from the tensor shapes)')
     add_trust_checkpoint_argument(parser)
     return parser.parse_args()
 
 
-def fitting_backbone(family: str, state_dict, model_cfg=None, origin='the checkpoint'):
-    """The backbone config that ``state_dict`` loads into strictly: ``model_cfg`` if given, else
-    the first of the family's weights-table backbones that fits."""
-    candidates = [dict(model_cfg)] if model_cfg else \
-        [dict(e.model) for e in WEIGHTS.values() if e.family == family]
-    failures = []
-    for cfg in candidates:
+def checked_backbone(family: str, state_dict, model_cfg=None, origin='the checkpoint'):
+    """The backbone config that ``state_dict`` loads into strictly: ``model_cfg`` if given,
+    else the variant of the family that its tensor shapes say."""
+    try:
+        cfg = dict(model_cfg) if model_cfg else infer_backbone(family, state_dict, origin)
         backbone = MODELS.build(dict(cfg))
-        try:
-            load_state_dict_strict(backbone, state_dict, source=origin,
-                                   optional_prefixes=backbone.detection_only_prefixes)
-            return cfg
-        except (KeyError, ValueError) as err:
-            failures.append(f'{cfg}: {str(err)[:300]}')
-    raise SystemExit(f'{origin}, converted as {family}, fits no backbone tried; pass --model '
-                     f'to name it. Tried:\n  ' + '\n  '.join(failures))
+        load_state_dict_strict(backbone, state_dict, source=origin,
+                               optional_prefixes=backbone.detection_only_prefixes)
+    except (KeyError, ValueError) as err:
+        raise SystemExit(f'convert.py: {err}\nPass --model to name the backbone.') from None
+    return cfg
 
 
 def main():
@@ -71,7 +70,7 @@ def main():
     except (OSError, ValueError, TypeError, CorruptCheckpointError,
             UnsafeCheckpointError) as err:  # what a wrong input gives: one line, no traceback
         raise SystemExit(f'convert.py: {err}') from None
-    model_cfg = fitting_backbone(args.source, state_dict, args.model, origin=args.src)
+    model_cfg = checked_backbone(args.source, state_dict, args.model, origin=args.src)
     if osp.dirname(args.dst):
         os.makedirs(osp.dirname(args.dst), exist_ok=True)
     torch.save({'state_dict': state_dict, 'meta': {'converted_from': osp.basename(args.src),

@@ -4,4 +4,5 @@ from .hornet import HorNet
 from .odnet import ODMobileNetV2, ODResNet
 from .shufflenet import ShuffleNetV1, ShuffleNetV2
 
-__all__ = ['MultiScaleBackbone', 'GhostNet', 'GhostNetV2', 'HorNet', 'ODMobileNetV2', 'ODResNet', 'ShuffleNetV1', 'ShuffleNetV2']
+__all__ = ['MultiScaleBackbone', 'GhostNet', 'GhostNetV2', 'HorNet', 'ODMobileNetV2', 'ODResNet',
+           'ShuffleNetV1', 'ShuffleNetV2']

@@ -15,7 +15,7 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmlight.utils.checkpoint import load_pretrained_strict
+from mmlight.utils.pretrained import load_pretrained_strict
 from mmlight.utils.validators import check_integer, is_integer
 
 LEVEL_STRIDES = (4, 8, 16, 32, 32)
@@ -150,8 +150,8 @@ class MultiScaleBackbone(BaseModule):
                 out = norm(x) if norm is not None else x
                 # Contiguous NCHW out: a channels-last view (HorNet's LayerNorm2d permutes)
                 # travels through FPN's convs, and mmcv's RoIAlign reads its input as
-                # contiguous NCHW whatever the strides (measured: wrong RoI features for every
-                # RoI of a HorNet Faster R-CNN). A no-op for outputs that already are.
+                # contiguous NCHW whatever the strides (it would give a HorNet Faster R-CNN
+                # wrong features for every RoI). A no-op for outputs that already are.
                 outs.append(out.contiguous())
             if level == last:
                 break

@@ -120,8 +120,8 @@ class _GhostNetBase(MultiScaleBackbone):
                                  norm_cfg=norm_cfg, act_cfg=act_cfg))
         level_channels.append(final_channels)
         self.stages = nn.ModuleList(stages)
-        self._init_contract(level_channels=level_channels, out_indices=out_indices, frozen_stages=frozen_stages,
-                            norm_eval=norm_eval, with_cp=with_cp)
+        self._init_contract(level_channels=level_channels, out_indices=out_indices,
+                            frozen_stages=frozen_stages, norm_eval=norm_eval, with_cp=with_cp)
 
 
 @MODELS.register_module()

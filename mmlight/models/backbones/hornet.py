@@ -109,7 +109,8 @@ class HorNet(MultiScaleBackbone):
         dims = [base_dim * 2**i for i in range(4)]
         self.stem = nn.Sequential(nn.Conv2d(3, dims[0], 4, stride=4),
                                   LayerNorm2d(dims[0], eps=1e-6))
-        rates = torch.linspace(0, drop_path_rate, sum(HORNET_DEPTHS)).tolist()
+        # on the CPU whatever the default device (the backbone may be built on 'meta')
+        rates = torch.linspace(0, drop_path_rate, sum(HORNET_DEPTHS), device='cpu').tolist()
         stages = []
         for i, depth in enumerate(HORNET_DEPTHS):
             layers = OrderedDict()

@@ -125,8 +125,8 @@ class ODResNet(MultiScaleBackbone):
             in_channels = planes * block.expansion
             level_channels.append(in_channels)
         self.stages = nn.ModuleList(stages)
-        self._init_contract(level_channels=level_channels, out_indices=out_indices, frozen_stages=frozen_stages,
-                            norm_eval=norm_eval, with_cp=with_cp)
+        self._init_contract(level_channels=level_channels, out_indices=out_indices,
+                            frozen_stages=frozen_stages, norm_eval=norm_eval, with_cp=with_cp)
 
     def init_weights(self):
         super().init_weights()

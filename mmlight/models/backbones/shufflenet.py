@@ -6,9 +6,9 @@ from mmdet.models.utils import make_divisible
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
-from ..layers import DepthwiseSeparableConvModule, channel_shuffle
 from mmlight.utils.validators import check_choice, check_widen_factor
 
+from ..layers import DepthwiseSeparableConvModule, channel_shuffle
 from .base import MultiScaleBackbone
 
 STEM_CHANNELS = 24
@@ -31,7 +31,7 @@ SHUFFLENETV1_CHANNELS = {
 }
 SHUFFLENETV1_WIDTHS = (0.5, 1.0, 1.5, 2.0)
 
-def _shufflenetv1_layout(groups, widen_factor):
+def shufflenetv1_layout(groups, widen_factor):
     """Stem and stage channels, or None where the grouped 1x1 convs cannot split them."""
     stage_channels = [make_divisible(c * widen_factor, 8) for c in SHUFFLENETV1_CHANNELS[groups]]
     stem_channels = int(STEM_CHANNELS * widen_factor)
@@ -227,9 +227,9 @@ class ShuffleNetV1(_ShuffleNetBase):
         self.groups = check_choice('groups', groups, tuple(SHUFFLENETV1_CHANNELS))
         self.widen_factor = check_widen_factor(widen_factor, SHUFFLENETV1_WIDTHS,
                                                owner='ShuffleNetV1')
-        layout = _shufflenetv1_layout(groups, self.widen_factor)
+        layout = shufflenetv1_layout(groups, self.widen_factor)
         if layout is None:
-            valid = [w for w in SHUFFLENETV1_WIDTHS if _shufflenetv1_layout(groups, w)]
+            valid = [w for w in SHUFFLENETV1_WIDTHS if shufflenetv1_layout(groups, w)]
             raise ValueError(f'ShuffleNetV1 with groups={groups} has no channel layout at '
                              f'widen_factor {widen_factor} (its channels do not divide into '
                              f'{groups} groups); valid widen_factor for groups={groups}: {valid}')

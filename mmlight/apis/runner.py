@@ -1,14 +1,14 @@
-"""What tools/train.py and tools/test.py do before handing a config to mmengine's Runner."""
+"""What tools/train.py and tools/test.py do before handing a config to mmengine's Runner:
+the custom_imports check, pretrained files fetched or named before any data loads, the
+``--trust-checkpoint`` option, and distributed runs without GPUs."""
 import os
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict
-from mmengine.model import MMDistributedDataParallel
-from mmengine.registry import MODEL_WRAPPERS
 
 from mmlight.converters import weights_for_backbone
-from mmlight.utils.checkpoint import check_pretrained_exists
+from mmlight.utils.pretrained import check_pretrained_exists
 from mmlight.weights import SCHEME, prepare_named_weights
 
 CUSTOM_IMPORTS_LINE = "custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)"
@@ -81,17 +81,6 @@ def check_pretrained_checkpoints(cfg: Config):
     load_from = cfg.get('load_from')
     if isinstance(load_from, str) and load_from.startswith(SCHEME):
         prepare_named_weights(load_from)
-
-
-@MODEL_WRAPPERS.register_module()
-class CPUFriendlyDistributedDataParallel(MMDistributedDataParallel):
-    """MMDistributedDataParallel that also wraps CPU models (device_ids must be None there;
-    mmengine always passes the local rank)."""
-
-    def __init__(self, module, device_ids=None, **kwargs):
-        if next(module.parameters()).device.type == 'cpu':
-            device_ids = None
-        super().__init__(module=module, device_ids=device_ids, **kwargs)
 
 
 def shutdown_distributed():

@@ -1,4 +1,4 @@
-"""Checkpoint loading that is safe and fails loudly.
+"""Checkpoint loading that runs no code from the file.
 
 Every file is read with ``torch.load(weights_only=True)``: tensors and plain containers, plus
 an explicit allow-list of the few other types that mmengine's own checkpoints (message hub,
@@ -6,22 +6,20 @@ numpy arrays and scalars) and the official weight files (an ``argparse.Namespace
 arguments) contain. Anything else (a pickle that would run code on load) is refused with
 :class:`UnsafeCheckpointError`, naming the type and the opt-in for files the user trusts.
 Nothing here changes how anybody else loads checkpoints: mmengine's loader is swapped for the
-safe one only inside :func:`safe_checkpoint_loading`, which mmlight's tools enter.
+safe one only inside :func:`safe_checkpoint_loading`, which mmlight's tools and
+:mod:`mmlight.apis` enter.
 """
 import os
 import os.path as osp
 import pickle
 import re
-from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterable, Optional
 
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from .download import cached_download
 
-SCRATCH_OPTION = '--cfg-options model.backbone.init_cfg=None'
 TRUSTED_CHECKPOINTS_ENV = 'MMLIGHT_TRUSTED_CHECKPOINTS'
 
 
@@ -176,142 +174,3 @@ def load_checkpoint(filename: str, map_location='cpu'):
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
             return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
     return load_checkpoint_file(filename, map_location)
-
-
-def missing_checkpoint_message(filename: str, hint: str = '') -> str:
-    lines = [f'Pretrained backbone checkpoint {filename!r} does not exist.']
-    if hint:
-        lines.append(hint.strip())
-    lines.append(f'To train from scratch instead, add: {SCRATCH_OPTION}')
-    return '\n'.join(lines)
-
-
-def check_pretrained_exists(filename: str, hint: str = ''):
-    """Raise FileNotFoundError with instructions when a local pretrained file is missing."""
-    if not has_scheme(filename) and not osp.isfile(osp.expanduser(filename)):
-        raise FileNotFoundError(missing_checkpoint_message(filename, hint))
-
-
-def unwrap_state_dict(checkpoint) -> 'OrderedDict[str, torch.Tensor]':
-    """The weights of a checkpoint saved by mmengine, timm, torchvision or official repos."""
-    for key in ('state_dict', 'model', 'state_dict_ema', 'model_ema'):
-        if isinstance(checkpoint, dict) and key in checkpoint and isinstance(
-                checkpoint[key], dict):
-            return checkpoint[key]
-    if not isinstance(checkpoint, dict):
-        raise TypeError(f'a checkpoint must be a dict of tensors, got {type(checkpoint)}')
-    not_tensors = [k for k, v in checkpoint.items() if not isinstance(v, torch.Tensor)]
-    if not_tensors:
-        raise TypeError(f'the checkpoint holds no state_dict/model entry and is not a dict of '
-                        f'tensors: its keys include {not_tensors[:5]}')
-    return checkpoint
-
-
-def strip_key_prefix(state_dict, prefix: str, only_if_all: bool = False,
-                     only_if_any: bool = False):
-    """Keys under ``prefix`` with it removed (the others dropped): the one place that takes a
-    model's entries out of a wrapper (``module.``, ``backbone.``, ``model.``). With
-    ``only_if_all`` (``only_if_any``) the state_dict is returned unchanged unless every key
-    (some key) has the prefix."""
-    prefix = prefix if prefix.endswith('.') else prefix + '.'
-    has_prefix = [k.startswith(prefix) for k in state_dict]
-    if (only_if_all and not (has_prefix and all(has_prefix))) or \
-            (only_if_any and not any(has_prefix)):
-        return state_dict
-    return OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
-                       if k.startswith(prefix))
-
-
-def keys_without_prefix(keys, prefix: str):
-    """:func:`strip_key_prefix` for a list of keys (layout detection): the keys under
-    ``prefix`` without it where any has it, else the keys unchanged."""
-    return list(strip_key_prefix(dict.fromkeys(keys), prefix, only_if_any=True))
-
-
-def describe_key_mismatch(missing, unexpected, limit: int = 12) -> str:
-
-    def show(keys):
-        keys = sorted(keys)
-        more = f' ... and {len(keys) - limit} more' if len(keys) > limit else ''
-        return ', '.join(keys[:limit]) + more
-
-    parts = []
-    if missing:
-        parts.append(f'missing keys ({len(missing)}): {show(missing)}')
-    if unexpected:
-        parts.append(f'unexpected keys ({len(unexpected)}): {show(unexpected)}')
-    return '; '.join(parts)
-
-
-def load_state_dict_strict(module: torch.nn.Module, state_dict, source: str = 'checkpoint',
-                           optional_prefixes=()):
-    """load_state_dict(strict=True) with an error that lists what does not match.
-
-    Keys under ``optional_prefixes`` (layers that exist only in the detection backbone, e.g.
-    HorNet's per-level output norms) may be absent from the checkpoint (they keep their
-    initialisation) or present for levels the model does not output (they are skipped).
-    """
-    own = module.state_dict()
-    optional = tuple(optional_prefixes)
-    state_dict = OrderedDict((k, v) for k, v in state_dict.items()
-                             if not (optional and k.startswith(optional) and k not in own))
-    missing = {k for k in set(own) - set(state_dict) if not (optional and k.startswith(optional))}
-    unexpected = set(state_dict) - set(own)
-    if missing or unexpected:
-        raise KeyError(
-            f'{source} does not match {type(module).__name__}: '
-            f'{describe_key_mismatch(missing, unexpected)}. Is it for this architecture and '
-            f'width?')
-    wrong_shapes = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
-                    for k, v in state_dict.items() if tuple(v.shape) != tuple(own[k].shape)]
-    if wrong_shapes:
-        raise ValueError(f'{source} has tensors of the wrong shape for '
-                         f'{type(module).__name__} (another width or variant?): '
-                         + '; '.join(wrong_shapes[:8]))
-    # everything but absent optional keys was checked above
-    module.load_state_dict(state_dict, strict=set(own) == set(state_dict))
-
-
-# backbone class name -> function(state_dict, source) -> state_dict in mmlight's layout.
-# Each family's converter registers itself here (timm's checkpoint_filter_fn idea), so that
-# models can load official / timm / torchvision / mmpretrain files without importing them.
-_CHECKPOINT_FILTERS: Dict[str, Callable] = {}
-
-
-def register_checkpoint_filter(*class_names: str):
-
-    def register(func):
-        for name in class_names:
-            _CHECKPOINT_FILTERS[name] = func
-        return func
-
-    return register
-
-
-def checkpoint_filter_for(module: torch.nn.Module) -> Optional[Callable]:
-    for cls in type(module).__mro__:
-        if cls.__name__ in _CHECKPOINT_FILTERS:
-            return _CHECKPOINT_FILTERS[cls.__name__]
-    return None
-
-
-def load_pretrained_strict(module: torch.nn.Module, filename: str, prefix=None, hint: str = '',
-                           optional_prefixes: Iterable[str] = ()):
-    """Load a backbone's pretrained weights: an mmlight file, a detector checkpoint's
-    ``backbone.*`` part, or an official/timm/torchvision/mmpretrain file (converted here by the
-    family's registered filter); strictly."""
-    check_pretrained_exists(filename, hint)
-    state_dict = unwrap_state_dict(load_checkpoint(filename))
-    if prefix:
-        state_dict = strip_key_prefix(state_dict, prefix)
-        if not state_dict:
-            raise KeyError(f'no key of {filename!r} starts with prefix {prefix!r}')
-    else:
-        for common in ('module.', 'backbone.'):
-            state_dict = strip_key_prefix(state_dict, common, only_if_all=True)
-    source = f'checkpoint {filename!r}'
-    convert = checkpoint_filter_for(module)
-    if convert is not None:
-        state_dict = convert(state_dict, source=source)
-    load_state_dict_strict(module, state_dict, source=source,
-                           optional_prefixes=optional_prefixes)

@@ -1,0 +1,75 @@
+"""Configs by name, found through the installed packages (mmlight's own in
+``mmlight/.mim/configs``, see :mod:`mmlight.utils.package_configs`), so the same names work
+from a checkout, from a wheel and in ``_base_ = 'mmlight::NAME.py'``.
+"""
+import copy
+import glob
+import os.path as osp
+from typing import List, Optional
+
+from mmengine.config import Config
+
+from mmlight.utils.package_configs import PREFIX, config_root, package_config_path
+
+
+def config_names(recursive: bool = False) -> List[str]:
+    """The detector configs shipped with mmlight as names :func:`resolve_config` takes ('NAME'
+    for ``configs/NAME.py``; with ``recursive`` also 'demo/NAME' for the demo configs)."""
+    root = config_root()
+    pattern = osp.join(root, '**', '*.py') if recursive else osp.join(root, '*.py')
+    return sorted(osp.relpath(path, root)[:-3]
+                  for path in glob.glob(pattern, recursive=recursive)
+                  if '_base_' not in osp.relpath(path, root))
+
+
+def _package_config(package: str, path: str) -> str:
+    import importlib
+    module = importlib.import_module(package)
+    return osp.join(osp.dirname(module.__file__), '.mim', 'configs', path)
+
+
+def resolve_config(name_or_path: str) -> str:
+    """The file of a config given as a path, as ``PACKAGE::PATH`` (``mmlight::`` or
+    ``mmdet::``, as in ``_base_``), or as an mmlight config name (``'faster_rcnn_ghostnet_fpn_1x'``,
+    ``'demo/faster_rcnn_ghostnet_fpn_demo'``)."""
+    name_or_path = str(name_or_path)
+    if osp.isfile(name_or_path):
+        return name_or_path
+    if name_or_path.startswith(PREFIX):
+        return package_config_path(name_or_path)
+    if '::' in name_or_path:
+        package, path = name_or_path.split('::', 1)
+        candidate = _package_config(package, path)
+    else:
+        name = name_or_path[:-3] if name_or_path.endswith('.py') else name_or_path
+        candidate = osp.join(config_root(), name + '.py')
+    if osp.isfile(candidate):
+        return candidate
+    raise FileNotFoundError(
+        f'{name_or_path!r} is neither a config file, PACKAGE::PATH of an installed package\'s '
+        f'config, nor an mmlight config name; mmlight\'s names: {", ".join(config_names())}')
+
+
+def load_detector_config(config, cfg_options: Optional[dict] = None) -> Config:
+    """The config (path, name or Config) with ``cfg_options`` merged; raises unless it
+    describes a detector (``model`` with a backbone)."""
+    cfg = Config.fromfile(resolve_config(config)) if isinstance(config, str) \
+        else copy.deepcopy(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    model = cfg.get('model')
+    if not isinstance(model, dict) or 'backbone' not in model:
+        found = sorted(model) if isinstance(model, dict) else type(model).__name__
+        raise ValueError(f'{config}: expected a detector config (a model dict with a '
+                         f'backbone), found model {found}')
+    return cfg
+
+
+def pipeline_resize_shape(cfg: Config):
+    """(height, width) of the test pipeline's Resize scale, or None."""
+    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
+    for step in pipeline:
+        if step.get('type') == 'Resize' and step.get('scale') is not None:
+            width, height = step['scale']
+            return int(height), int(width)
+    return None

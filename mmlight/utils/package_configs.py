@@ -1,0 +1,55 @@
+"""mmlight's configs as installed with the package, and ``_base_ = 'mmlight::NAME.py'``.
+
+The configs ship inside the package as ``mmlight/.mim/configs`` (the OpenMMLab layout: a link
+to the checkout's ``configs/`` in an editable install, a copy in a wheel).
+
+mmengine resolves ``PACKAGE::PATH`` bases only for the OpenMMLab packages of its own table, and
+only with a sub-folder in the path (``mmdet::faster_rcnn/...``). :func:`register_config_bases`
+(run by ``import mmlight``) lets mmengine's ``Config`` resolve ``mmlight::PATH`` to the
+installed file, read as a plain base file (no scope of its own: mmlight's configs are mmdet
+configs, ``default_scope='mmdet'``). Every other base path goes through mmengine's own code.
+"""
+import os.path as osp
+
+PACKAGE = 'mmlight'
+PREFIX = PACKAGE + '::'
+PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def config_root() -> str:
+    """The folder of the configs installed with mmlight (``mmlight/.mim/configs``)."""
+    root = osp.join(PACKAGE_DIR, '.mim', 'configs')
+    if not osp.isdir(root):
+        raise FileNotFoundError(
+            f'mmlight\'s configs are not installed with the package: expected the folder '
+            f'{root}, found nothing there. Install mmlight with pip (pip install -e . in a '
+            f'checkout links configs/ there; a wheel holds a copy).')
+    return root
+
+
+def package_config_path(cfg_path: str) -> str:
+    """The installed file of ``mmlight::PATH`` (``.py`` added when missing)."""
+    path = cfg_path[len(PREFIX):]
+    path = path if path.endswith('.py') else path + '.py'
+    full = osp.join(config_root(), path)
+    if not osp.isfile(full):
+        raise FileNotFoundError(f'{cfg_path!r}: mmlight has no config {path!r} (looked in '
+                                f'{config_root()})')
+    return full
+
+
+def register_config_bases():
+    """Let mmengine's Config resolve ``mmlight::PATH`` (idempotent)."""
+    from mmengine.config import Config
+    original = Config._get_cfg_path
+    if getattr(original, 'resolves_mmlight', False):
+        return
+
+    def get_cfg_path(cfg_path: str, filename: str):
+        if cfg_path.startswith(PREFIX):
+            return package_config_path(cfg_path), None
+        return original(cfg_path, filename)
+
+    get_cfg_path.resolves_mmlight = True
+    get_cfg_path.__wrapped__ = original
+    Config._get_cfg_path = staticmethod(get_cfg_path)
