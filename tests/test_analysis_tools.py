@@ -1,5 +1,6 @@
 """The analysis tools users expect: FLOPs of any config, mmdet's DetInferencer on an mmlight
 config, and the picture of predictions vs ground truth."""
+import json
 import os.path as osp
 
 import cv2
@@ -225,3 +226,28 @@ def test_inference_benchmark_profile_prints_where_the_time_goes():
     assert seconds == sorted(seconds, reverse=True) and seconds[0] > 0
     assert any(row[:2] == ['other', '(between'] for row in rows(operators))
     assert rows(operators)[-1][1] == 'more,', operators
+
+
+def test_inference_benchmark_rows_hold_every_runtime_and_the_precision_peaks(tmp_path):
+    """benchmark_inference.py with onnxruntime and OpenVINO's three precisions: one row with a
+    latency and a peak memory per runtime, the CPU's matrix-product peak per precision, the
+    achieved-of-peak table and the plot; a second run with the same JSON measures nothing."""
+    out_json, plot = str(tmp_path / 'rows.json'), str(tmp_path / 'plot.png')
+    runtimes = ['eager', 'onnxruntime', 'openvino_fp32', 'openvino_bf16', 'openvino_int8']
+    args = ['tools/analysis/benchmark_inference.py', 'yolov4_ghostnet_416', '--shape', '128',
+            '160', '--iters', '1', '--json', out_json, '--plot', plot, '--runtimes', *runtimes]
+    proc = run_tool(args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out_json) as f:
+        (row, ) = json.load(f)
+    for runtime in runtimes:
+        assert row[f'{runtime}_s'] > 0 and row[f'{runtime}_peak_mib'] >= 0, runtime
+    assert set(row['peak_gflops']) >= {'fp32', 'bf16'}
+    assert all(value > 0 for value in row['peak_gflops'].values())
+    assert 'matrix-product peak (GFLOP/s): fp32' in proc.stdout
+    assert '| openvino_int8 (s) |' in proc.stdout
+    achieved = proc.stdout.split('Achieved GFLOP/s')[1]
+    assert '| yolov4_ghostnet_416 | 128x160 | ' in achieved and '%)' in achieved
+    assert cv2.imread(plot) is not None
+    proc = run_tool(args)
+    assert proc.returncode == 0 and 'matrix-product peak (GFLOP/s)' not in proc.stdout

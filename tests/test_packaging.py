@@ -70,7 +70,7 @@ def test_the_wheel_holds_the_configs_and_the_license_files(wheel):
         metadata = archive.read(next(n for n in names if n.endswith('.dist-info/METADATA')))
     metadata = metadata.decode()
     assert 'Requires-Python: >=3.10' in metadata
-    for extra in ('mim', 'onnx', 'eval', 'tests'):
+    for extra in ('mim', 'onnx', 'openvino', 'eval', 'tests'):
         assert f'Provides-Extra: {extra}' in metadata
 
 
@@ -113,7 +113,7 @@ def test_a_wheel_installed_in_a_fresh_environment_works_outside_the_checkout(whe
     python = str(venv / 'bin' / 'python')
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
     # every requirement, extras included, is met by the reused packages: nothing to download
-    run([python, '-m', 'pip', 'install', '-q', '--no-index', f'{wheel}[onnx,eval]'],
+    run([python, '-m', 'pip', 'install', '-q', '--no-index', f'{wheel}[onnx,openvino,eval]'],
         cwd=tmp_path, env=env)
     work = tmp_path / 'elsewhere'
     work.mkdir()

@@ -24,6 +24,8 @@ FASTER_COCO_EVAL_VERSION=1.8.0
 ONNX_VERSION=1.23.2
 ONNXRUNTIME_VERSION=1.32.0
 ONNXSCRIPT_VERSION=0.7.2
+OPENVINO_VERSION=2026.4.1
+NNCF_VERSION=3.4.0
 
 say() { echo "[mmlight setup] $*"; }
 die() { echo "[mmlight setup] FAILED at step '$1': $2" >&2; exit 1; }
@@ -102,6 +104,13 @@ if ! has "import onnx, onnxruntime, onnxscript; assert (onnx.__version__, onnxru
   say "installing onnx $ONNX_VERSION, onnxruntime $ONNXRUNTIME_VERSION, onnxscript $ONNXSCRIPT_VERSION"
   pip_install "onnx==$ONNX_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION" "onnxscript==$ONNXSCRIPT_VERSION" \
     || die "onnx" "pip install onnx onnxruntime onnxscript failed"
+fi
+
+# 4d. OpenVINO (the second deployment backend: FP32, BF16) and NNCF (its INT8 quantization).
+if ! has "import openvino, nncf; assert openvino.__version__.startswith('$OPENVINO_VERSION') and nncf.__version__ == '$NNCF_VERSION'"; then
+  say "installing openvino $OPENVINO_VERSION, nncf $NNCF_VERSION"
+  pip_install "openvino==$OPENVINO_VERSION" "nncf==$NNCF_VERSION" \
+    || die "openvino" "pip install openvino nncf failed"
 fi
 
 # 5. mmlight itself (editable, so tools/ and configs/ in this checkout are what runs; the install

@@ -1,24 +1,24 @@
-"""The config's test set through an exported detector in onnxruntime and mmdet's own
-evaluator: the numbers ``tools/test.py`` prints, for the ONNX graph."""
+"""The config's test set through an exported detector (onnxruntime or OpenVINO) and mmdet's own
+evaluator: the numbers ``tools/test.py`` prints, for the deployed model."""
 import copy
 from typing import Optional
 
 from mmengine.config import Config
 
-from .onnx import OnnxDetector, onnx_result_to_sample
+from .runner import DetectorRunner, result_to_sample
 
 
-def evaluate_onnx(cfg: Config, onnx_file: str, out: Optional[str] = None,
-                  num_threads: int = 0) -> dict:
-    """Run ``cfg.test_dataloader`` through ``onnx_file`` and ``cfg.test_evaluator``; with
-    ``out`` also dump the predictions as ``tools/test.py --out`` does (mmdet's
-    DumpDetResults). Returns the metrics dict."""
+def evaluate_deployed(cfg: Config, detector: DetectorRunner, out: Optional[str] = None) -> dict:
+    """Run ``cfg.test_dataloader`` through an exported detector in its runtime (a
+    :class:`~mmlight.deployment.runner.DetectorRunner`, e.g. from
+    :func:`~mmlight.deployment.runner.load_runner`) and ``cfg.test_evaluator``; with ``out``
+    also dump the predictions as ``tools/test.py --out`` does (mmdet's DumpDetResults).
+    Returns the metrics dict."""
     from mmengine.evaluator import Evaluator
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    detector = OnnxDetector(onnx_file, num_threads=num_threads)
     loader_cfg = copy.deepcopy(cfg.test_dataloader)
     loader = Runner.build_dataloader(loader_cfg)
     metrics = copy.deepcopy(cfg.test_evaluator)
@@ -33,6 +33,6 @@ def evaluate_onnx(cfg: Config, onnx_file: str, out: Optional[str] = None,
         samples = []
         for image, sample in zip(data['inputs'], data['data_samples'], strict=True):
             outputs = detector(image[None].float())
-            samples.append(onnx_result_to_sample(outputs, sample))
+            samples.append(result_to_sample(outputs, sample))
         evaluator.process(data_samples=samples, data_batch=data)
     return evaluator.evaluate(len(loader.dataset))

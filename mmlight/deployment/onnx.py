@@ -16,6 +16,7 @@ from torch import nn
 from mmlight.utils.validators import check_integer
 
 from .detector import DeployableDetector
+from .runner import DetectorRunner, register_backend
 
 OPSET = 18
 # The smallest side a dynamic graph accepts: the exporter proves facts about the feature maps
@@ -86,8 +87,9 @@ def _export_program(model, example, dynamic):
                                strict=False)
 
 
-class OnnxDetector:
-    """An exported detector in onnxruntime.
+@register_backend('onnxruntime')
+class OnnxDetector(DetectorRunner):
+    """An exported detector in onnxruntime (:class:`DetectorRunner`'s contract).
 
     Args:
         onnx_file: a file written by :func:`export_onnx`.
@@ -109,63 +111,17 @@ class OnnxDetector:
                                             providers=['CPUExecutionProvider'])
         inputs = self.session.get_inputs()
         self.output_names = tuple(o.name for o in self.session.get_outputs())
-        if [i.name for i in inputs] != ['image'] or self.output_names not in (
-                ('dets', 'labels'), ('dets', 'labels', 'masks')):
-            raise ValueError(
-                f'OnnxDetector: {onnx_file} is not an mmlight detector export: expected input '
-                f"'image' and outputs (dets, labels[, masks]), got inputs "
-                f'{[i.name for i in inputs]} and outputs {list(self.output_names)}')
-        self.input_shape = tuple(inputs[0].shape)
+        self.check_layout(onnx_file, [i.name for i in inputs])
+        self.input_shape = tuple(size if isinstance(size, int) else None
+                                 for size in inputs[0].shape)
 
-    @property
-    def with_mask(self) -> bool:
-        return 'masks' in self.output_names
-
-    def __call__(self, image) -> Dict[str, np.ndarray]:
-        """``image``: float32 [1, 3, H, W] (BGR, 0-255), a numpy array or a tensor."""
-        if isinstance(image, torch.Tensor):
-            image = image.detach().cpu().numpy()
-        image = np.asarray(image, dtype=np.float32)
-        if image.ndim != 4 or image.shape[:2] != (1, 3):
-            raise ValueError('OnnxDetector: expected one image as float32 [1, 3, H, W] '
-                             f'(BGR, 0-255), got shape {image.shape}')
-        fixed = [(axis, size) for axis, size in zip(('height', 'width'), self.input_shape[2:])
-                 if isinstance(size, int)]
-        for (axis, size), found in zip(fixed, image.shape[2:]):
-            if size != found:
-                raise ValueError(f'OnnxDetector: this graph was exported for {axis} '
-                                 f'{size} (no --dynamic), got an image of shape {image.shape}')
+    def run(self, image: np.ndarray) -> Dict[str, np.ndarray]:
         return dict(zip(self.output_names, self.session.run(None, {'image': image}),
                         strict=True))
 
     def end_profiling(self) -> str:
         """Stop the profiler started by ``profile=True``; the path of its JSON trace."""
         return self.session.end_profiling()
-
-
-def onnx_result_to_sample(outputs: Dict[str, np.ndarray], data_sample,
-                          rescale: bool = True):
-    """The outputs of one image as an mmdet DetDataSample with ``pred_instances``, in the
-    original image's coordinates (mmdet's ``predict(rescale=True)``) when ``rescale``."""
-    from mmengine.structures import InstanceData
-    dets = torch.from_numpy(outputs['dets'])
-    pred = InstanceData()
-    bboxes = dets[:, :4]
-    meta = data_sample.metainfo
-    if rescale and 'scale_factor' in meta:
-        scale_w, scale_h = meta['scale_factor']
-        bboxes = bboxes / bboxes.new_tensor([scale_w, scale_h, scale_w, scale_h])
-    pred.bboxes = bboxes
-    pred.scores = dets[:, 4]
-    pred.labels = torch.from_numpy(outputs['labels']).long()
-    if 'masks' in outputs:
-        masks = torch.from_numpy(outputs['masks'].astype(np.uint8))
-        if rescale and 'ori_shape' in meta and masks.shape[-2:] != tuple(meta['ori_shape']):
-            masks = torch.nn.functional.interpolate(
-                masks[None].float(), size=tuple(meta['ori_shape']), mode='nearest')[0]
-        pred.masks = masks.bool()
-    data_sample.pred_instances = pred
-    return data_sample
 
 
 def default_onnx_path(config: str, out: Optional[str] = None) -> str:

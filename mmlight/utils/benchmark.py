@@ -40,6 +40,35 @@ def timed(fn, iters, warmup, device):
     return (time.perf_counter() - start) / max(iters, 1)
 
 
+# torch dtypes of the precisions whose matrix-product peak the benchmarks measure
+PEAK_DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'int8': torch.int8}
+
+
+def matmul_peak_gflops(size: int = 2048, iters: int = 10) -> Dict[str, float]:
+    """GFLOP/s of a ``size`` x ``size`` matrix product (2 n^3 FLOPs) per precision in torch,
+    with torch's threads: the CPU's measured compute peak for FP32, BF16 (the AMX / AVX512-BF16
+    units where there are some) and INT8 (``torch._int_mm``, int32 accumulation; VNNI / AMX).
+    A precision this torch build cannot multiply is left out."""
+    peaks = {}
+    for name, dtype in PEAK_DTYPES.items():
+        generator = torch.Generator().manual_seed(0)
+        if dtype == torch.int8:
+            a, b = (torch.randint(-64, 64, (size, size), dtype=dtype, generator=generator)
+                    for _ in range(2))
+            fn = getattr(torch, '_int_mm', None)
+            if fn is None:
+                continue
+        else:
+            a, b = (torch.randn(size, size, generator=generator).to(dtype) for _ in range(2))
+            fn = torch.matmul
+        try:
+            seconds = timed(lambda: fn(a, b), iters, warmup=2, device=torch.device('cpu'))
+        except RuntimeError:  # not implemented for this dtype on this CPU / build
+            continue
+        peaks[name] = 2 * size ** 3 / seconds / 1e9
+    return peaks
+
+
 class PeakMemory:
 
     def __init__(self, device):

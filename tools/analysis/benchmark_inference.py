@@ -1,8 +1,9 @@
 """Per-image CPU inference latency (batch 1) and peak memory of detector configs in eager
-PyTorch (mmdet's predict), eager with conv + BN fused, and onnxruntime (the graph of
-tools/deployment/export_onnx.py), beside mmdet's R50 Faster R-CNN and RTMDet-tiny; params and
-FLOPs per row; a markdown table, a JSON file and a PNG plot (latency vs params, one panel per
-image size).
+PyTorch (mmdet's predict), eager with conv + BN fused, onnxruntime (the graph of
+tools/deployment/export_onnx.py) and OpenVINO in FP32, BF16 and INT8 (where openvino and nncf
+are installed), beside mmdet's R50 Faster R-CNN and RTMDet-tiny; params and FLOPs per row; the
+CPU's measured matrix-product peak per precision and what each exported runtime achieves of
+it; a markdown table, a JSON file and a PNG plot (one panel per image size).
 
     python tools/analysis/benchmark_inference.py      # every config of configs/ + references,
                                                       # at the demo size and at 800 x 1344
@@ -15,8 +16,13 @@ cost of NMS included). Latency: all runtimes of a config in one subprocess, time
 alternating rounds (the median round counts). Peak memory: each runtime alone in a subprocess,
 the peak resident set of building its model (torch weights or the onnxruntime session) and
 running one image, above the process after its imports. A detector the ONNX
-path does not support (RTMDet) has no onnxruntime row. With ``--json`` the rows are written as
-they come, and a second run with the same ``--json`` measures only the rows still missing.
+path does not support (RTMDet) has no onnxruntime or OpenVINO row. The OpenVINO INT8 IR is
+calibrated on a few random images (the weights are random too: this measures speed, not AP).
+Achieved GFLOP/s counts two FLOPs per multiply-add of the row's FLOPs (mmengine counts one) over
+the runtime's seconds; the peak is a 2048 x 2048 matrix product in torch in that precision
+(FP32 for eager, fused and onnxruntime), measured once per run. With ``--json`` the rows are
+written as they come, and a second run with the same ``--json`` measures only the rows still
+missing.
 ``--profile`` measures instead where the time goes: seconds per image in each module of the
 detector, eager and in onnxruntime, and in each operator type in onnxruntime
 (:mod:`mmlight.analysis.profile`).
@@ -32,18 +38,28 @@ import torch
 import mmlight  # noqa: F401
 from mmlight.analysis import detector_complexity
 from mmlight.analysis.inference import (
+    EXPORTED_RUNTIMES,
+    OPENVINO_RUNTIMES,
     RANDOM_WEIGHTS_SEED,
     REFERENCES,
     RUNTIMES,
+    available_runtimes,
     benchmark_config,
     inference_fns,
+    prepare_openvino,
     random_image,
 )
 from mmlight.analysis.profile import eager_breakdown, onnxruntime_breakdown
 from mmlight.apis import config_names, init_detector
 from mmlight.deployment.detector import detector_layout
 from mmlight.deployment.onnx import export_onnx
-from mmlight.utils.benchmark import PeakMemory, alternating_rounds, emit_result, run_isolated
+from mmlight.utils.benchmark import (
+    PeakMemory,
+    alternating_rounds,
+    emit_result,
+    matmul_peak_gflops,
+    run_isolated,
+)
 
 # every COCO config of configs/, then mmdet's references
 DEFAULT = config_names() + sorted(REFERENCES)
@@ -63,13 +79,15 @@ def parse_args():
     parser.add_argument('--profile', action='store_true',
                         help='print where the time goes (per module in both runtimes, per '
                         'onnxruntime operator type) instead of the latency table')
-    parser.add_argument('--worker', choices=['timing', 'profile'] +
+    parser.add_argument('--runtimes', nargs='+', choices=RUNTIMES, default=None,
+                        help='runtimes to measure (default: every one this environment has)')
+    parser.add_argument('--worker', choices=['timing', 'profile', 'peak'] +
                         [f'memory-{r}' for r in RUNTIMES],
                         help=argparse.SUPPRESS)
     parser.add_argument('--onnx', help=argparse.SUPPRESS)
-    parser.add_argument('--runtimes', nargs='+', default=list(RUNTIMES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.shape = args.shape or DEFAULT_SHAPES
+    args.runtimes = args.runtimes or available_runtimes()
     return args
 
 
@@ -85,6 +103,8 @@ def worker(args):
         fns = inference_fns(detector, shape, args.runtimes, args.onnx)
         seconds = alternating_rounds(fns, args.iters, warmup=1)
         return {f'{runtime}_s': value for runtime, value in seconds.items()}
+    if args.worker == 'peak':
+        return {'peak_gflops': matmul_peak_gflops()}
     if args.worker == 'profile':
         detector = random_detector(args.configs[0])
         image = random_image(shape)
@@ -96,7 +116,7 @@ def worker(args):
     # session, which does not build the torch model) and one call, above the imports
     runtime = args.worker[len('memory-'):]
     with PeakMemory(torch.device('cpu')) as memory:
-        detector = None if runtime == 'onnxruntime' else random_detector(args.configs[0])
+        detector = None if runtime in EXPORTED_RUNTIMES else random_detector(args.configs[0])
         inference_fns(detector, shape, [runtime], args.onnx)[runtime]()
     return {f'{runtime}_peak_mib': memory.mib}
 
@@ -116,20 +136,23 @@ def export_graph(detector, config, shape, tmp):
     return export_onnx(detector, osp.join(tmp, config + '.onnx'), shape)
 
 
-def measure(args, config, shape, tmp):
+def measure(args, config, shape, tmp, peaks):
     path = benchmark_config(config)
     detector = random_detector(path)
     complexity = detector_complexity(path, shape)
     row = dict(config=config, shape=list(shape),
                params_m=complexity['detector']['params'] / 1e6,
-               gflops=complexity['detector']['flops'] / 1e9)
-    runtimes = ['eager', 'eager_fused']
+               gflops=complexity['detector']['flops'] / 1e9, peak_gflops=peaks)
+    runtimes = [r for r in args.runtimes if r not in EXPORTED_RUNTIMES]
     onnx_file = None
-    try:
-        onnx_file = export_graph(detector, config, shape, tmp)
-        runtimes.append('onnxruntime')
-    except ValueError as err:  # a detector the ONNX path does not cover
-        row['onnx'] = str(err)
+    if any(r in EXPORTED_RUNTIMES for r in args.runtimes):
+        try:
+            onnx_file = export_graph(detector, config, shape, tmp)
+            runtimes += [r for r in args.runtimes if r in EXPORTED_RUNTIMES]
+        except ValueError as err:  # a detector the ONNX path does not cover
+            row['onnx'] = str(err)
+    if onnx_file and any(r in OPENVINO_RUNTIMES for r in runtimes):
+        prepare_openvino(onnx_file, shape)
     row.update(run_worker(args, config, shape, 'timing', runtimes, onnx_file))
     for runtime in runtimes:
         row.update(run_worker(args, config, shape, f'memory-{runtime}', [runtime], onnx_file))
@@ -157,20 +180,46 @@ def print_profile(config, shape, breakdown, min_share=0.01):
                   f'{seconds / total:6.1%}')
 
 
+# the precision of each runtime's arithmetic, for its share of the matrix-product peak
+RUNTIME_PRECISION = dict(eager='fp32', eager_fused='fp32', onnxruntime='fp32',
+                         openvino_fp32='fp32', openvino_bf16='bf16', openvino_int8='int8')
+
+
 def print_table(rows):
-    print('| config | size | params (M) | GFLOPs | eager (s) | fused (s) | onnxruntime (s) | '
-          'eager / onnxruntime | peak MiB eager / fused / ort |')
-    print('|---|---|---|---|---|---|---|---|---|')
+    runtimes = [r for r in RUNTIMES if any(f'{r}_s' in row for row in rows)]
+    print('| config | size | params (M) | GFLOPs | '
+          + ' | '.join(f'{r} (s)' for r in runtimes)
+          + ' | eager / onnxruntime | peak MiB ' + ' / '.join(runtimes) + ' |')
+    print('|---|---|---|---|' + '---|' * len(runtimes) + '---|---|')
     for row in rows:
         def cell(key, fmt='{:.3f}'):
             return fmt.format(row[key]) if key in row else 'n/a'
         speedup = (f"{row['eager_s'] / row['onnxruntime_s']:.2f}x"
-                   if 'onnxruntime_s' in row else 'n/a')
-        memory = ' / '.join(cell(f'{r}_peak_mib', '{:.0f}') for r in RUNTIMES)
+                   if 'onnxruntime_s' in row and 'eager_s' in row else 'n/a')
+        memory = ' / '.join(cell(f'{r}_peak_mib', '{:.0f}') for r in runtimes)
         height, width = row['shape']
         print(f"| {row['config']} | {height}x{width} | {row['params_m']:.2f} | "
-              f"{row['gflops']:.1f} | {cell('eager_s')} | {cell('eager_fused_s')} | "
-              f"{cell('onnxruntime_s')} | {speedup} | {memory} |")
+              f"{row['gflops']:.1f} | " + ' | '.join(cell(f'{r}_s') for r in runtimes)
+              + f' | {speedup} | {memory} |')
+    with_peak = [row for row in rows if row.get('peak_gflops')]
+    if not with_peak:
+        return
+    exported = [r for r in runtimes if r in EXPORTED_RUNTIMES]
+    print('\nAchieved GFLOP/s (2 x the row\'s multiply-adds per second) / the matrix-product '
+          'peak of the runtime\'s precision:\n')
+    print('| config | size | ' + ' | '.join(exported) + ' |')
+    print('|---|---|' + '---|' * len(exported))
+    for row in with_peak:
+        cells = []
+        for runtime in exported:
+            peak = row['peak_gflops'].get(RUNTIME_PRECISION[runtime])
+            if f'{runtime}_s' not in row or not peak:
+                cells.append('n/a')
+                continue
+            achieved = 2 * row['gflops'] / row[f'{runtime}_s']
+            cells.append(f'{achieved:.0f} / {peak:.0f} ({achieved / peak:.0%})')
+        height, width = row['shape']
+        print(f"| {row['config']} | {height}x{width} | " + ' | '.join(cells) + ' |')
 
 
 def plot(rows, path):
@@ -181,13 +230,15 @@ def plot(rows, path):
     import matplotlib.pyplot as plt
     shapes = sorted({tuple(row['shape']) for row in rows}, reverse=True)
     configs = sorted({row['config'] for row in rows})
-    bar = 0.27
-    fig, axes = plt.subplots(1, len(shapes), figsize=(7 * len(shapes), 0.32 * len(configs) + 1.6),
+    runtimes = [r for r in RUNTIMES if any(f'{r}_s' in row for row in rows)]
+    bar = 0.8 / len(runtimes)
+    fig, axes = plt.subplots(1, len(shapes), figsize=(7 * len(shapes),
+                                                      0.12 * len(runtimes) * len(configs) + 1.8),
                              squeeze=False, sharey=True)
     for ax, shape in zip(axes[0], shapes, strict=True):
         panel = {row['config']: row for row in rows if tuple(row['shape']) == shape}
-        for offset, runtime in enumerate(RUNTIMES):
-            ys = [i + (offset - 1) * bar for i, c in enumerate(configs)
+        for offset, runtime in enumerate(runtimes):
+            ys = [i + (offset - (len(runtimes) - 1) / 2) * bar for i, c in enumerate(configs)
                   if f'{runtime}_s' in panel.get(c, {})]
             xs = [panel[c][f'{runtime}_s'] for c in configs if f'{runtime}_s' in panel.get(c, {})]
             ax.barh(ys, xs, height=bar, label=runtime)
@@ -198,7 +249,7 @@ def plot(rows, path):
         ax.grid(alpha=0.3, axis='x', which='both')
     axes[0][0].invert_yaxis()  # the panels share the axis: the first config on top in both
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc='upper right', ncol=len(RUNTIMES), fontsize=9)
+    fig.legend(handles, labels, loc='upper right', ncol=len(runtimes), fontsize=9)
     fig.suptitle('CPU inference, seconds per image (no bar: not measured)', x=0.3)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=110)
@@ -226,12 +277,19 @@ def main():
         with open(args.json) as f:
             rows = json.load(f)
     done = {(row['config'], tuple(row['shape'])) for row in rows}
+    todo = [(config, shape) for shape in args.shape for config in args.configs
+            if (config, tuple(shape)) not in done]
+    peaks = run_worker(args, 'none', args.shape[0], 'peak', ['eager'], None)['peak_gflops'] \
+        if todo else {}
+    if peaks:
+        print('matrix-product peak (GFLOP/s): '
+              + ', '.join(f'{name} {value:.0f}' for name, value in peaks.items()), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for shape in args.shape:
             for config in args.configs:
                 if (config, tuple(shape)) in done:
                     continue
-                rows.append(measure(args, config, shape, tmp))
+                rows.append(measure(args, config, shape, tmp, peaks))
                 print(json.dumps(rows[-1]), flush=True)
                 if args.json:
                     with open(args.json, 'w') as f:

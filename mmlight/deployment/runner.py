@@ -1,0 +1,109 @@
+"""One interface for an exported detector in any runtime.
+
+A runner takes one image, float32 ``[1, 3, H, W]`` (BGR, 0-255, resized as the config's test
+pipeline resizes it; a numpy array or a tensor), and returns a dict of numpy arrays ``dets``
+``[N, 5]``, ``labels`` ``[N]`` and, for Mask R-CNN, ``masks`` ``[N, H, W]``. Each runtime is a
+small subclass registered under its backend name; the evaluation, the benchmark and the tools
+take the name (:func:`load_runner`), not the class.
+"""
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+OUTPUT_LAYOUTS = (('dets', 'labels'), ('dets', 'labels', 'masks'))
+BACKENDS: Dict[str, type] = {}
+
+
+def register_backend(name: str):
+
+    def register(cls):
+        BACKENDS[name] = cls
+        cls.backend = name
+        return cls
+
+    return register
+
+
+class DetectorRunner:
+    """The shared contract: the checks on what goes in and what comes out.
+
+    Subclasses set ``output_names`` and ``input_shape`` (``[1, 3, H, W]`` with ``None`` for a
+    dynamic side) and implement :meth:`run`.
+    """
+
+    backend = 'none'
+    output_names: Tuple[str, ...] = ()
+    input_shape: Tuple[Optional[int], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def with_mask(self) -> bool:
+        return 'masks' in self.output_names
+
+    def check_layout(self, path: str, input_names: Sequence[str]):
+        """Raise unless the file is an mmlight detector export (input 'image', outputs dets,
+        labels[, masks])."""
+        if list(input_names) != ['image'] or tuple(self.output_names) not in OUTPUT_LAYOUTS:
+            raise ValueError(
+                f'{self.name}: {path} is not an mmlight detector export: expected input '
+                f"'image' and outputs (dets, labels[, masks]), got inputs {list(input_names)} "
+                f'and outputs {list(self.output_names)}')
+
+    def check_image(self, image) -> np.ndarray:
+        if isinstance(image, torch.Tensor):
+            image = image.detach().cpu().numpy()
+        image = np.ascontiguousarray(image, dtype=np.float32)
+        if image.ndim != 4 or image.shape[:2] != (1, 3):
+            raise ValueError(f'{self.name}: expected one image as float32 [1, 3, H, W] '
+                             f'(BGR, 0-255), got shape {image.shape}')
+        for axis, size, found in zip(('height', 'width'), self.input_shape[2:], image.shape[2:]):
+            if size is not None and size != found:
+                raise ValueError(f'{self.name}: this graph was exported for {axis} {size} (no '
+                                 f'--dynamic), got an image of shape {image.shape}')
+        return image
+
+    def run(self, image: np.ndarray) -> Dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def __call__(self, image) -> Dict[str, np.ndarray]:
+        """``image``: float32 [1, 3, H, W] (BGR, 0-255), a numpy array or a tensor."""
+        outputs = self.run(self.check_image(image))
+        return {name: np.asarray(outputs[name]) for name in self.output_names}
+
+
+def result_to_sample(outputs: Dict[str, np.ndarray], data_sample,
+                          rescale: bool = True):
+    """The outputs of one image as an mmdet DetDataSample with ``pred_instances``, in the
+    original image's coordinates (mmdet's ``predict(rescale=True)``) when ``rescale``."""
+    from mmengine.structures import InstanceData
+    dets = torch.from_numpy(outputs['dets'])
+    pred = InstanceData()
+    bboxes = dets[:, :4]
+    meta = data_sample.metainfo
+    if rescale and 'scale_factor' in meta:
+        scale_w, scale_h = meta['scale_factor']
+        bboxes = bboxes / bboxes.new_tensor([scale_w, scale_h, scale_w, scale_h])
+    pred.bboxes = bboxes
+    pred.scores = dets[:, 4]
+    pred.labels = torch.from_numpy(outputs['labels']).long()
+    if 'masks' in outputs:
+        masks = torch.from_numpy(outputs['masks'].astype(np.uint8))
+        if rescale and 'ori_shape' in meta and masks.shape[-2:] != tuple(meta['ori_shape']):
+            masks = torch.nn.functional.interpolate(
+                masks[None].float(), size=tuple(meta['ori_shape']), mode='nearest')[0]
+        pred.masks = masks.bool()
+    data_sample.pred_instances = pred
+    return data_sample
+
+
+def load_runner(backend: str, path: str, **options) -> DetectorRunner:
+    """The exported detector ``path`` in ``backend`` ('onnxruntime', 'openvino');
+    ``options`` go to that runner (``num_threads``, and ``precision`` for OpenVINO)."""
+    from . import onnx, openvino  # noqa: F401  (register the backends)
+    if backend not in BACKENDS:
+        raise ValueError(f'unknown backend {backend!r}; valid choices: {sorted(BACKENDS)}')
+    return BACKENDS[backend](path, **options)
