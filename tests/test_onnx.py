@@ -463,6 +463,10 @@ def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized
     assert model_metadata(model, 'calibration_split') == 'val_dataloader'
     int8 = OpenVINODetector(int8_xml)
     assert int8.precision == 'int8' and int8.precision_used == 'f32'
+    with pytest.raises(ValueError, match='is quantized: it runs as int8, not bf16'):
+        OpenVINODetector(int8_xml, precision='bf16')
+    with pytest.raises(ValueError, match='int8 needs a quantized IR'):
+        OpenVINODetector(fp32_xml, precision='int8')
     counts = int8.compute_precisions()
     assert counts.get('u8', 0) + counts.get('i8', 0) >= 0.9 * sum(counts.values()), counts
     bf16 = OpenVINODetector(fp32_xml, precision='bf16').compute_precisions()

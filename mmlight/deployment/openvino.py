@@ -119,8 +119,10 @@ class OpenVINODetector(DetectorRunner):
 
     Args:
         path: an OpenVINO IR ``.xml`` written by :func:`convert_to_openvino` (or
-            ``tools/deployment/export_openvino.py``), or an mmlight ``.onnx`` export.
-        precision: 'fp32' or 'bf16'. Default: the precision in the IR's metadata, else 'fp32'.
+            ``tools/deployment/export_onnx.py --backend openvino``), or an mmlight ``.onnx``
+            export.
+        precision: 'fp32' or 'bf16' for a float IR, 'int8' for a quantized one. Default: the
+            precision in the IR's metadata, else 'fp32'.
         num_threads: OpenVINO's inference threads (0: its default, all cores).
     """
 
@@ -138,6 +140,14 @@ class OpenVINODetector(DetectorRunner):
         self.input_shape = tuple(dim.get_length() if dim.is_static else None for dim in shape)
         self.precision = check_precision(
             precision or model_metadata(model, 'precision') or 'fp32', 'OpenVINODetector')
+        quantized = count_fake_quantize(model) > 0
+        if quantized and self.precision != 'int8':
+            raise ValueError(f'OpenVINODetector: {path} is quantized: it runs as int8, not '
+                             f'{self.precision}')
+        if not quantized and self.precision == 'int8':
+            raise ValueError(f'OpenVINODetector: int8 needs a quantized IR (export_onnx.py '
+                             f'--backend openvino --precision int8); {path} holds no '
+                             f'FakeQuantize node')
         config = {'INFERENCE_PRECISION_HINT': HINTS[self.precision]}
         if num_threads:
             config['INFERENCE_NUM_THREADS'] = int(num_threads)

@@ -225,9 +225,20 @@ def print_table(rows):
 def plot(rows, path):
     """One panel per image size; in each, one group of horizontal bars per config (a bar per
     runtime), seconds per image on a log scale."""
+    import math
+
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    def label(value, _):
+        return f'{value:g}'
+
+    def minor_label(value, _):  # 2 and 5 of each decade, plainly
+        return f'{value:g}' if round(value / 10 ** math.floor(math.log10(value))) in (2, 5) \
+            else ''
+
     shapes = sorted({tuple(row['shape']) for row in rows}, reverse=True)
     configs = sorted({row['config'] for row in rows})
     runtimes = [r for r in RUNTIMES if any(f'{r}_s' in row for row in rows)]
@@ -244,14 +255,18 @@ def plot(rows, path):
             ax.barh(ys, xs, height=bar, label=runtime)
         ax.set_yticks(range(len(configs)), configs, fontsize=8)
         ax.set_xscale('log')
+        ax.xaxis.set_major_formatter(FuncFormatter(label))
+        ax.xaxis.set_minor_formatter(FuncFormatter(minor_label))
+        ax.tick_params(axis='x', which='both', labelsize=8)
         ax.set_xlabel('seconds per image (batch 1, log scale)')
         ax.set_title(f'{shape[0]}x{shape[1]}')
         ax.grid(alpha=0.3, axis='x', which='both')
     axes[0][0].invert_yaxis()  # the panels share the axis: the first config on top in both
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc='upper right', ncol=len(runtimes), fontsize=9)
-    fig.suptitle('CPU inference, seconds per image (no bar: not measured)', x=0.3)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.suptitle('CPU inference, seconds per image (no bar: not measured)')
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.legend(handles, labels, loc='upper center', bbox_to_anchor=(0.5, 0.965),
+               ncol=len(runtimes), fontsize=9, frameon=False)
     fig.savefig(path, dpi=110)
     return path
 

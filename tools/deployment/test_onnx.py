@@ -6,7 +6,7 @@ AP that tools/test.py prints, for the deployed model), in onnxruntime or OpenVIN
 
 ``--out`` writes the same format as ``tools/test.py --out``. Images reach the model as the
 config's test pipeline makes them; a graph exported without --dynamic accepts only images of
-its size. OpenVINO reads the IR that tools/deployment/export_openvino.py writes, or the .onnx.
+its size. OpenVINO reads the IR that export_onnx.py --backend openvino writes, or the .onnx.
 """
 import argparse
 
