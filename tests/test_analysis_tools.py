@@ -1,7 +1,9 @@
 """The analysis tools users expect: FLOPs of any config, mmdet's DetInferencer on an mmlight
 config, and the picture of predictions vs ground truth."""
 import json
+import os
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
@@ -179,53 +181,129 @@ def test_eager_breakdown_times_each_part_of_a_two_stage_detector():
                    for module in detector.modules())
 
 
-def test_onnxruntime_node_names_trace_back_to_exported_modules():
-    """The names onnxruntime's optimisations give the nodes they rewrite still lead to the
-    module the node was exported from; the layout reorders it adds lead to none."""
-    from mmlight.analysis.profile import ADDED_BY_ORT, _exported_part
+def test_runtime_node_names_trace_back_to_exported_modules():
+    """The names onnxruntime's and OpenVINO's optimisations give the nodes they rewrite still
+    lead to the module the node was exported from; the layout reorders they add lead to none."""
+    from mmlight.analysis.profile import ADDED, _exported_part
     parts = {'node_Conv_3': 'backbone', 'relu_4': 'neck', 'node_MatMul_16': 'backbone',
              'node_linear': 'roi_head.bbox_head'}
     assert _exported_part(parts, 'node_Conv_3') == 'backbone'
     assert _exported_part(parts, 'relu_4_nchwc') == 'neck'
     assert _exported_part(parts, 'node_MatMul_16/MatMulAddFusion') == 'backbone'
     assert _exported_part(parts, 'fused node_linear') == 'roi_head.bbox_head'
-    assert _exported_part(parts, 'ReorderInput_token_7') == ADDED_BY_ORT
+    assert _exported_part(parts, 'ReorderInput_token_7') == ADDED
+    # OpenVINO: quantization and bias splitting
+    assert _exported_part(parts, 'node_Conv_3/fq_output_0') == 'backbone'
+    assert _exported_part(parts, 'node_linear/WithoutBiases') == 'roi_head.bbox_head'
+    assert _exported_part(parts, 'image_f32_abcd_bf16_acdb_node_flip') == ADDED
+
+
+def test_breakdown_sums_nodes_per_module_and_operator():
+    """A layer fused from several exported nodes counts once, for the first that traces back;
+    the time outside the kernels is its own row, and where the counters add up to more than
+    the wall-clock time there is no such row."""
+    from mmlight.analysis.profile import ADDED, BETWEEN, OTHER, _breakdown
+    parts = {'node_Conv_3': 'backbone', 'node_Conv_4': 'neck', 'node_nms': OTHER}
+    nodes = [(('Multiply_9', 'node_Conv_3'), 'Convolution i8', 0.4),
+             (('node_Conv_4', 'node_Conv_3'), 'Convolution i8', 0.2),
+             (('node_nms', ), 'NonMaxSuppression f32', 0.1),
+             (('Reorder_1', ), 'Reorder f32', 0.1)] * 2
+    result = _breakdown(parts, nodes, total_seconds=2.0, iters=2)
+    assert result['module'] == pytest.approx({'backbone': 0.4, 'neck': 0.2, OTHER: 0.1,
+                                              ADDED: 0.1, BETWEEN: 0.2})
+    assert result['operator'] == pytest.approx({'Convolution i8': 0.6,
+                                                'NonMaxSuppression f32': 0.1,
+                                                'Reorder f32': 0.1, BETWEEN: 0.2})
+    assert list(result['operator'])[0] == 'Convolution i8'
+    assert result['nodes'] == {'backbone': 1, 'neck': 1, OTHER: 1, ADDED: 1}
+    assert result['wall'] == pytest.approx(1.0)
+    overlapping = _breakdown(parts, nodes, total_seconds=1.0, iters=2)
+    assert BETWEEN not in overlapping['module'] and BETWEEN not in overlapping['operator']
 
 
 def test_inference_benchmark_profile_prints_where_the_time_goes():
-    """benchmark_inference.py --profile: the modules of one exported detector, eager and in
-    onnxruntime (each node traced back to the module it was exported from), and onnxruntime's
-    operator types, with their shares; a detector without an ONNX path is skipped by name."""
+    """benchmark_inference.py --profile: the modules of one exported detector, eager, in
+    onnxruntime and in OpenVINO int8 (each executed node traced back to the module it was
+    exported from), and each runtime's operator types, with their shares; a detector without an
+    ONNX path is skipped by name."""
     proc = run_tool(['tools/analysis/benchmark_inference.py', 'yolov4_ghostnet_416',
-                     'mmdet_rtmdet_tiny', '--shape', '128', '160', '--iters', '1', '--profile'])
+                     'mmdet_rtmdet_tiny', '--shape', '128', '160', '--iters', '1', '--profile',
+                     '--runtimes', 'eager', 'onnxruntime', 'openvino_int8'])
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     # a detector the ONNX path does not cover is named and skipped
     assert 'mmdet_rtmdet_tiny: not profiled: DeployableDetector: a single-stage detector' in out
     out = out.split('mmdet_rtmdet_tiny: not profiled')[0]
     assert 'yolov4_ghostnet_416 at 128x160: seconds per image (share)' in out
-    eager = out.split('  eager:')[1].split('  onnxruntime by module:')[0]
-    modules = out.split('  onnxruntime by module:')[1].split('  onnxruntime by operator type:')[0]
-    operators = out.split('  onnxruntime by operator type:')[1]
+    titles = ['eager', 'onnxruntime by module', 'onnxruntime by operator type',
+              'onnxruntime nodes', 'openvino_int8 by module', 'openvino_int8 by operator type',
+              'openvino_int8 nodes']
+    sections = {}
+    for title, following in zip(titles, titles[1:] + [None]):
+        section = out.split(f'\n  {title}:')[1]
+        sections[title] = section.split(f'\n  {following}:')[0] if following else section
 
-    def rows(section):
-        return [line.split() for line in section.splitlines() if line.startswith('    ')]
+    def rows(title):
+        return [line.split() for line in sections[title].splitlines() if line.startswith('    ')]
 
-    for section in (eager, modules):
-        seconds = {' '.join(row[:-2]): float(row[-2]) for row in rows(section)}
-        for part in ('backbone', 'neck', 'bbox_head'):
-            assert seconds.get(part, 0) > 0, section
-    assert '    other (pre/post-processing) ' in eager
-    # most of the graph's time traced back to its modules, not to nodes onnxruntime made
-    module_rows = {' '.join(row[:-2]): float(row[-2]) for row in rows(modules)}
-    assert module_rows['backbone'] > module_rows.get('other (nodes onnxruntime added)', 0)
-    # the operator types, largest first, convolutions among them; the small ones in one line
-    operator_rows = [row for row in rows(operators) if not row[0].startswith(('other', '('))]
-    assert 'Conv' in [row[0] for row in operator_rows], operators
-    seconds = [float(row[1]) for row in operator_rows]
-    assert seconds == sorted(seconds, reverse=True) and seconds[0] > 0
-    assert any(row[:2] == ['other', '(between'] for row in rows(operators))
-    assert rows(operators)[-1][1] == 'more,', operators
+    for title in ('eager', 'onnxruntime by module', 'openvino_int8 by module'):
+        shares = {' '.join(row[:-2]): float(row[-1].rstrip('%')) for row in rows(title)}
+        for part in ('backbone', 'neck', 'bbox_head', 'other (pre/post-processing)'):
+            assert shares.get(part, 0) > 0, (title, sections[title])
+    for runtime in ('onnxruntime', 'openvino_int8'):
+        # most executed nodes trace back to the exported graph, not to what the runtime made
+        executed, traced, processing, added = map(int, re.match(
+            r" (\d+) executed, (\d+) traced to the detector's modules, (\d+) to its "
+            r'pre/post-processing, (\d+) added by the runtime', sections[f'{runtime} nodes']
+        ).groups())
+        assert traced + processing + added == executed
+        assert traced > added and processing > 0, sections[f'{runtime} nodes']
+        # the operator types, largest first; the small ones in one line
+        operators = rows(f'{runtime} by operator type')
+        named = [row for row in operators if not row[0].startswith(('other', '('))]
+        seconds = [float(row[-2]) for row in named]
+        assert seconds == sorted(seconds, reverse=True) and seconds[0] > 0
+        assert operators[-1][1] == 'more,', operators
+    # onnxruntime's ONNX operators; OpenVINO's layers with the precision they ran in
+    assert 'Conv' in [row[0] for row in rows('onnxruntime by operator type')]
+    assert ['Convolution', 'i8'] in [row[:2] for row in rows('openvino_int8 by operator type')]
+
+
+def test_without_openvino_the_benchmark_and_the_other_backends_still_run(tmp_path):
+    """openvino and nncf are optional: with neither importable, the benchmark's default
+    runtimes leave OpenVINO's out and the others run, and asking for the OpenVINO backend says
+    how to install it."""
+    blocker = tmp_path / 'without_openvino'
+    blocker.mkdir()
+    # a None entry in sys.modules makes `import openvino` fail and find_spec report no module,
+    # as where the packages are not installed
+    (blocker / 'sitecustomize.py').write_text(
+        "import sys\nsys.modules.update(openvino=None, nncf=None)\n")
+    env = {'PYTHONPATH': os.pathsep.join([str(blocker), ROOT])}
+    # what the benchmark tool does with its default runtimes, in one process
+    script = f"""
+import runpy
+tool = runpy.run_path('tools/analysis/benchmark_inference.py')
+runtimes = tool['available_runtimes']()
+print('runtimes:', ' '.join(runtimes))
+detector = tool['random_detector']('yolov4_ghostnet_416')
+onnx_file = tool['export_graph'](detector, 'yolov4', (96, 96), {str(tmp_path)!r})
+for runtime, run in tool['inference_fns'](detector, (96, 96), runtimes, onnx_file).items():
+    run()
+    print('ran', runtime)
+from mmlight.deployment.runner import load_runner
+try:
+    load_runner('openvino', onnx_file)
+except ImportError as err:
+    print('refused:', err)
+"""
+    proc = run_tool(['-c', script], env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'runtimes: eager eager_fused onnxruntime\n' in proc.stdout
+    for runtime in ('eager', 'eager_fused', 'onnxruntime'):
+        assert f'ran {runtime}' in proc.stdout, proc.stdout
+    assert ('refused: the OpenVINO backend needs the openvino package: pip install openvino'
+            in proc.stdout), proc.stdout
 
 
 def test_inference_benchmark_rows_hold_every_runtime_and_the_precision_peaks(tmp_path):

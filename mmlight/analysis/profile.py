@@ -1,8 +1,13 @@
 """Where the inference time of a detector goes, for the benchmark's ``--profile``
 (tools/analysis/benchmark_inference.py): seconds per image in each part of mmdet's eager
 ``predict`` (forward hooks on the detector's modules; the rest is pre- and post-processing:
-proposals, NMS, box decoding, mask pasting), and in onnxruntime (its own profiler) per the
-same parts and per operator type of the exported graph."""
+proposals, NMS, box decoding, mask pasting), and in each runtime of the exported graph
+(onnxruntime's profiler, OpenVINO's per-layer performance counters) per the same parts and per
+operator type.
+
+Both runtimes rewrite the graph they are given (fusions, layout reorders, quantization), and
+keep the exported node names in what they run: each executed node is traced back to the
+module it was exported from through the exporter's name scopes."""
 import json
 import os
 import time
@@ -20,8 +25,8 @@ EAGER_PARTS = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
                'roi_head.bbox_head', 'roi_head.mask_roi_extractor', 'roi_head.mask_head',
                'bbox_head')
 OTHER = 'other (pre/post-processing)'
-OTHER_ORT = 'other (between operators)'
-ADDED_BY_ORT = 'other (nodes onnxruntime added)'
+BETWEEN = 'other (between operators)'
+ADDED = 'other (nodes the runtime added)'
 
 
 def _submodule(module, dotted: str):
@@ -83,23 +88,52 @@ def _module_parts(onnx_file: str) -> Dict[str, str]:
 
 
 def _exported_part(parts: Dict[str, str], node: str) -> str:
-    # onnxruntime's graph optimisations rename what they rewrite: 'fused NODE',
-    # 'NODE/MatMulAddFusion' and 'OUTPUT_nchwc'; the layout reorders it adds belong to no
-    # exported node
+    # the runtimes rename what they rewrite: onnxruntime 'fused NODE', 'NODE/MatMulAddFusion'
+    # and 'OUTPUT_nchwc', OpenVINO 'NODE/fq_output_0' and 'NODE/WithoutBiases'; the layout
+    # reorders they add belong to no exported node
     name = node.removeprefix('fused ').split('/')[0]
     for candidate in (node, name, name.removesuffix('_nchwc')):
         if candidate in parts:
             return parts[candidate]
-    return ADDED_BY_ORT
+    return ADDED
 
 
-def onnxruntime_breakdown(onnx_file: str, image, iters: int = 3) -> Dict[str, Dict[str, float]]:
+def _breakdown(parts: Dict[str, str], nodes, total_seconds: float, iters: int):
+    """The breakdowns of executed ``nodes`` ``(names, operator type, seconds)``, summed over
+    ``iters`` runs that took ``total_seconds``: ``'module'`` (per entry of :data:`EAGER_PARTS`,
+    :data:`OTHER` or :data:`ADDED`; a node the runtime fused from several exported ones
+    counts for the first of them that traces back), ``'operator'`` (largest first), both with
+    the time between operators (:data:`BETWEEN`), ``'wall'``, seconds per run, and
+    ``'nodes'``, how many executed nodes each module has."""
+    by_module = {name: 0.0 for name in EAGER_PARTS + (OTHER, ADDED)}
+    by_operator, counts = defaultdict(float), defaultdict(set)
+    for names, operator, seconds in nodes:
+        traced = [_exported_part(parts, name) for name in names]
+        part = next((p for p in traced if p != ADDED), ADDED)
+        by_operator[operator] += seconds / iters
+        by_module[part] += seconds / iters
+        counts[part].add(names[0])
+    # the time outside the nodes' kernels; OpenVINO's counters can add up to more than the
+    # call's wall-clock time (then there is no such row, and the shares are of the counters)
+    wall = total_seconds / iters
+    between = wall - sum(by_operator.values())
+    exported = set(parts.values())
+    by_module = {name: seconds for name, seconds in by_module.items()
+                 if name in exported or seconds > 0}
+    by_operator = dict(sorted(by_operator.items(), key=lambda item: -item[1]))
+    if between >= 0:
+        by_module[BETWEEN] = by_operator[BETWEEN] = between
+    return dict(module=by_module, operator=by_operator, wall=wall,
+                nodes={part: len(names) for part, names in counts.items()})
+
+
+def onnxruntime_breakdown(onnx_file: str, image, iters: int = 3) -> dict:
     """Seconds per image in onnxruntime over ``iters`` runs after one warm-up: ``'module'``,
     per entry of :data:`EAGER_PARTS` that the nodes were exported from (comparable with
     :func:`eager_breakdown`; the export computes RoIAlign outside the RoI extractor modules, so
     its time is under :data:`OTHER` there, and under ``RoiAlign`` per operator), and
     ``'operator'``, per ONNX operator type, largest first; both with the time between
-    operators (:data:`OTHER_ORT`)."""
+    operators (:data:`BETWEEN`); and ``'nodes'``, the executed nodes per module."""
     from mmlight.deployment.onnx import OnnxDetector
     session = OnnxDetector(onnx_file, profile=True)
     for _ in range(iters + 1):
@@ -114,20 +148,28 @@ def onnxruntime_breakdown(onnx_file: str, image, iters: int = 3) -> Dict[str, Di
     if len(runs) != iters + 1:
         raise RuntimeError(f'onnxruntime profile of {onnx_file}: expected {iters + 1} runs, '
                            f'found {len(runs)}')
-    parts = _module_parts(onnx_file)
-    by_module = {name: 0.0 for name in EAGER_PARTS + (OTHER, ADDED_BY_ORT)}
-    by_operator = defaultdict(float)
-    for event in events:
-        if (event.get('cat') == 'Node' and event['name'].endswith('_kernel_time')
-                and event['ts'] >= runs[1][0]):  # the warm-up run does not count
-            seconds = event['dur'] * 1e-6 / iters
-            by_operator[event['args']['op_name']] += seconds
-            by_module[_exported_part(parts, event['name'][:-len('_kernel_time')])] += seconds
-    between = sum(dur for _, dur in runs[1:]) * 1e-6 / iters - sum(by_operator.values())
-    exported = set(parts.values())
-    by_module = {name: seconds for name, seconds in by_module.items()
-                 if name in exported or seconds > 0}
-    by_module[OTHER_ORT] = between
-    by_operator = dict(sorted(by_operator.items(), key=lambda item: -item[1]))
-    by_operator[OTHER_ORT] = between
-    return dict(module=by_module, operator=by_operator)
+    nodes = [((event['name'][:-len('_kernel_time')], ), event['args']['op_name'],
+              event['dur'] * 1e-6) for event in events
+             if (event.get('cat') == 'Node' and event['name'].endswith('_kernel_time')
+                 and event['ts'] >= runs[1][0])]  # the warm-up run does not count
+    total = sum(dur for _, dur in runs[1:]) * 1e-6
+    return _breakdown(_module_parts(onnx_file), nodes, total, iters)
+
+
+def openvino_breakdown(onnx_file: str, xml_file: str, precision: str, image,
+                       iters: int = 3) -> dict:
+    """:func:`onnxruntime_breakdown` for the OpenVINO IR ``xml_file`` of ``onnx_file`` in
+    ``precision``, from OpenVINO's performance counters (``PERF_COUNT``); the operator types
+    are OpenVINO's executed layer types with the precision they ran in ('Convolution i8',
+    'Subgraph f32': OpenVINO's fused element-wise kernels, the FakeQuantize of int8 among
+    them)."""
+    from mmlight.deployment.openvino import OpenVINODetector
+    runner = OpenVINODetector(xml_file, precision, profile=True)
+    runner(image)  # warm-up
+    nodes, total = [], 0.0
+    for _ in range(iters):
+        started = time.perf_counter()
+        runner(image)
+        total += time.perf_counter() - started
+        nodes += runner.layer_times()
+    return _breakdown(_module_parts(onnx_file), nodes, total, iters)

@@ -24,11 +24,13 @@ the runtime's seconds; the peak is a 2048 x 2048 matrix product in torch in that
 written as they come, and a second run with the same ``--json`` measures only the rows still
 missing.
 ``--profile`` measures instead where the time goes: seconds per image in each module of the
-detector, eager and in onnxruntime, and in each operator type in onnxruntime
+detector, eager and in each exported runtime of ``--runtimes`` (onnxruntime's profiler,
+OpenVINO's performance counters), and in each of their operator types
 (:mod:`mmlight.analysis.profile`).
 """
 import argparse
 import json
+import logging
 import os.path as osp
 import sys
 import tempfile
@@ -46,10 +48,18 @@ from mmlight.analysis.inference import (
     available_runtimes,
     benchmark_config,
     inference_fns,
+    openvino_files,
     prepare_openvino,
     random_image,
 )
-from mmlight.analysis.profile import eager_breakdown, onnxruntime_breakdown
+from mmlight.analysis.profile import (
+    ADDED,
+    BETWEEN,
+    OTHER,
+    eager_breakdown,
+    onnxruntime_breakdown,
+    openvino_breakdown,
+)
 from mmlight.apis import config_names, init_detector
 from mmlight.deployment.detector import detector_layout
 from mmlight.deployment.onnx import export_onnx
@@ -77,10 +87,13 @@ def parse_args():
     parser.add_argument('--json', help='write the rows here (and keep the rows it holds)')
     parser.add_argument('--plot', help='write the latency-vs-params PNG here')
     parser.add_argument('--profile', action='store_true',
-                        help='print where the time goes (per module in both runtimes, per '
-                        'onnxruntime operator type) instead of the latency table')
+                        help='print where the time goes (per module, eager and in each '
+                        'exported runtime, and per operator type) instead of the latency table')
     parser.add_argument('--runtimes', nargs='+', choices=RUNTIMES, default=None,
                         help='runtimes to measure (default: every one this environment has)')
+    parser.add_argument('--memory', action=argparse.BooleanOptionalAction, default=True,
+                        help='measure each runtime\'s peak memory (a subprocess per runtime; '
+                        '--no-memory: latency only)')
     parser.add_argument('--worker', choices=['timing', 'profile', 'peak'] +
                         [f'memory-{r}' for r in RUNTIMES],
                         help=argparse.SUPPRESS)
@@ -108,10 +121,17 @@ def worker(args):
     if args.worker == 'profile':
         detector = random_detector(args.configs[0])
         image = random_image(shape)
-        onnx = onnxruntime_breakdown(args.onnx, image[None].float().numpy(), args.iters)
-        return {'eager': eager_breakdown(detector, image, args.iters),
-                'onnxruntime by module': onnx['module'],
-                'onnxruntime by operator type': onnx['operator']}
+        batch = image[None].float().numpy()
+        sections = {'eager': dict(module=eager_breakdown(detector, image, args.iters))}
+        for runtime in args.runtimes:
+            if runtime == 'onnxruntime':
+                sections[runtime] = onnxruntime_breakdown(args.onnx, batch, args.iters)
+            elif runtime in OPENVINO_RUNTIMES:
+                precision = runtime[len('openvino_'):]
+                sections[runtime] = openvino_breakdown(
+                    args.onnx, openvino_files(args.onnx)[precision], precision, batch,
+                    args.iters)
+        return sections
     # the whole footprint of one runtime: its model (torch weights, or the onnxruntime
     # session, which does not build the torch model) and one call, above the imports
     runtime = args.worker[len('memory-'):]
@@ -154,30 +174,49 @@ def measure(args, config, shape, tmp, peaks):
     if onnx_file and any(r in OPENVINO_RUNTIMES for r in runtimes):
         prepare_openvino(onnx_file, shape)
     row.update(run_worker(args, config, shape, 'timing', runtimes, onnx_file))
-    for runtime in runtimes:
+    for runtime in runtimes if args.memory else []:
         row.update(run_worker(args, config, shape, f'memory-{runtime}', [runtime], onnx_file))
     return row
 
 
 def profile(args, config, shape, tmp):
     onnx_file = export_graph(random_detector(config), config, shape, tmp)
-    return run_worker(args, config, shape, 'profile', ['onnxruntime'], onnx_file)
+    runtimes = [r for r in args.runtimes if r in EXPORTED_RUNTIMES]
+    if any(r in OPENVINO_RUNTIMES for r in runtimes):
+        prepare_openvino(onnx_file, shape)
+    return run_worker(args, config, shape, 'profile', runtimes, onnx_file)
 
 
-def print_profile(config, shape, breakdown, min_share=0.01):
+def print_parts(title, parts, min_share=0.01):
+    total = sum(parts.values())
+    print(f'  {title}: {total:.4f} s')
+    small = {name: seconds for name, seconds in parts.items()
+             if seconds < min_share * total and not name.startswith('other')}
+    for name, seconds in parts.items():
+        if name not in small:
+            print(f'    {name:32s} {seconds:9.4f}  {seconds / total:6.1%}')
+    if small:
+        seconds = sum(small.values())
+        print(f"    {f'({len(small)} more, < {min_share:.0%} each)':32s} {seconds:9.4f}  "
+              f'{seconds / total:6.1%}')
+
+
+def print_profile(config, shape, sections):
     print(f'\n{config} at {shape[0]}x{shape[1]}: seconds per image (share)')
-    for runtime, parts in breakdown.items():
-        total = sum(parts.values())
-        print(f'  {runtime}: {total:.3f} s')
-        small = {name: seconds for name, seconds in parts.items()
-                 if seconds < min_share * total and not name.startswith('other')}
-        for name, seconds in parts.items():
-            if name not in small:
-                print(f'    {name:32s} {seconds:8.3f}  {seconds / total:6.1%}')
-        if small:
-            seconds = sum(small.values())
-            print(f"    {f'({len(small)} more, < {min_share:.0%} each)':32s} {seconds:8.3f}  "
-                  f'{seconds / total:6.1%}')
+    for runtime, section in sections.items():
+        if runtime == 'eager':
+            print_parts(runtime, section['module'])
+            continue
+        print_parts(f'{runtime} by module', section['module'])
+        print_parts(f'{runtime} by operator type', section['operator'])
+        nodes = section['nodes']
+        traced = sum(count for part, count in nodes.items() if not part.startswith('other'))
+        print(f'  {runtime} nodes: {sum(nodes.values())} executed, {traced} traced to the '
+              f"detector's modules, {nodes.get(OTHER, 0)} to its pre/post-processing, "
+              f'{nodes.get(ADDED, 0)} added by the runtime')
+        if BETWEEN not in section['module']:
+            print(f"  {runtime}: the counters add up to more than the call's "
+                  f"{section['wall']:.3f} s: the shares are of the counters' sum")
 
 
 # the precision of each runtime's arithmetic, for its share of the matrix-product peak
@@ -201,6 +240,7 @@ def print_table(rows):
         print(f"| {row['config']} | {height}x{width} | {row['params_m']:.2f} | "
               f"{row['gflops']:.1f} | " + ' | '.join(cell(f'{r}_s') for r in runtimes)
               + f' | {speedup} | {memory} |')
+    print_speedups(rows, [r for r in runtimes if r in OPENVINO_RUNTIMES])
     with_peak = [row for row in rows if row.get('peak_gflops')]
     if not with_peak:
         return
@@ -219,6 +259,29 @@ def print_table(rows):
             achieved = 2 * row['gflops'] / row[f'{runtime}_s']
             cells.append(f'{achieved:.0f} / {peak:.0f} ({achieved / peak:.0%})')
         height, width = row['shape']
+        print(f"| {row['config']} | {height}x{width} | " + ' | '.join(cells) + ' |')
+
+
+def print_speedups(rows, runtimes, reference='mmdet_faster_rcnn_r50'):
+    """Each of ``runtimes`` against the row's own onnxruntime FP32, and against the reference's
+    eager PyTorch at the same image size (where that row was measured)."""
+    if not runtimes:
+        return
+    eager = {tuple(row['shape']): row['eager_s'] for row in rows
+             if row['config'] == reference and 'eager_s' in row}
+    print(f'\nSpeed-ups (x): against the row\'s onnxruntime FP32 | against {reference} in '
+          'eager at the same size:\n')
+    names = [r.removeprefix('openvino_') for r in runtimes]
+    print('| config | size | ' + ' | '.join(f'{n} vs onnxruntime' for n in names) + ' | '
+          + ' | '.join(f'{n} vs reference eager' for n in names) + ' |')
+    print('|---|---|' + '---|' * 2 * len(runtimes))
+    for row in rows:
+        def ratio(numerator, runtime):
+            seconds = row.get(f'{runtime}_s')
+            return f'{numerator / seconds:.2f}x' if numerator and seconds else 'n/a'
+        height, width = row['shape']
+        cells = [ratio(row.get('onnxruntime_s'), r) for r in runtimes]
+        cells += [ratio(eager.get(tuple(row['shape'])), r) for r in runtimes]
         print(f"| {row['config']} | {height}x{width} | " + ' | '.join(cells) + ' |')
 
 
@@ -273,6 +336,8 @@ def plot(rows, path):
 
 def main():
     args = parse_args()
+    # NNCF logs a line per operation it leaves unquantized when the benchmark makes its IRs
+    logging.getLogger('nncf').setLevel(logging.WARNING)
     if args.worker:
         emit_result(worker(args))
         return
