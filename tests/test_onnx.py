@@ -334,6 +334,23 @@ def test_a_model_file_of_another_layout_is_refused_by_every_backend(tmp_path):
         OpenVINODetector(path, precision='fp16')
 
 
+@pytest.mark.quick
+def test_runner_options_give_a_precision_only_to_a_backend_that_runs_several():
+    """What the tools pass to load_runner: OpenVINO takes a precision (None: the IR's own),
+    onnxruntime runs FP32 and refuses any other."""
+    from mmlight.deployment.runner import runner_options
+    assert runner_options('openvino', 'bf16', num_threads=2) == dict(precision='bf16',
+                                                                     num_threads=2)
+    assert runner_options('openvino') == dict(precision=None)
+    assert runner_options('onnxruntime', num_threads=1) == dict(num_threads=1)
+    assert runner_options('onnxruntime', 'fp32') == {}
+    with pytest.raises(ValueError, match=r"the onnxruntime backend runs fp32, not precision "
+                                         r"'int8'"):
+        runner_options('onnxruntime', 'int8')
+    with pytest.raises(ValueError, match=r"unknown backend 'tensorrt'"):
+        runner_options('tensorrt')
+
+
 def _as_outputs(pred_instances):
     """A dumped prediction in OnnxDetector's output layout."""
     dets = np.concatenate([pred_instances['bboxes'].numpy(),

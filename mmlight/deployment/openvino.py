@@ -128,6 +128,8 @@ class OpenVINODetector(DetectorRunner):
             :meth:`layer_times`.
     """
 
+    precisions = PRECISIONS
+
     def __init__(self, path: str, precision: Optional[str] = None, num_threads: int = 0,
                  profile: bool = False):
         ov = _openvino()

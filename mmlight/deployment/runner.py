@@ -33,6 +33,8 @@ class DetectorRunner:
     """
 
     backend = 'none'
+    # the precisions the runner can run in; a runner with several takes a ``precision``
+    precisions: Tuple[str, ...] = ('fp32', )
     output_names: Tuple[str, ...] = ()
     input_shape: Tuple[Optional[int], ...] = ()
 
@@ -100,10 +102,28 @@ def result_to_sample(outputs: Dict[str, np.ndarray], data_sample,
     return data_sample
 
 
-def load_runner(backend: str, path: str, **options) -> DetectorRunner:
-    """The exported detector ``path`` in ``backend`` ('onnxruntime', 'openvino');
-    ``options`` go to that runner (``num_threads``, and ``precision`` for OpenVINO)."""
+def backend_class(backend: str) -> type:
+    """The runner class registered as ``backend`` ('onnxruntime', 'openvino')."""
     from . import onnx, openvino  # noqa: F401  (register the backends)
     if backend not in BACKENDS:
         raise ValueError(f'unknown backend {backend!r}; valid choices: {sorted(BACKENDS)}')
-    return BACKENDS[backend](path, **options)
+    return BACKENDS[backend]
+
+
+def runner_options(backend: str, precision: Optional[str] = None, **options) -> dict:
+    """The options of :func:`load_runner` for ``backend``, with ``precision`` where the
+    backend runs several (OpenVINO); a precision the backend does not run is refused."""
+    precisions = backend_class(backend).precisions
+    if precision is not None and precision not in precisions:
+        raise ValueError(f'the {backend} backend runs {"/".join(precisions)}, not precision '
+                         f'{precision!r}')
+    if len(precisions) > 1:
+        options['precision'] = precision
+    return options
+
+
+def load_runner(backend: str, path: str, **options) -> DetectorRunner:
+    """The exported detector ``path`` in ``backend`` ('onnxruntime', 'openvino');
+    ``options`` go to that runner (``num_threads``, and ``precision`` for OpenVINO:
+    :func:`runner_options`)."""
+    return backend_class(backend)(path, **options)

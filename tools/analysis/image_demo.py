@@ -47,9 +47,12 @@ def deployed_predictions(args):
 
     from mmlight.apis import load_detector_config
     from mmlight.deployment.predict import deployed_predict
-    from mmlight.deployment.runner import load_runner
+    from mmlight.deployment.runner import load_runner, runner_options
     cfg = load_detector_config(args.config)
-    options = dict(precision=args.precision) if args.backend == 'openvino' else {}
+    try:
+        options = runner_options(args.backend, args.precision)
+    except ValueError as err:
+        raise SystemExit(f'--precision: {err}')
     detector = load_runner(args.backend, args.model, **options)
     visualizer = DetLocalVisualizer(name=f'image_demo_{os.getpid()}')
     visualizer.dataset_meta = dict(cfg.test_dataloader.dataset.get('metainfo') or {})
@@ -65,8 +68,9 @@ def deployed_predictions(args):
 
 def main():
     args = parse_args()
-    if args.precision and args.backend != 'openvino':
-        raise SystemExit('--precision is for --backend openvino')
+    if args.precision and args.backend == 'pytorch':
+        raise SystemExit('--precision: the pytorch backend runs fp32 (eager PyTorch); the '
+                         'exported backends run the others (--backend openvino)')
     predict = pytorch_predictions if args.backend == 'pytorch' else deployed_predictions
     for image, scores in zip(args.images, predict(args), strict=True):
         found = sum(score >= args.score_thr for score in scores)

@@ -29,6 +29,7 @@ from mmlight.apis import init_detector, pipeline_resize_shape
 from mmlight.deployment.calibration import DEFAULT_CALIBRATION_IMAGES, calibration_images
 from mmlight.deployment.onnx import default_onnx_path, export_onnx
 from mmlight.deployment.openvino import PRECISIONS, convert_to_openvino
+from mmlight.deployment.runner import runner_options
 
 
 def parse_args():
@@ -56,8 +57,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if args.precision and args.backend != 'openvino':
-        raise SystemExit('--precision is for --backend openvino (onnxruntime runs FP32)')
+    try:
+        runner_options(args.backend, args.precision)
+    except ValueError as err:
+        raise SystemExit(f'--precision: {err}')
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     detector = init_detector(args.config, checkpoint, cfg_options=args.cfg_options)
     shape = args.shape or pipeline_resize_shape(detector.cfg)

@@ -16,7 +16,7 @@ import mmlight  # noqa: F401
 from mmlight.apis import load_detector_config
 from mmlight.deployment.evaluate import evaluate_deployed
 from mmlight.deployment.openvino import PRECISIONS
-from mmlight.deployment.runner import load_runner
+from mmlight.deployment.runner import load_runner, runner_options
 
 
 def parse_args():
@@ -37,11 +37,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    options = dict(num_threads=args.threads)
-    if args.backend == 'openvino':
-        options['precision'] = args.precision
-    elif args.precision:
-        raise SystemExit('--precision is for --backend openvino (onnxruntime runs FP32)')
+    try:
+        options = runner_options(args.backend, args.precision, num_threads=args.threads)
+    except ValueError as err:
+        raise SystemExit(f'--precision: {err}')
     cfg = load_detector_config(args.config, args.cfg_options)
     detector = load_runner(args.backend, args.model_file, **options)
     if args.backend == 'openvino':  # what ran: bf16 falls back to f32 on CPUs without it
