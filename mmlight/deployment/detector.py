@@ -29,9 +29,45 @@ def _class_names(obj):
     return {cls.__name__ for cls in type(obj).__mro__}
 
 
+# what the export covers, for the errors that refuse the rest
+SUPPORTED = ('two-stage: RPNHead + StandardRoIHead (Faster/Mask R-CNN); single-stage: '
+             'YOLOV3Head (and YOLOv4Head), YOLOXHead, and the dense heads that keep mmdet\'s '
+             'base post-processing (RetinaHead, FCOSHead, ATSSHead, RTMDetHead, ...)')
+# BaseDenseHead's post-processing, which a dense head must not override to be exported
+BASE_POST_PROCESSING = ('predict', 'predict_by_feat', '_predict_by_feat_single',
+                        '_bbox_post_process')
+
+
+def _class_names(obj):
+    return {cls.__name__ for cls in type(obj).__mro__}
+
+
+def _single_stage_layout(head) -> str:
+    from mmdet.models.dense_heads import YOLOXHead
+    from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+    names = _class_names(head)
+    if 'YOLOV3Head' in names:
+        return 'yolo'
+    overridden = [m for m in BASE_POST_PROCESSING
+                  if getattr(type(head), m, None) is not getattr(BaseDenseHead, m)]
+    if isinstance(head, YOLOXHead) and all(getattr(type(head), m) is getattr(YOLOXHead, m)
+                                           for m in BASE_POST_PROCESSING):
+        return 'yolox'
+    if not isinstance(head, BaseDenseHead) or overridden:
+        own = f" (its own {', '.join(overridden)})" if overridden else ''
+        raise ValueError(f'DeployableDetector: the ONNX path does not export '
+                         f'{type(head).__name__}{own}; supported: {SUPPORTED}')
+    if getattr(head.loss_cls, 'custom_cls_channels', False):
+        raise ValueError(f'DeployableDetector: {type(head).__name__} with its own '
+                         'classification activation (custom_cls_channels) is not supported, '
+                         f'got {type(head.loss_cls).__name__}')
+    return 'dense'
+
+
 def detector_layout(detector) -> str:
-    """'two_stage' (RPN + StandardRoIHead), 'yolo' (YOLOV3Head and subclasses); anything else
-    raises, naming what it found."""
+    """'two_stage' (RPN + StandardRoIHead), 'yolo' (YOLOV3Head and subclasses), 'yolox'
+    (YOLOXHead) or 'dense' (a dense head with mmdet's base post-processing); anything else
+    raises, naming what it found and what is supported."""
     names = _class_names(detector)
     if 'TwoStageDetector' in names:
         rpn, roi = getattr(detector, 'rpn_head', None), getattr(detector, 'roi_head', None)
@@ -40,15 +76,11 @@ def detector_layout(detector) -> str:
             return 'two_stage'
         raise ValueError(
             'DeployableDetector: a two-stage detector needs an RPNHead and a StandardRoIHead, '
-            f'got {type(rpn).__name__} and {type(roi).__name__}')
-    if 'SingleStageDetector' in names:
-        head = getattr(detector, 'bbox_head', None)
-        if head is not None and 'YOLOV3Head' in _class_names(head):
-            return 'yolo'
-        raise ValueError('DeployableDetector: a single-stage detector needs a YOLOV3Head '
-                         f'(or YOLOv4Head), got {type(head).__name__}')
-    raise ValueError('DeployableDetector: expected an mmdet detector (Faster/Mask R-CNN with '
-                     f'RPNHead + StandardRoIHead, or YOLOv3/v4), got {type(detector).__name__}')
+            f'got {type(rpn).__name__} and {type(roi).__name__}; supported: {SUPPORTED}')
+    if 'SingleStageDetector' in names and getattr(detector, 'bbox_head', None) is not None:
+        return _single_stage_layout(detector.bbox_head)
+    raise ValueError(f'DeployableDetector: expected an mmdet detector, got '
+                     f'{type(detector).__name__}; supported: {SUPPORTED}')
 
 
 class DeployableDetector(nn.Module):
@@ -60,8 +92,9 @@ class DeployableDetector(nn.Module):
     detector after wrapping do not reach the copy.
 
     Args:
-        detector (nn.Module): a built mmdet detector (Faster R-CNN, Mask R-CNN or YOLOv3/v4
-            style); its ``test_cfg`` sets the thresholds, NMS and the number of detections.
+        detector (nn.Module): a built mmdet detector (Faster/Mask R-CNN, YOLOv3/v4, YOLOX, or
+            a dense detector such as RetinaNet, FCOS, ATSS, RTMDet: :data:`SUPPORTED`); its
+            ``test_cfg`` sets the thresholds, NMS and the number of detections.
     """
 
     def __init__(self, detector: nn.Module):
@@ -115,12 +148,15 @@ class DeployableDetector(nn.Module):
                              f'(BGR, 0-255), got shape {tuple(image.shape)}')
         height, width = image.shape[-2:]
         feats = self.detector.extract_feat(self.preprocess(image.float()))
+        if self.layout == 'two_stage':
+            return self._two_stage(feats, height, width)
+        head, cfg = self.detector.bbox_head, self.detector.test_cfg
+        outputs = head(feats)
         if self.layout == 'yolo':
-            head = self.detector.bbox_head
-            pred_maps = head(feats)[0]
-            dets, labels = post.yolo_detections(head, pred_maps, self.detector.test_cfg)
-            return dets, labels
-        return self._two_stage(feats, height, width)
+            return post.yolo_detections(head, outputs[0], cfg)
+        if self.layout == 'yolox':
+            return post.yolox_detections(head, *outputs, cfg)
+        return post.dense_detections(head, outputs, (height, width), cfg)
 
     def _two_stage(self, feats, height, width):
         detector, roi_head = self.detector, self.detector.roi_head

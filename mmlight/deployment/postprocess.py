@@ -33,6 +33,23 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
     return keep[:max_num] if max_num > 0 else keep
 
 
+def nms_detections(boxes: Tensor, scores: Tensor, labels: Tensor, cfg, owner: str,
+                   valid: Tensor = None, max_num: int = None):
+    """The end of mmdet's dense-head post-processing: the ``valid`` rows (default: all),
+    ``min_bbox_size``, batched NMS by label (mmcv's, class-agnostic where ``cfg.nms`` says
+    so), the best ``max_num`` (default ``cfg.max_per_img``). Returns dets [K, 5], labels."""
+    iou_threshold, class_agnostic = nms_settings(cfg, owner)
+    valid = torch.ones_like(scores, dtype=torch.bool) if valid is None else valid
+    if cfg.get('min_bbox_size', -1) >= 0:
+        valid = valid & positive_size(boxes, cfg.min_bbox_size)
+    valid = keep_where(valid)
+    boxes, scores, labels = boxes[valid], scores[valid], labels[valid]
+    max_num = cfg.get('max_per_img', -1) if max_num is None else max_num
+    keep = batched_nms(boxes, scores, torch.zeros_like(labels) if class_agnostic else labels,
+                       iou_threshold, max_num)
+    return torch.cat([boxes[keep], scores[keep, None]], dim=1), labels[keep]
+
+
 def topk_padded(scores: Tensor, k: int):
     """The ``k`` largest scores and their indices: mmdet's ``scores.sort(descending=True)``
     cut at ``k``, padded with -inf scores (index ``len(scores)``) where there are fewer.
@@ -52,6 +69,31 @@ def pad_rows(tensor: Tensor, k: int) -> Tensor:
 
 def is_real(scores: Tensor) -> Tensor:
     return scores > float('-inf')
+
+
+def filter_scores_and_topk(scores: Tensor, score_thr: float, nms_pre: int):
+    """mmdet's ``filter_scores_and_topk`` for ``scores`` [N, C]: the (box, class) pairs above
+    ``score_thr``, the best ``nms_pre`` of them (all where ``nms_pre <= 0``). Returns their
+    scores, labels and box indices; with ``nms_pre``, padded to ``nms_pre`` entries of score
+    -inf and box index N (index a tensor with one zero row appended, :func:`pad_rows`, and drop
+    them with :func:`is_real`)."""
+    num_boxes, num_classes = scores.shape
+    pairs = keep_where(scores.reshape(-1) > score_thr)
+    kept = scores.reshape(-1)[pairs]
+    if nms_pre > 0:
+        kept, order = topk_padded(kept, nms_pre)
+        pairs = torch.cat([pairs, pairs.new_full((nms_pre, ), num_boxes * num_classes)])[order]
+    return kept, pairs % num_classes, pairs // num_classes
+
+
+def nms_settings(cfg, owner: str):
+    """The IoU threshold and class-agnosticism of ``cfg.nms``; mmcv's plain NMS only (ONNX
+    NonMaxSuppression computes nothing else)."""
+    nms_type = cfg.nms.get('type', 'nms')
+    if nms_type != 'nms':
+        raise ValueError(f"{owner}: the ONNX path supports test_cfg nms type 'nms', got "
+                         f'{nms_type!r}')
+    return cfg.nms.iou_threshold, bool(cfg.nms.get('class_agnostic', False))
 
 
 def positive_size(boxes: Tensor, min_size: float) -> Tensor:
@@ -203,23 +245,69 @@ def yolo_detections(head, pred_maps, cfg):
         confident = keep_where(objectness >= conf_thr)
         boxes, cls_scores, objectness = boxes[confident], cls_scores[confident], objectness[
             confident]
-    # filter_scores_and_topk: the (box, class) pairs above score_thr, the best nms_pre of them
-    num_classes = cls_scores.shape[1]
-    pairs = keep_where(cls_scores.reshape(-1) > cfg.get('score_thr', 0))
-    scores = cls_scores.reshape(-1)[pairs]
-    nms_pre = cfg.get('nms_pre', -1)
-    if nms_pre > 0:
-        scores, order = topk_padded(scores, nms_pre)
-        # the padding points at one zero row appended below (there may be no box at all)
-        padding = pairs.new_full((nms_pre, ), boxes.shape[0] * num_classes)
-        pairs = torch.cat([pairs, padding])[order]
-    box_inds, labels = pairs // num_classes, pairs % num_classes
+    scores, labels, box_inds = filter_scores_and_topk(cls_scores, cfg.get('score_thr', 0),
+                                                      cfg.get('nms_pre', -1))
     boxes = pad_rows(boxes, 1)[box_inds]
     valid = is_real(scores)
     scores = scores * pad_rows(objectness, 1)[box_inds]
-    if cfg.get('min_bbox_size', -1) >= 0:
-        valid = valid & positive_size(boxes, cfg.min_bbox_size)
-    valid = keep_where(valid)
-    boxes, scores, labels = boxes[valid], scores[valid], labels[valid]
-    keep = batched_nms(boxes, scores, labels, cfg.nms.iou_threshold, cfg.max_per_img)
-    return torch.cat([boxes[keep], scores[keep, None]], dim=1), labels[keep]
+    return nms_detections(boxes, scores, labels, cfg, 'YOLOV3Head', valid)
+
+
+def dense_detections(head, outputs, img_shape, cfg):
+    """``BaseDenseHead.predict_by_feat(*outputs)`` for one image (batch 1, no rescale), the
+    post-processing of every dense head that keeps mmdet's base (RetinaNet, FCOS, ATSS,
+    RTMDet, ...): per level the classification activation (sigmoid, or softmax without the
+    background column), the score threshold and the ``nms_pre`` best (box, class) pairs; the
+    head's own ``bbox_coder`` decoding over its priors (anchors or points); the score factors
+    (FCOS's centerness, ATSS's: the head's third output, as mmdet passes it) multiplied in
+    after the threshold; then :func:`nms_detections`."""
+    cls_scores, bbox_preds, *rest = outputs
+    score_factors = rest[0] if rest else None
+    featmap_sizes = [score.shape[-2:] for score in cls_scores]
+    priors = head.prior_generator.grid_priors(featmap_sizes, dtype=cls_scores[0].dtype,
+                                              device=cls_scores[0].device)
+    nms_pre, score_thr = cfg.get('nms_pre', -1), cfg.get('score_thr', 0)
+    factors = [None] * len(cls_scores) if score_factors is None else score_factors
+    level_boxes, level_priors, level_scores, level_labels, level_factors = [], [], [], [], []
+    for cls_score, bbox_pred, factor, level_prior in zip(cls_scores, bbox_preds, factors,
+                                                         priors, strict=True):
+        deltas = bbox_pred[0].permute(1, 2, 0).reshape(-1, head.bbox_coder.encode_size)
+        logits = cls_score[0].permute(1, 2, 0).reshape(-1, head.cls_out_channels)
+        scores = logits.sigmoid() if head.use_sigmoid_cls else logits.softmax(-1)[:, :-1]
+        scores, labels, box_inds = filter_scores_and_topk(scores, score_thr, nms_pre)
+        level_boxes.append(pad_rows(deltas, 1)[box_inds])
+        level_priors.append(pad_rows(level_prior, 1)[box_inds])
+        level_scores.append(scores)
+        level_labels.append(labels)
+        if factor is not None:
+            level_factors.append(pad_rows(factor[0].permute(1, 2, 0).reshape(-1).sigmoid(),
+                                          1)[box_inds])
+    boxes = head.bbox_coder.decode(torch.cat(level_priors), torch.cat(level_boxes),
+                                   max_shape=img_shape)
+    scores = torch.cat(level_scores)
+    valid = is_real(scores)
+    if level_factors:
+        scores = scores * torch.cat(level_factors)
+    return nms_detections(boxes, scores, torch.cat(level_labels), cfg, type(head).__name__,
+                          valid)
+
+
+def yolox_detections(head, cls_scores, bbox_preds, objectnesses, cfg):
+    """``YOLOXHead.predict_by_feat`` for one image (batch 1, no rescale): one label per box
+    (its best class), score = class score x objectness, thresholded, NMS, no ``max_per_img``
+    cut (YOLOX's own post-processing has none)."""
+    featmap_sizes = [score.shape[-2:] for score in cls_scores]
+    priors = torch.cat(head.prior_generator.grid_priors(
+        featmap_sizes, dtype=cls_scores[0].dtype, device=cls_scores[0].device,
+        with_stride=True))
+
+    def flat(maps, channels):
+        return torch.cat([m[0].permute(1, 2, 0).reshape(-1, channels) for m in maps])
+
+    cls = flat(cls_scores, head.cls_out_channels).sigmoid()
+    objectness = flat(objectnesses, 1)[:, 0].sigmoid()
+    boxes = head._bbox_decode(priors, flat(bbox_preds, 4))
+    max_scores, labels = cls.max(1)
+    valid = objectness * max_scores >= cfg.score_thr
+    return nms_detections(boxes, max_scores * objectness, labels, cfg, 'YOLOXHead', valid,
+                          max_num=-1)

@@ -1,0 +1,84 @@
+"""The tie-aware comparison of two runs' detections (mmlight.deployment.compare): near-ties at
+the score threshold, at the max_per_img place and at the NMS IoU threshold (and what they
+suppress in turn) are accepted and named; any other difference fails, named."""
+import numpy as np
+import pytest
+
+from mmlight.deployment.compare import Cuts, Detections, match_detections
+
+CUTS = Cuts(score_thrs=[0.05], iou_threshold=0.5, max_per_img=100)
+# IoU(A, B) is 0.5 up to float rounding: B is A shifted right by 10/3
+A, B = [0.0, 0.0, 10.0, 10.0], [10 / 3, 0.0, 10 / 3 + 10, 10.0]
+FAR = [50.0, 50.0, 60.0, 60.0]
+
+
+def dets(*rows, masks=None):
+    boxes = np.array([row[0] for row in rows], dtype=np.float64).reshape(-1, 4)
+    return Detections(boxes, np.array([row[1] for row in rows], dtype=np.float64),
+                      np.array([row[2] for row in rows], dtype=np.int64), masks)
+
+
+pytestmark = pytest.mark.quick
+
+
+def test_the_same_detections_in_another_order_and_rounding_match():
+    reference = dets((A, 0.9, 0), (FAR, 0.8, 1))
+    candidate = dets((np.add(FAR, 1e-3), 0.8 + 5e-5, 1), (A, 0.9, 0))
+    match = match_detections(reference, candidate, CUTS)
+    assert match.ok and sorted(match.pairs) == [(0, 1), (1, 0)] and not match.explained
+
+
+def test_a_flip_at_the_score_threshold_is_accepted_and_named():
+    match = match_detections(dets((A, 0.9, 0), (FAR, 0.05 + 5e-5, 1)), dets((A, 0.9, 0)), CUTS)
+    assert match.ok, match.report()
+    assert 'within 0.0001 of the score threshold 0.05' in match.explained[0]
+
+
+def test_a_missing_detection_far_from_every_cut_fails_and_says_what_was_checked():
+    match = match_detections(dets((A, 0.9, 0), (FAR, 0.3, 1)), dets((A, 0.9, 0)), CUTS)
+    assert not match.ok
+    assert match.unexplained[0].startswith('reference detection 1 (label 1, score 0.300000')
+    assert 'no near-tie explains it' in match.unexplained[0]
+    # a twin of another label, or a score off by more than rounding, is no twin
+    assert not match_detections(dets((A, 0.3, 0)), dets((A, 0.3, 1)), CUTS).ok
+    assert not match_detections(dets((A, 0.3, 0)), dets((A, 0.301, 0)), CUTS).ok
+
+
+def test_a_flip_at_the_nms_threshold_and_what_it_suppresses_are_accepted():
+    """The reference keeps A and B (IoU 0.5 - rounding: not suppressed); the candidate
+    suppresses B (0.5 + rounding), and so keeps C, which B suppressed in the reference."""
+    c_box = [10 / 3 + 1, 0.0, 10 / 3 + 11, 10.0]  # IoU 0.82 with B, 0.38 with A
+    reference = dets((A, 0.9, 0), (B, 0.8, 0))
+    candidate = dets((A, 0.9, 0), (c_box, 0.7, 0))
+    match = match_detections(reference, candidate, CUTS)
+    assert match.ok, match.report()
+    assert 'of the NMS threshold 0.5' in match.explained[0]
+    assert 'itself a near-tie flip, overlaps it above the NMS threshold' in match.explained[1]
+    # the same boxes with IoU clearly below the threshold: B's absence is an error
+    shifted = [4.0, 0.0, 14.0, 10.0]  # IoU 0.43 with A
+    assert not match_detections(dets((A, 0.9, 0), (shifted, 0.8, 0)), dets((A, 0.9, 0)),
+                                CUTS).ok
+    # class-aware NMS: a box of another label cannot have suppressed it
+    assert not match_detections(dets((A, 0.9, 1), (B, 0.8, 0)), dets((A, 0.9, 1)), CUTS).ok
+    agnostic = Cuts(score_thrs=[0.05], iou_threshold=0.5, class_agnostic=True)
+    assert match_detections(dets((A, 0.9, 1), (B, 0.8, 0)), dets((A, 0.9, 1)), agnostic).ok
+
+
+def test_the_last_place_at_max_per_img_may_go_to_either_of_two_near_equal_boxes():
+    cuts = Cuts(score_thrs=[0.05], iou_threshold=0.5, max_per_img=2)
+    reference = dets((A, 0.9, 0), (FAR, 0.4, 1))
+    candidate = dets((A, 0.9, 0), ([80, 80, 90, 90], 0.4 + 5e-5, 2))
+    match = match_detections(reference, candidate, cuts)
+    assert match.ok and len(match.explained) == 2, match.report()
+    assert 'max_per_img=2' in match.explained[0]
+    # below max_per_img there is no such cut
+    assert not match_detections(reference, candidate, Cuts([0.05], 0.5, max_per_img=3)).ok
+
+
+def test_matched_masks_must_agree():
+    full, half = np.ones((1, 8, 8), bool), np.zeros((1, 8, 8), bool)
+    half[0, :4] = True
+    assert match_detections(dets((A, 0.9, 0), masks=full), dets((A, 0.9, 0), masks=full),
+                            CUTS).ok
+    match = match_detections(dets((A, 0.9, 0), masks=full), dets((A, 0.9, 0), masks=half), CUTS)
+    assert not match.ok and 'its mask has IoU 0.5000' in match.unexplained[0]
