@@ -33,9 +33,13 @@ def _datasets(node):
 
 
 def dicts_in(node):
+    """Every dict in a config tree, those in lists (Cascade R-CNN's stages) included."""
     if isinstance(node, dict):
         yield node
         for value in node.values():
+            yield from dicts_in(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
             yield from dicts_in(value)
 
 

@@ -85,7 +85,7 @@ def calibrate_norms(detector, images):
     with torch.no_grad():
         for image in images:
             feats = detector.extract_feat(deployable.preprocess(image[None].float()))
-            if deployable.layout != 'two_stage':  # single-stage heads may have BN layers
+            if hasattr(detector, 'bbox_head'):  # single-stage heads may have BN layers
                 detector.bbox_head(feats)
     for norm in norms:
         norm.eval()
@@ -121,6 +121,9 @@ def spread_scores(detector, images, yolo_factor=2.0):
         return
     if layout == 'two_stage':
         layers = (detector.rpn_head.rpn_cls, detector.roi_head.bbox_head.fc_cls)
+    elif layout == 'cascade':
+        layers = (detector.rpn_head.rpn_cls,
+                  *(head.fc_cls for head in detector.roi_head.bbox_head))
     else:  # the dense heads' classification (and YOLOX's objectness) convolutions
         layers = tuple(conv for name in DENSE_SCORE_LAYERS
                        for conv in _convs(getattr(detector.bbox_head, name, None)))
@@ -243,9 +246,13 @@ MMDET_DETECTORS = {
     'atss': ('mmdet::atss/atss_r50_fpn_1x_coco.py', 'ghostnet'),
     'rtmdet_tiny': ('mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py', 'shufflenetv2'),
     'yolox_tiny': ('mmdet::yolox/yolox_tiny_8xb8-300e_coco.py', 'shufflenetv2'),
+    'cascade_mask_rcnn': ('mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
+                          'ghostnet_4_levels'),
 }
 SWAPPED_BACKBONES = {
     'ghostnet': (dict(type='GhostNet', widen_factor=1.0, out_indices=(1, 2, 3)), [40, 112, 160]),
+    'ghostnet_4_levels': (dict(type='GhostNet', widen_factor=1.0, out_indices=(0, 1, 2, 3)),
+                          [24, 40, 112, 160]),
     'shufflenetv2': (dict(type='ShuffleNetV2', widen_factor=1.0, out_indices=(1, 2, 3)),
                      [116, 232, 464]),
 }
@@ -254,7 +261,7 @@ MMDET_DYNAMIC = {'fcos', 'yolox_tiny'}
 
 def mmdet_detector_cfg(name):
     """mmdet's config ``name`` for the 3 demo classes on an mmlight backbone (its levels at
-    strides 8, 16, 32, where these necks start)."""
+    strides 8, 16, 32 where these necks start; from stride 4 for Cascade R-CNN's FPN)."""
     path, backbone = MMDET_DETECTORS[name]
     cfg = load_detector_config(path)
     backbone_cfg, channels = SWAPPED_BACKBONES[backbone]
@@ -269,10 +276,11 @@ def mmdet_detector_cfg(name):
 
 
 @pytest.mark.parametrize('name', sorted(MMDET_DETECTORS))
-def test_onnxruntime_gives_mmdets_detections_for_every_dense_detector_type(name, demo_root,
-                                                                           tmp_path):
+def test_onnxruntime_gives_mmdets_detections_for_mmdets_other_detector_types(name, demo_root,
+                                                                             tmp_path):
     detector = tiny_detector_from_cfg(mmdet_detector_cfg(name), demo_root)
-    assert detector_layout(detector) == ('yolox' if name == 'yolox_tiny' else 'dense')
+    layouts = dict(yolox_tiny='yolox', cascade_mask_rcnn='cascade')
+    assert detector_layout(detector) == layouts.get(name, 'dense')
     dynamic = name in MMDET_DYNAMIC
     onnx_file = export_onnx(detector, str(tmp_path / 'detector.onnx'), SIZES[0], dynamic=dynamic)
     session = OnnxDetector(onnx_file)

@@ -30,7 +30,8 @@ def _class_names(obj):
 
 
 # what the export covers, for the errors that refuse the rest
-SUPPORTED = ('two-stage: RPNHead + StandardRoIHead (Faster/Mask R-CNN); single-stage: '
+SUPPORTED = ('two-stage: RPNHead + StandardRoIHead (Faster/Mask R-CNN) or CascadeRoIHead '
+             '(Cascade (Mask) R-CNN); single-stage: '
              'YOLOV3Head (and YOLOv4Head), YOLOXHead, and the dense heads that keep mmdet\'s '
              'base post-processing (RetinaHead, FCOSHead, ATSSHead, RTMDetHead, ...)')
 # BaseDenseHead's post-processing, which a dense head must not override to be exported
@@ -65,18 +66,23 @@ def _single_stage_layout(head) -> str:
 
 
 def detector_layout(detector) -> str:
-    """'two_stage' (RPN + StandardRoIHead), 'yolo' (YOLOV3Head and subclasses), 'yolox'
+    """'two_stage' (RPN + StandardRoIHead), 'cascade' (RPN + CascadeRoIHead), 'yolo'
+    (YOLOV3Head and subclasses), 'yolox'
     (YOLOXHead) or 'dense' (a dense head with mmdet's base post-processing); anything else
     raises, naming what it found and what is supported."""
     names = _class_names(detector)
     if 'TwoStageDetector' in names:
         rpn, roi = getattr(detector, 'rpn_head', None), getattr(detector, 'roi_head', None)
-        if rpn is not None and 'RPNHead' in _class_names(rpn) and roi is not None and \
-                type(roi).__name__ == 'StandardRoIHead':
-            return 'two_stage'
+        if rpn is not None and 'RPNHead' in _class_names(rpn) and roi is not None:
+            # exactly these classes: a subclass (HTC, SCNet, ...) has its own inference
+            if type(roi).__name__ == 'StandardRoIHead':
+                return 'two_stage'
+            if type(roi).__name__ == 'CascadeRoIHead':
+                return 'cascade'
         raise ValueError(
-            'DeployableDetector: a two-stage detector needs an RPNHead and a StandardRoIHead, '
-            f'got {type(rpn).__name__} and {type(roi).__name__}; supported: {SUPPORTED}')
+            'DeployableDetector: a two-stage detector needs an RPNHead and a StandardRoIHead '
+            f'or CascadeRoIHead, got {type(rpn).__name__} and {type(roi).__name__}; '
+            f'supported: {SUPPORTED}')
     if 'SingleStageDetector' in names and getattr(detector, 'bbox_head', None) is not None:
         return _single_stage_layout(detector.bbox_head)
     raise ValueError(f'DeployableDetector: expected an mmdet detector, got '
@@ -110,17 +116,25 @@ class DeployableDetector(nn.Module):
         self.normalize = bool(getattr(preprocessor, '_enable_normalize', False))
         self.pad_divisor = int(getattr(preprocessor, 'pad_size_divisor', 1))
         self.pad_value = float(getattr(preprocessor, 'pad_value', 0))
-        if self.layout == 'two_stage':
+        if self.layout in ('two_stage', 'cascade'):
             roi_head = detector.roi_head
-            post.check_roi_layer(roi_head.bbox_roi_extractor.roi_layers[0], 'bbox_roi_extractor')
-            if roi_head.bbox_head.custom_cls_channels:
-                raise ValueError('DeployableDetector: a bbox head with its own classification '
-                                 'activation (e.g. Seesaw loss) is not supported, got '
-                                 f'{type(roi_head.bbox_head.loss_cls).__name__}')
+            cascade = self.layout == 'cascade'
+            bbox_heads = list(roi_head.bbox_head) if cascade else [roi_head.bbox_head]
+            extractors = list(roi_head.bbox_roi_extractor) if cascade else [
+                roi_head.bbox_roi_extractor]
+            for extractor in extractors:
+                post.check_roi_layer(extractor.roi_layers[0], 'bbox_roi_extractor')
+            for bbox_head in bbox_heads:
+                if bbox_head.custom_cls_channels or bbox_head.custom_activation:
+                    raise ValueError('DeployableDetector: a bbox head with its own '
+                                     'classification activation (e.g. Seesaw loss) is not '
+                                     f'supported, got {type(bbox_head.loss_cls).__name__}')
             self.with_mask = bool(roi_head.with_mask)
             if self.with_mask:
-                post.check_roi_layer(roi_head.mask_roi_extractor.roi_layers[0],
-                                     'mask_roi_extractor')
+                extractors = list(roi_head.mask_roi_extractor) if cascade else [
+                    roi_head.mask_roi_extractor]
+                for extractor in extractors:
+                    post.check_roi_layer(extractor.roi_layers[0], 'mask_roi_extractor')
         else:
             self.with_mask = False
 
@@ -150,6 +164,8 @@ class DeployableDetector(nn.Module):
         feats = self.detector.extract_feat(self.preprocess(image.float()))
         if self.layout == 'two_stage':
             return self._two_stage(feats, height, width)
+        if self.layout == 'cascade':
+            return self._cascade(feats, height, width)
         head, cfg = self.detector.bbox_head, self.detector.test_cfg
         outputs = head(feats)
         if self.layout == 'yolo':
@@ -160,10 +176,7 @@ class DeployableDetector(nn.Module):
 
     def _two_stage(self, feats, height, width):
         detector, roi_head = self.detector, self.detector.roi_head
-        cls_scores, bbox_preds = detector.rpn_head(feats)
-        proposals = post.rpn_proposals(detector.rpn_head, cls_scores, bbox_preds,
-                                       (height, width), detector.test_cfg.rpn)
-        rois = torch.cat([proposals.new_zeros(proposals.shape[0], 1), proposals], dim=1)
+        rois = self._rpn_rois(feats, height, width)
         extractor = roi_head.bbox_roi_extractor
         roi_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs], rois)
         if roi_head.with_shared_head:
@@ -184,4 +197,47 @@ class DeployableDetector(nn.Module):
         mask_preds = roi_head.mask_head(mask_feats)
         masks = post.mask_head_masks(roi_head.mask_head, mask_preds, boxes, labels, height,
                                      width, rcnn_cfg.mask_thr_binary)
+        return dets, labels, masks
+
+    def _rpn_rois(self, feats, height, width):
+        detector = self.detector
+        cls_scores, bbox_preds = detector.rpn_head(feats)
+        proposals = post.rpn_proposals(detector.rpn_head, cls_scores, bbox_preds,
+                                       (height, width), detector.test_cfg.rpn)
+        return torch.cat([proposals.new_zeros(proposals.shape[0], 1), proposals], dim=1)
+
+    def _cascade(self, feats, height, width):
+        """``CascadeRoIHead.predict``: each stage's box head on the RoIs the stage before
+        refined (by its best non-background class), the stages' mean class logits with the last
+        stage's deltas for the detections, and masks as the mean of every stage's mask
+        probabilities."""
+        roi_head, rcnn_cfg = self.detector.roi_head, self.detector.test_cfg.rcnn
+        rois = self._rpn_rois(feats, height, width)
+        stage_scores = []
+        for stage in range(roi_head.num_stages):
+            extractor = roi_head.bbox_roi_extractor[stage]
+            roi_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs], rois)
+            cls_score, bbox_pred = roi_head.bbox_head[stage](roi_feats)
+            stage_scores.append(cls_score)
+            if stage < roi_head.num_stages - 1:
+                boxes = post.regress_by_class(roi_head.bbox_head[stage], rois[:, 1:],
+                                              cls_score[:, :-1].argmax(dim=1), bbox_pred,
+                                              (height, width))
+                rois = torch.cat([rois[:, :1], boxes], dim=1)
+        cls_score = sum(stage_scores) / float(len(stage_scores))
+        dets, labels = post.roi_head_detections(roi_head.bbox_head[-1], rois, cls_score,
+                                                bbox_pred, (height, width), rcnn_cfg)
+        if not self.with_mask:
+            return dets, labels
+        boxes = dets[:, :4]
+        mask_rois = torch.cat([boxes.new_zeros(boxes.shape[0], 1), boxes], dim=1)
+        probs = []
+        for stage in range(roi_head.num_stages):
+            extractor = roi_head.mask_roi_extractor[stage]
+            mask_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs],
+                                                   mask_rois)
+            probs.append(roi_head.mask_head[stage](mask_feats).sigmoid())
+        masks = post.mask_head_masks(roi_head.mask_head[-1], torch.stack(probs).mean(0), boxes,
+                                     labels, height, width, rcnn_cfg.mask_thr_binary,
+                                     activated=True)
         return dets, labels, masks

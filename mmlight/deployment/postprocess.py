@@ -199,6 +199,17 @@ def roi_head_detections(bbox_head, rois: Tensor, cls_score: Tensor, bbox_pred: T
                           cfg.max_per_img)
 
 
+def regress_by_class(bbox_head, boxes: Tensor, labels: Tensor, bbox_pred: Tensor,
+                     img_shape) -> Tensor:
+    """``BBoxHead.regress_by_class``: each box refined by the deltas of its label (or the
+    class-agnostic ones), as a cascade stage passes its boxes to the next."""
+    if not bbox_head.reg_class_agnostic:
+        size = bbox_head.bbox_coder.encode_size
+        columns = labels[:, None] * size + torch.arange(size, device=labels.device)
+        bbox_pred = torch.gather(bbox_pred, 1, columns)
+    return bbox_head.bbox_coder.decode(boxes, bbox_pred, max_shape=img_shape)
+
+
 def paste_masks(masks: Tensor, boxes: Tensor, height, width) -> Tensor:
     """mmdet's ``_do_paste_mask`` over the whole image (``skip_empty=False``, which gives the
     same values as its CPU crop): each [h, w] mask probability map resampled into its box."""
@@ -217,9 +228,10 @@ def paste_masks(masks: Tensor, boxes: Tensor, height, width) -> Tensor:
 
 
 def mask_head_masks(mask_head, mask_preds: Tensor, boxes: Tensor, labels: Tensor, height,
-                    width, threshold: float) -> Tensor:
-    """``FCNMaskHead.predict_by_feat`` for one image (no rescale): binary masks [N, H, W]."""
-    probs = mask_preds.sigmoid()
+                    width, threshold: float, activated: bool = False) -> Tensor:
+    """``FCNMaskHead.predict_by_feat`` for one image (no rescale): binary masks [N, H, W];
+    ``activated``: ``mask_preds`` are probabilities already (mmdet's ``activate_map``)."""
+    probs = mask_preds if activated else mask_preds.sigmoid()
     if not mask_head.class_agnostic:
         probs = probs[torch.arange(probs.shape[0], device=probs.device), labels]
     else:
