@@ -170,6 +170,7 @@ HORNET_RECIPES = {
     'faster_rcnn_hornet-s_fpn_1x.py': ('small', 0.6, 1e-4, 0.95, 6),
     'mask_rcnn_hornet-s_fpn_1x.py': ('small', 0.6, 1e-4, 0.95, 6),
     'mask_rcnn_hornet-s-gf_fpn_1x.py': ('small-gf', 0.6, 2e-4, 0.7, 12),
+    'cascade_mask_rcnn_hornet-t_fpn_3x.py': ('tiny', 0.4, 2e-4, 0.7, 12),
 }
 
 

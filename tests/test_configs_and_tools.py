@@ -104,21 +104,38 @@ def test_mask_rcnn_configs_are_their_faster_rcnn_sibling_plus_masks(config):
 # mmdet's 1x (faster_rcnn/mask_rcnn r50 fpn 1x): SGD lr 0.02 for 2 images x 8 GPUs, weight
 # decay 1e-4, 500-iteration linear warm-up from 0.001, steps at epochs 8 and 11 of 12.
 MMDET_1X = dict(optimizer='SGD', lr=0.02, weight_decay=1e-4, batch_size=2, max_epochs=12,
-                milestones=[8, 11], warmup_iters=500, warmup_factor=0.001, clip_grad=None)
+                warmup_iters=500, warmup_factor=0.001, clip_grad=None,
+                decay=dict(type='MultiStepLR', milestones=[8, 11], gamma=0.1))
+# mmdet's retinanet_r50_fpn_1x_coco: the 1x schedule at lr 0.01
+RETINANET_1X = dict(MMDET_1X, lr=0.01)
+# mmdet's rtmdet_tiny_8xb32-300e_coco: AdamW 0.004 for 32 images x 8, 300 epochs, 1000-iteration
+# warm-up from 1e-5, cosine decay to 5% over epochs 150-300
+RTMDET_TINY = dict(optimizer='AdamW', lr=0.004, weight_decay=0.05, batch_size=32, max_epochs=300,
+                   warmup_iters=1000, warmup_factor=1e-5, clip_grad=None,
+                   decay=dict(type='CosineAnnealingLR', begin=150, end=300, T_max=150,
+                              eta_min=0.004 * 0.05))
 # mmdet's yolov3_mobilenetv2_8xb24-ms-416-300e_coco (the YOLO configs' recipe): 24 images x 8,
 # 30 epochs over COCO repeated 10 times, steps 24 / 28, 4000-iteration warm-up, clipping 35.
 YOLO_RECIPE = dict(optimizer='SGD', lr=0.003, weight_decay=5e-4, batch_size=24, max_epochs=30,
-                   milestones=[24, 28], warmup_iters=4000, warmup_factor=0.0001,
-                   clip_grad=dict(max_norm=35, norm_type=2))
+                   warmup_iters=4000, warmup_factor=0.0001,
+                   clip_grad=dict(max_norm=35, norm_type=2),
+                   decay=dict(type='MultiStepLR', milestones=[24, 28], gamma=0.1))
 
 
 def _recipe(config):
     name = osp.basename(config)
     if name.startswith('yolov4_'):
         return YOLO_RECIPE
+    if name.startswith('retinanet_'):
+        return RETINANET_1X
+    if name.startswith('rtmdet_tiny_'):
+        return RTMDET_TINY
     if name in HORNET_RECIPES:
-        lr = HORNET_RECIPES[name][2]
-        return dict(MMDET_1X, optimizer='AdamW', lr=lr, weight_decay=0.05)
+        _, _, lr, _, _ = HORNET_RECIPES[name]
+        recipe = dict(MMDET_1X, optimizer='AdamW', lr=lr, weight_decay=0.05)
+        if name.endswith('_3x.py'):  # HorNet's official 3x: 36 epochs, steps 27 / 33
+            recipe.update(max_epochs=36, decay=dict(MMDET_1X['decay'], milestones=[27, 33]))
+        return recipe
     return MMDET_1X
 
 
@@ -127,8 +144,9 @@ COCO_CONFIGS = [c for c in CONFIGS if not c.startswith(osp.join('configs', 'demo
 
 def test_every_non_demo_config_is_a_coco_config_with_a_recipe():
     names = sorted(osp.basename(c) for c in COCO_CONFIGS)
-    assert len(names) == 25
-    assert all(n.endswith('_1x.py') or n.startswith('yolov4_') for n in names)
+    assert len(names) == 28
+    assert all(n.endswith(('_1x.py', '_3x.py')) or n.startswith(('yolov4_', 'rtmdet_'))
+               for n in names)
 
 
 @pytest.mark.parametrize('config', COCO_CONFIGS)
@@ -142,20 +160,41 @@ def test_coco_configs_follow_their_recipe(config):
     assert cfg.optim_wrapper.get('clip_grad') == recipe['clip_grad']
     assert cfg.train_dataloader.batch_size == recipe['batch_size']
     assert cfg.train_cfg.max_epochs == recipe['max_epochs']
-    warmup, steps = cfg.param_scheduler
+    warmup, decay = cfg.param_scheduler
     assert (warmup.type, warmup.by_epoch, warmup.end, warmup.start_factor) == (
         'LinearLR', False, recipe['warmup_iters'], recipe['warmup_factor'])
-    assert (steps.type, steps.milestones, steps.gamma) == (
-        'MultiStepLR', recipe['milestones'], 0.1)
-    assert steps.get('end') in (None, recipe['max_epochs'])  # None: to the end of training
+    for key, value in recipe['decay'].items():
+        assert decay[key] == pytest.approx(value), key
+    assert decay.get('end') in (None, recipe['max_epochs'])  # None: to the end of training
     datasets = list(_datasets_of(cfg.train_dataloader.dataset))
     assert datasets and all(d.data_root == 'data/coco/' for d in datasets)
     assert cfg.custom_imports.imports == ['mmlight']
     init = cfg.model.backbone.init_cfg
     assert init.type == 'Pretrained' and init.checkpoint.startswith('mmlight://')
-    if osp.basename(config).startswith('mask_rcnn_'):
-        assert cfg.model.roi_head.mask_head.type == 'FCNMaskHead'
+    if 'mask_rcnn_' in osp.basename(config):
+        mask_heads = cfg.model.roi_head.mask_head
+        for head in mask_heads if isinstance(mask_heads, list) else [mask_heads]:
+            assert head.type == 'FCNMaskHead'
         assert cfg.val_evaluator.metric == ['bbox', 'segm']
+
+
+def test_cascade_hornet_config_has_the_official_stage_heads():
+    """HorNet's cascade_mask_rcnn_hornet_tiny_7x7_3x_coco_in1k.py: three ConvFCBBoxHead stages
+    of 4 shared convs + 1 fc with SyncBN, class-specific deltas decoded into a GIoU loss of
+    weight 10, with the stage stds of mmdet's Cascade R-CNN; its mask head unchanged."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'cascade_mask_rcnn_hornet-t_fpn_3x.py'))
+    heads = cfg.model.roi_head.bbox_head
+    stds = [[0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.033, 0.033, 0.067, 0.067]]
+    assert cfg.model.type == 'CascadeRCNN' and cfg.model.roi_head.num_stages == 3
+    assert [head.bbox_coder.target_stds for head in heads] == stds
+    for head in heads:
+        assert (head.type, head.num_shared_convs, head.num_shared_fcs, head.fc_out_channels) == (
+            'ConvFCBBoxHead', 4, 1, 1024)
+        assert head.norm_cfg == dict(type='SyncBN', requires_grad=True)
+        assert not head.reg_class_agnostic and head.reg_decoded_bbox
+        assert head.loss_bbox == dict(type='GIoULoss', loss_weight=10.0)
+    assert cfg.model.roi_head.mask_head.num_convs == 4
+    assert cfg.model.test_cfg.rcnn.max_per_img == 100
 
 
 def _datasets_of(node):

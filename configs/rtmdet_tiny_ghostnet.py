@@ -1,0 +1,19 @@
+# RTMDet-tiny on GhostNet 1.0x, COCO, 300 epochs: mmdet's rtmdet_tiny_8xb32-300e_coco.py (AdamW
+# 0.004 for 8 x 32 images, cosine decay over the second half, EMA, the pipeline switch for the
+# last 20 epochs, CSPNeXt-PAFPN neck and the separate-BN head) with the backbone swapped: GhostNet's
+# stride-8/16/32 levels (40/112/160 channels) in place of CSPNeXt-tiny's (96/192/384). As with
+# CSPNeXt there, every backbone layer trains, BN included.
+_base_ = ['mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py']
+custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='GhostNet',
+        widen_factor=1.0,
+        out_indices=(1, 2, 3),
+        frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False,
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://ghostnet_1.0x')),
+    neck=dict(in_channels=[40, 112, 160]))
