@@ -1,7 +1,7 @@
 # Cascade Mask R-CNN + FPN, HorNet-T 7x7, COCO, 36 epochs (3x): the official recipe, in mmdet 3
 # form, of raoyongming/HorNet object_detection/configs/hornet/
-# cascade_mask_rcnn_hornet_tiny_7x7_3x_coco_in1k.py (mmdet 2.x). From that file: the backbone (HorNet-T 7x7, drop_path_rate 0.4,
-# levels 64/128/256/512); three ConvFCBBoxHead stages of 4 shared convs + 1 fc with SyncBN,
+# cascade_mask_rcnn_hornet_tiny_7x7_3x_coco_in1k.py (mmdet 2.x). From that file: the backbone
+# (HorNet-T 7x7, drop_path_rate 0.4, levels 64/128/256/512); three ConvFCBBoxHead stages of 4 shared convs + 1 fc with SyncBN,
 # class-specific deltas, decoded-box GIoU loss (weight 10) and the stage stds below; the DETR
 # multi-scale resize and crop (configs/_base_/detr_multiscale_resize.py); AdamW lr 2e-4 (16
 # images), weight decay 0.05, layer-wise lr decay 0.7 over 12 layers; 36 epochs with steps at 27
