@@ -1,14 +1,14 @@
 # Cascade Mask R-CNN + FPN, HorNet-T 7x7, COCO, 36 epochs (3x): the official recipe, in mmdet 3
 # form, of raoyongming/HorNet object_detection/configs/hornet/
 # cascade_mask_rcnn_hornet_tiny_7x7_3x_coco_in1k.py (mmdet 2.x). From that file: the backbone
-# (HorNet-T 7x7, drop_path_rate 0.4, levels 64/128/256/512); three ConvFCBBoxHead stages of 4 shared convs + 1 fc with SyncBN,
-# class-specific deltas, decoded-box GIoU loss (weight 10) and the stage stds below; the DETR
-# multi-scale resize and crop (configs/_base_/detr_multiscale_resize.py); AdamW lr 2e-4 (16
-# images), weight decay 0.05, layer-wise lr decay 0.7 over 12 layers; 36 epochs with steps at 27
-# and 33. From its model base, ../_base_/models/cascade_mask_rcnn_hornet_fpn.py: mmdet's
-# Cascade Mask R-CNN (RPN, 3 stages, IoU thresholds 0.5/0.6/0.7, mask head) as in mmdet's
-# cascade-mask-rcnn_r50_fpn_1x_coco.py. Published: 51.7 box AP, 44.8 mask AP (HorNet's
-# object_detection/README.md).
+# (HorNet-T 7x7, drop_path_rate 0.4, levels 64/128/256/512); three ConvFCBBoxHead stages of 4
+# shared convs + 1 fc with SyncBN, class-specific deltas, decoded-box GIoU loss (weight 10) and
+# the stage stds below; the DETR multi-scale resize and crop (configs/_base_/
+# detr_multiscale_resize.py); AdamW lr 2e-4 (16 images), weight decay 0.05, layer-wise lr decay
+# 0.7 over 12 layers; 36 epochs with steps at 27 and 33. From its model base,
+# ../_base_/models/cascade_mask_rcnn_hornet_fpn.py: mmdet's Cascade Mask R-CNN (RPN, 3 stages,
+# IoU thresholds 0.5/0.6/0.7, mask head) as in mmdet's cascade-mask-rcnn_r50_fpn_1x_coco.py.
+# Published: 51.7 box AP, 44.8 mask AP (HorNet's object_detection/README.md).
 _base_ = [
     'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
     './_base_/detr_multiscale_resize.py'
