@@ -2,9 +2,10 @@
 detections as mmdet's own ``predict`` (up to the near-ties mmlight.deployment.compare accepts)
 for every detector config in onnxruntime (one per backbone family exported with dynamic sizes
 and run at two sizes), for mmdet's FCOS, ATSS, YOLOX and Cascade R-CNN with an mmlight backbone,
-and for one config per family and detector type in OpenVINO FP32; the ONNX test-set AP and detections equal mmdet's test loop's;
-OpenVINO BF16 and INT8 keep a trained detector's AP, and INT8 runs quantized; the
-matrix-product global filter equals the FFTs; clear errors for bad input.
+and for one config per family and detector type in OpenVINO FP32; the ONNX test-set AP and
+detections equal mmdet's test loop's; OpenVINO BF16 and INT8 keep a trained detector's AP, and
+INT8 runs quantized; the matrix-product global filter equals the FFTs; clear errors for bad
+input.
 """
 import os.path as osp
 import pickle
