@@ -23,6 +23,7 @@ RANDOM_WEIGHTS_SEED = 0
 # mmdet's own configs, the references a user would pick instead
 REFERENCES = {
     'mmdet_faster_rcnn_r50': 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'mmdet_retinanet_r50': 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
     'mmdet_rtmdet_tiny': 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
 }
 

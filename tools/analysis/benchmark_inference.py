@@ -1,22 +1,23 @@
 """Per-image CPU inference latency (batch 1) and peak memory of detector configs in eager
 PyTorch (mmdet's predict), eager with conv + BN fused, onnxruntime (the graph of
 tools/deployment/export_onnx.py) and OpenVINO in FP32, BF16 and INT8 (where openvino and nncf
-are installed), beside mmdet's R50 Faster R-CNN and RTMDet-tiny; params and FLOPs per row; the
-CPU's measured matrix-product peak per precision and what each exported runtime achieves of
-it; a markdown table, a JSON file and a PNG plot (one panel per image size).
+are installed), beside mmdet's R50 Faster R-CNN, R50 RetinaNet and RTMDet-tiny; params and
+FLOPs per row; the CPU's measured matrix-product peak per precision and what each exported
+runtime achieves of it; a markdown table, a JSON file and a PNG plot (one panel per image size).
 
     python tools/analysis/benchmark_inference.py      # every config of configs/ + references,
                                                       # at the demo size and at 800 x 1344
     python tools/analysis/benchmark_inference.py faster_rcnn_ghostnet_fpn_1x mmdet_rtmdet_tiny \
         --shape 800 1344 --iters 5 --plot docs/inference_benchmark.png
 
-Configs are names under configs/, paths, or mmdet_faster_rcnn_r50 / mmdet_rtmdet_tiny. Weights
+Configs are names under configs/, paths (``mmdet::PATH`` too), or mmdet_faster_rcnn_r50 /
+mmdet_retinanet_r50 / mmdet_rtmdet_tiny. Weights
 are random (latency does not depend on them; the score threshold keeps what it keeps, the
 cost of NMS included). Latency: all runtimes of a config in one subprocess, timed in
 alternating rounds (the median round counts). Peak memory: each runtime alone in a subprocess,
 the peak resident set of building its model (torch weights or the onnxruntime session) and
 running one image, above the process after its imports. A detector the ONNX
-path does not support (RTMDet) has no onnxruntime or OpenVINO row. The OpenVINO INT8 IR is
+path does not support has no onnxruntime or OpenVINO row. The OpenVINO INT8 IR is
 calibrated on a few random images (the weights are random too: this measures speed, not AP).
 Achieved GFLOP/s counts two FLOPs per multiply-add of the row's FLOPs (mmengine counts one) over
 the runtime's seconds; the peak is a 2048 x 2048 matrix product in torch in that precision
