@@ -1,4 +1,5 @@
-"""The post-processing of mmdet's RPN, bbox, mask and YOLO heads, written so that
+"""The post-processing of mmdet's RPN, bbox, mask, dense (RetinaNet, FCOS, ATSS, RTMDet, ...),
+YOLOv3 and YOLOX heads and of Cascade R-CNN's stage refinement, written so that
 ``torch.export`` can trace it: no Python branch on tensor values, no loop whose length depends
 on the data. Each function computes what the mmdet code it names computes (the tests compare
 whole detectors with mmdet's ``predict``), with these standard replacements:
@@ -280,21 +281,21 @@ def dense_detections(head, outputs, img_shape, cfg):
                                               device=cls_scores[0].device)
     nms_pre, score_thr = cfg.get('nms_pre', -1), cfg.get('score_thr', 0)
     factors = [None] * len(cls_scores) if score_factors is None else score_factors
-    level_boxes, level_priors, level_scores, level_labels, level_factors = [], [], [], [], []
+    level_deltas, level_priors, level_scores, level_labels, level_factors = [], [], [], [], []
     for cls_score, bbox_pred, factor, level_prior in zip(cls_scores, bbox_preds, factors,
                                                          priors, strict=True):
         deltas = bbox_pred[0].permute(1, 2, 0).reshape(-1, head.bbox_coder.encode_size)
         logits = cls_score[0].permute(1, 2, 0).reshape(-1, head.cls_out_channels)
         scores = logits.sigmoid() if head.use_sigmoid_cls else logits.softmax(-1)[:, :-1]
         scores, labels, box_inds = filter_scores_and_topk(scores, score_thr, nms_pre)
-        level_boxes.append(pad_rows(deltas, 1)[box_inds])
+        level_deltas.append(pad_rows(deltas, 1)[box_inds])
         level_priors.append(pad_rows(level_prior, 1)[box_inds])
         level_scores.append(scores)
         level_labels.append(labels)
         if factor is not None:
             level_factors.append(pad_rows(factor[0].permute(1, 2, 0).reshape(-1).sigmoid(),
                                           1)[box_inds])
-    boxes = head.bbox_coder.decode(torch.cat(level_priors), torch.cat(level_boxes),
+    boxes = head.bbox_coder.decode(torch.cat(level_priors), torch.cat(level_deltas),
                                    max_shape=img_shape)
     scores = torch.cat(level_scores)
     valid = is_real(scores)
