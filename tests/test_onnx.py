@@ -268,7 +268,7 @@ SWAPPED_BACKBONES = {
     'shufflenetv2': (dict(type='ShuffleNetV2', widen_factor=1.0, out_indices=(1, 2, 3)),
                      [116, 232, 464]),
 }
-MMDET_DYNAMIC = {'fcos', 'yolox_tiny'}
+MMDET_DYNAMIC = {'yolox_tiny'}
 
 
 def mmdet_detector_cfg(name):
