@@ -170,6 +170,8 @@ def tool_flags(tool):
     with open(osp.join(ROOT, tool)) as f:
         source = f.read()
     flags = set(re.findall(r"""['"](--[a-z][\w-]*)['"]""", source))
+    if 'BooleanOptionalAction' in source:  # argparse adds --no-FLAG beside each such --FLAG
+        flags |= {'--no-' + flag[2:] for flag in flags}
     if tool.endswith('.sh'):
         flags |= set(re.findall(r'(?m)^\s*(--[a-z][\w-]*)\)', source))  # case patterns
         flags |= set(re.findall(r'= "(--[a-z][\w-]*)"', source))  # [ "$1" = "--flag" ]
