@@ -25,10 +25,6 @@ from . import postprocess as post
 OUTPUT_NAMES = {'bbox': ('dets', 'labels'), 'mask': ('dets', 'labels', 'masks')}
 
 
-def _class_names(obj):
-    return {cls.__name__ for cls in type(obj).__mro__}
-
-
 # what the export covers, for the errors that refuse the rest
 SUPPORTED = ('two-stage: RPNHead + StandardRoIHead (Faster/Mask R-CNN) or CascadeRoIHead '
              '(Cascade (Mask) R-CNN); single-stage: '
@@ -67,9 +63,8 @@ def _single_stage_layout(head) -> str:
 
 def detector_layout(detector) -> str:
     """'two_stage' (RPN + StandardRoIHead), 'cascade' (RPN + CascadeRoIHead), 'yolo'
-    (YOLOV3Head and subclasses), 'yolox'
-    (YOLOXHead) or 'dense' (a dense head with mmdet's base post-processing); anything else
-    raises, naming what it found and what is supported."""
+    (YOLOV3Head and subclasses), 'yolox' (YOLOXHead) or 'dense' (a dense head with mmdet's base
+    post-processing); anything else raises, naming what it found and what is supported."""
     names = _class_names(detector)
     if 'TwoStageDetector' in names:
         rpn, roi = getattr(detector, 'rpn_head', None), getattr(detector, 'roi_head', None)
