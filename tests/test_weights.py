@@ -203,7 +203,7 @@ EXTRA_BACKBONES = [('(no config)', dict(type='ODResNet', depth=50, od_cfg=None,
 
 @pytest.mark.quick
 def test_every_config_names_weights_made_for_its_backbone():
-    assert len(CONFIG_BACKBONES) == 25
+    assert len(CONFIG_BACKBONES) == 28
     for config, backbone, name in CONFIG_BACKBONES:
         assert backbone['init_cfg']['type'] == 'Pretrained', config
         assert name in WEIGHTS, config
