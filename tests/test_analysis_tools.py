@@ -251,10 +251,15 @@ def test_inference_benchmark_profile_prints_where_the_time_goes():
     def rows(title):
         return [line.split() for line in sections[title].splitlines() if line.startswith('    ')]
 
-    for title in ('eager', 'onnxruntime by module', 'openvino_int8 by module'):
-        shares = {' '.join(row[:-2]): float(row[-1].rstrip('%')) for row in rows(title)}
-        for part in ('backbone', 'neck', 'bbox_head', 'other (pre/post-processing)'):
-            assert shares.get(part, 0) > 0, (title, sections[title])
+    parts = ('backbone', 'neck', 'bbox_head', 'other (pre/post-processing)')
+    # every module has its row, however small its share (a share is timing: not compared)
+    eager = {' '.join(row[:-2]): float(row[-2]) for row in rows('eager')}
+    assert set(parts) <= set(eager) and eager['backbone'] > 0, sections['eager']
+    for title in ('onnxruntime by module', 'openvino_int8 by module'):
+        # name, seconds, share, executed nodes: nodes traced to each module and to the rest
+        nodes = {' '.join(row[:-3]): int(row[-1]) for row in rows(title)
+                 if not row[-1].endswith('%')}
+        assert all(nodes.get(part, 0) > 0 for part in parts), (title, sections[title])
     for runtime in ('onnxruntime', 'openvino_int8'):
         # most executed nodes trace back to the exported graph, not to what the runtime made
         executed, traced, processing, added = map(int, re.match(

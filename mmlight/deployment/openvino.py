@@ -16,6 +16,7 @@ NonMaxSuppression, RoiAlign, TopK, GridSample) without custom operators.
 The precision an IR was made for, and for int8 the calibration settings, are kept in its
 metadata; the precision is the runner's default.
 """
+import logging
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -98,8 +99,16 @@ def quantize_to_int8(model, images: Sequence[np.ndarray]):
                           'tools/ensure_env.sh)') from err
     kept_float = sorted({op.get_type_name() for op in model.get_ops()} - set(QUANTIZED_TYPES))
     dataset = nncf.Dataset(list(images), lambda image: {'image': image})
-    return nncf.quantize(model, dataset, subset_size=len(images),
-                         ignored_scope=nncf.IgnoredScope(types=kept_float, validate=False))
+    # NNCF logs a line for each operation of the ignored scope at INFO (hundreds of them);
+    # its warnings still show, and its logger is as it was afterwards
+    logger = logging.getLogger('nncf')
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        return nncf.quantize(model, dataset, subset_size=len(images),
+                             ignored_scope=nncf.IgnoredScope(types=kept_float, validate=False))
+    finally:
+        logger.setLevel(level)
 
 
 def count_fake_quantize(model) -> int:

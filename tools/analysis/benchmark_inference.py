@@ -31,7 +31,6 @@ OpenVINO's performance counters), and in each of their operator types
 """
 import argparse
 import json
-import logging
 import os.path as osp
 import sys
 import tempfile
@@ -189,6 +188,8 @@ def profile(args, config, shape, tmp):
 
 
 def print_parts(title, parts, min_share=0.01):
+    """One breakdown, largest rows as they come; the parts under ``min_share`` of the total in
+    one line (the operator types: dozens of them)."""
     total = sum(parts.values())
     print(f'  {title}: {total:.4f} s')
     small = {name: seconds for name, seconds in parts.items()
@@ -202,15 +203,25 @@ def print_parts(title, parts, min_share=0.01):
               f'{seconds / total:6.1%}')
 
 
+def print_modules(title, parts, nodes=None):
+    """The time of each module of the detector, every one of them (a handful), with the
+    number of executed nodes traced to it where the runtime ran an exported graph."""
+    total = sum(parts.values())
+    print(f'  {title}: {total:.4f} s' + ('  (executed nodes)' if nodes is not None else ''))
+    for name, seconds in parts.items():
+        count = '' if nodes is None or name == BETWEEN else f'  {nodes.get(name, 0):6d}'
+        print(f'    {name:32s} {seconds:9.4f}  {seconds / total:6.1%}{count}')
+
+
 def print_profile(config, shape, sections):
     print(f'\n{config} at {shape[0]}x{shape[1]}: seconds per image (share)')
     for runtime, section in sections.items():
         if runtime == 'eager':
-            print_parts(runtime, section['module'])
+            print_modules(runtime, section['module'])
             continue
-        print_parts(f'{runtime} by module', section['module'])
-        print_parts(f'{runtime} by operator type', section['operator'])
         nodes = section['nodes']
+        print_modules(f'{runtime} by module', section['module'], nodes)
+        print_parts(f'{runtime} by operator type', section['operator'])
         traced = sum(count for part, count in nodes.items() if not part.startswith('other'))
         print(f'  {runtime} nodes: {sum(nodes.values())} executed, {traced} traced to the '
               f"detector's modules, {nodes.get(OTHER, 0)} to its pre/post-processing, "
@@ -337,8 +348,6 @@ def plot(rows, path):
 
 def main():
     args = parse_args()
-    # NNCF logs a line per operation it leaves unquantized when the benchmark makes its IRs
-    logging.getLogger('nncf').setLevel(logging.WARNING)
     if args.worker:
         emit_result(worker(args))
         return
