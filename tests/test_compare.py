@@ -1,10 +1,11 @@
 """The tie-aware comparison of two runs' detections (mmlight.deployment.compare): near-ties at
-the score threshold, at the max_per_img place and at the NMS IoU threshold (and what they
-suppress in turn) are accepted and named; any other difference fails, named."""
+the score threshold, at the nms_pre and max_per_img places, at the NMS IoU threshold and in
+the order NMS takes two boxes (and what they suppress in turn), and mask pixels at the mask
+threshold, are accepted and named; any other difference fails, named."""
 import numpy as np
 import pytest
 
-from mmlight.deployment.compare import Cuts, Detections, match_detections
+from mmlight.deployment.compare import Cuts, Detections, match_detections, rank_cut_scores
 
 CUTS = Cuts(score_thrs=[0.05], iou_threshold=0.5, max_per_img=100)
 # IoU(A, B) is 0.5 up to float rounding: B is A shifted right by 10/3
@@ -82,3 +83,64 @@ def test_matched_masks_must_agree():
                             CUTS).ok
     match = match_detections(dets((A, 0.9, 0), masks=full), dets((A, 0.9, 0), masks=half), CUTS)
     assert not match.ok and 'its mask has IoU 0.5000' in match.unexplained[0]
+
+
+def test_a_flip_at_the_nms_pre_cut_is_accepted_only_at_the_score_where_it_cut():
+    """A box at the nms_pre-th place of its level in one run and just past it in the other is
+    a candidate of NMS in one run only."""
+    scores = [np.array([0.9, 0.7, 0.4 + 5e-5, 0.4, 0.1]), np.array([0.8, 0.3])]
+    assert rank_cut_scores(scores, 3) == [0.4 + 5e-5]  # only the level with more than 3
+    assert rank_cut_scores(scores, -1) == []
+    cuts = Cuts(score_thrs=[0.05], iou_threshold=0.5, rank_scores=rank_cut_scores(scores, 3))
+    reference, candidate = dets((A, 0.9, 0), (FAR, 0.4, 1)), dets((A, 0.9, 0))
+    match = match_detections(reference, candidate, cuts)
+    assert match.ok and 'where the top-k before NMS (nms_pre) cut a level' in match.explained[0]
+    assert not match_detections(reference, candidate, Cuts(score_thrs=[0.05],
+                                                           iou_threshold=0.5)).ok
+
+
+def test_two_overlapping_boxes_of_near_equal_scores_may_swap_in_nms():
+    """Each run keeps one of two boxes that overlap above the NMS threshold and score alike
+    to rounding: NMS kept whichever it took first. With scores apart, the swap is an error."""
+    shifted = [2.0, 0.0, 12.0, 10.0]  # IoU 0.67 with A
+    match = match_detections(dets((A, 0.6, 0)), dets((shifted, 0.6 + 2e-5, 0)), CUTS)
+    assert match.ok and len(match.explained) == 2, match.report()
+    assert 'NMS kept whichever of the two it took first' in match.explained[0]
+    assert not match_detections(dets((A, 0.6, 0)), dets((shifted, 0.61, 0)), CUTS).ok
+    # the box the other run kept must itself be without a twin: if both runs kept it, it did
+    # not take this one's place
+    assert not match_detections(dets((A, 0.6, 0), (shifted, 0.6 + 2e-5, 0)),
+                                dets((shifted, 0.6 + 2e-5, 0)), CUTS).ok
+
+
+def test_mask_pixels_may_differ_only_where_the_probability_ties_with_the_threshold():
+    probs = np.full((1, 8, 8), 0.9)
+    probs[0, 0, :2] = 0.5 + 5e-5  # within MASK_EPS of the 0.5 threshold
+    probs[0, 7, 7] = 0.7
+    reference = dets((A, 0.9, 0), masks=probs >= 0.5)
+    reference.mask_probs = probs
+    near = reference.masks.copy()
+    near[0, 0, :2] = False
+    assert match_detections(reference, dets((A, 0.9, 0), masks=near), CUTS).ok
+    far = near.copy()
+    far[0, 7, 7] = False
+    match = match_detections(reference, dets((A, 0.9, 0), masks=far), CUTS)
+    assert not match.ok
+    assert ('1 of the 3 pixels where its mask and its twin\'s differ have a probability '
+            'further than 0.0001 from the mask threshold 0.5') in match.unexplained[0]
+
+
+def test_the_cuts_of_a_two_stage_test_cfg_per_stage():
+    cfg = dict(rpn=dict(nms_pre=1000, max_per_img=1000, nms=dict(type='nms', iou_threshold=0.7),
+                        min_bbox_size=0),
+               rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
+                         max_per_img=100, mask_thr_binary=0.4))
+    rcnn = Cuts.from_test_cfg(cfg)
+    assert (rcnn.score_thrs, rcnn.iou_threshold, rcnn.class_agnostic, rcnn.max_per_img,
+            rcnn.mask_thr) == ([0.05], 0.5, False, 100, 0.4)
+    # the RPN: one class; no score threshold
+    rpn = Cuts.from_test_cfg(cfg, 'rpn', rank_scores=[0.5])
+    assert (rpn.score_thrs, rpn.iou_threshold, rpn.class_agnostic, rpn.max_per_img,
+            rpn.rank_scores) == ([0.0], 0.7, True, 1000, [0.5])
+    proposals = Detections.from_proposals(np.array([A + [0.8]]))
+    assert proposals.labels.tolist() == [0] and proposals.scores.tolist() == [0.8]

@@ -9,7 +9,8 @@ Input: ``image`` float32 [1, 3, H, W] in the pixel range and channel order that 
 ``LoadImageFromFile`` gives (BGR, 0-255), at the size the test pipeline resized it to.
 Outputs (mmdeploy's convention), in the input image's coordinates:
 ``dets`` [N, 5] (x1, y1, x2, y2, score), ``labels`` [N] int64 and, for Mask R-CNN,
-``masks`` [N, H, W] bool.
+``masks`` [N, H, W] bool; with ``with_proposals``, a two-stage detector's RPN proposals too,
+``proposals`` [P, 5] (x1, y1, x2, y2, objectness), the RoIs its RoI head runs on.
 """
 import copy
 from typing import Tuple
@@ -23,6 +24,7 @@ from mmlight.models.layers import GlobalLocalFilter
 from . import postprocess as post
 
 OUTPUT_NAMES = {'bbox': ('dets', 'labels'), 'mask': ('dets', 'labels', 'masks')}
+PROPOSALS = 'proposals'
 
 
 # what the export covers, for the errors that refuse the rest
@@ -96,11 +98,19 @@ class DeployableDetector(nn.Module):
         detector (nn.Module): a built mmdet detector (Faster/Mask R-CNN, YOLOv3/v4, YOLOX, or
             a dense detector such as RetinaNet, FCOS, ATSS, RTMDet: :data:`SUPPORTED`); its
             ``test_cfg`` sets the thresholds, NMS and the number of detections.
+        with_proposals (bool): a two-stage detector also outputs its RPN's proposals, after
+            the detections (what its RoI head ran on: to compare an export with mmdet stage
+            by stage). Default: False.
     """
 
-    def __init__(self, detector: nn.Module):
+    def __init__(self, detector: nn.Module, with_proposals: bool = False):
         super().__init__()
         self.layout = detector_layout(detector)
+        if with_proposals and self.layout not in ('two_stage', 'cascade'):
+            raise ValueError('DeployableDetector: with_proposals needs a two-stage detector '
+                             f'(an RPN), got {type(detector).__name__} with '
+                             f'{type(detector.bbox_head).__name__}')
+        self.with_proposals = with_proposals
         detector = copy.deepcopy(detector).eval()
         self.detector = detector
         for module in detector.modules():
@@ -135,7 +145,8 @@ class DeployableDetector(nn.Module):
 
     @property
     def output_names(self) -> Tuple[str, ...]:
-        return OUTPUT_NAMES['mask' if self.with_mask else 'bbox']
+        names = OUTPUT_NAMES['mask' if self.with_mask else 'bbox']
+        return names + (PROPOSALS, ) if self.with_proposals else names
 
     def preprocess(self, image: Tensor) -> Tensor:
         """DetDataPreprocessor: channel swap, (x - mean) / std, pad right and bottom."""
@@ -157,10 +168,13 @@ class DeployableDetector(nn.Module):
                              f'(BGR, 0-255), got shape {tuple(image.shape)}')
         height, width = image.shape[-2:]
         feats = self.detector.extract_feat(self.preprocess(image.float()))
-        if self.layout == 'two_stage':
-            return self._two_stage(feats, height, width)
-        if self.layout == 'cascade':
-            return self._cascade(feats, height, width)
+        if self.layout in ('two_stage', 'cascade'):
+            proposals = self._rpn_proposals(feats, height, width)
+            rois = torch.cat([proposals.new_zeros(proposals.shape[0], 1), proposals[:, :4]],
+                             dim=1)
+            run = self._two_stage if self.layout == 'two_stage' else self._cascade
+            outputs = run(feats, rois, height, width)
+            return outputs + (proposals, ) if self.with_proposals else outputs
         head, cfg = self.detector.bbox_head, self.detector.test_cfg
         outputs = head(feats)
         if self.layout == 'yolo':
@@ -169,9 +183,8 @@ class DeployableDetector(nn.Module):
             return post.yolox_detections(head, *outputs, cfg)
         return post.dense_detections(head, outputs, (height, width), cfg)
 
-    def _two_stage(self, feats, height, width):
+    def _two_stage(self, feats, rois, height, width):
         detector, roi_head = self.detector, self.detector.roi_head
-        rois = self._rpn_rois(feats, height, width)
         extractor = roi_head.bbox_roi_extractor
         roi_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs], rois)
         if roi_head.with_shared_head:
@@ -194,20 +207,20 @@ class DeployableDetector(nn.Module):
                                      width, rcnn_cfg.mask_thr_binary)
         return dets, labels, masks
 
-    def _rpn_rois(self, feats, height, width):
+    def _rpn_proposals(self, feats, height, width):
+        """[P, 5]: the RPN's boxes and objectness."""
         detector = self.detector
         cls_scores, bbox_preds = detector.rpn_head(feats)
-        proposals = post.rpn_proposals(detector.rpn_head, cls_scores, bbox_preds,
-                                       (height, width), detector.test_cfg.rpn)
-        return torch.cat([proposals.new_zeros(proposals.shape[0], 1), proposals], dim=1)
+        boxes, scores = post.rpn_proposals(detector.rpn_head, cls_scores, bbox_preds,
+                                           (height, width), detector.test_cfg.rpn)
+        return torch.cat([boxes, scores[:, None]], dim=1)
 
-    def _cascade(self, feats, height, width):
+    def _cascade(self, feats, rois, height, width):
         """``CascadeRoIHead.predict``: each stage's box head on the RoIs the stage before
         refined (by its best non-background class), the stages' mean class logits with the last
         stage's deltas for the detections, and masks as the mean of every stage's mask
         probabilities."""
         roi_head, rcnn_cfg = self.detector.roi_head, self.detector.test_cfg.rcnn
-        rois = self._rpn_rois(feats, height, width)
         stage_scores = []
         for stage in range(roi_head.num_stages):
             extractor = roi_head.bbox_roi_extractor[stage]

@@ -33,7 +33,8 @@ def check_shape(shape: Sequence[int], owner: str = 'export') -> tuple:
 
 
 def export_onnx(detector: nn.Module, out_file: str, shape: Sequence[int] = (800, 1344),
-                dynamic: bool = False, verbose: bool = False) -> str:
+                dynamic: bool = False, verbose: bool = False,
+                with_proposals: bool = False) -> str:
     """Export a built mmdet detector's inference for one image to ``out_file``.
 
     Args:
@@ -42,12 +43,14 @@ def export_onnx(detector: nn.Module, out_file: str, shape: Sequence[int] = (800,
         shape: (height, width) of the example image; with ``dynamic=False`` the only size
             the graph accepts.
         dynamic: height and width symbolic, from ``DYNAMIC_MIN_SIDE`` to ``DYNAMIC_MAX_SIDE``.
+        with_proposals: a two-stage detector's graph also outputs ``proposals``
+            (:class:`DeployableDetector`); ignored when ``detector`` is one already.
     Returns:
         ``out_file``.
     """
     height, width = check_shape(shape)
     model = detector if isinstance(detector, DeployableDetector) else \
-        DeployableDetector(detector)
+        DeployableDetector(detector, with_proposals=with_proposals)
     model.eval()
     if dynamic and not (DYNAMIC_MIN_SIDE <= height <= DYNAMIC_MAX_SIDE and
                         DYNAMIC_MIN_SIDE <= width <= DYNAMIC_MAX_SIDE):

@@ -9,6 +9,8 @@ whole detectors with mmdet's ``predict``), with these standard replacements:
 - torchvision's ``nms`` (ONNX NonMaxSuppression) with mmdet's class-offset trick;
 - torchvision's ``roi_align`` (ONNX RoiAlign) for mmcv's RoIAlign layers, with their settings.
 """
+from typing import Tuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -102,8 +104,9 @@ def positive_size(boxes: Tensor, min_size: float) -> Tensor:
     return (boxes[:, 2] - boxes[:, 0] > min_size) & (boxes[:, 3] - boxes[:, 1] > min_size)
 
 
-def rpn_proposals(rpn_head, cls_scores, bbox_preds, img_shape, cfg) -> Tensor:
-    """``RPNHead.predict_by_feat`` for one image (batch 1): the proposals [N, 4]."""
+def rpn_proposals(rpn_head, cls_scores, bbox_preds, img_shape, cfg) -> Tuple[Tensor, Tensor]:
+    """``RPNHead.predict_by_feat`` for one image (batch 1): the proposals [N, 4] and their
+    objectness scores [N]."""
     height, width = img_shape
     featmap_sizes = [score.shape[-2:] for score in cls_scores]
     priors = rpn_head.prior_generator.grid_priors(featmap_sizes, device=cls_scores[0].device)
@@ -134,7 +137,7 @@ def rpn_proposals(rpn_head, cls_scores, bbox_preds, img_shape, cfg) -> Tensor:
     valid = keep_where(valid)
     boxes, scores, ids = boxes[valid], scores[valid], ids[valid]
     keep = batched_nms(boxes, scores, ids, cfg.nms.iou_threshold, cfg.max_per_img)
-    return boxes[keep]
+    return boxes[keep], scores[keep]
 
 
 def check_roi_layer(layer, owner: str):

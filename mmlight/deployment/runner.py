@@ -2,7 +2,8 @@
 
 A runner takes one image, float32 ``[1, 3, H, W]`` (BGR, 0-255, resized as the config's test
 pipeline resizes it; a numpy array or a tensor), and returns a dict of numpy arrays ``dets``
-``[N, 5]``, ``labels`` ``[N]`` and, for Mask R-CNN, ``masks`` ``[N, H, W]``. Each runtime is a
+``[N, 5]``, ``labels`` ``[N]`` and, for Mask R-CNN, ``masks`` ``[N, H, W]`` (and ``proposals``
+where the graph was exported with them). Each runtime is a
 small subclass registered under its backend name; the evaluation, the benchmark and the tools
 take the name (:func:`load_runner`), not the class.
 """
@@ -11,7 +12,10 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-OUTPUT_LAYOUTS = (('dets', 'labels'), ('dets', 'labels', 'masks'))
+# the outputs of DeployableDetector: without and with masks, and either with the two-stage
+# detectors' proposals
+OUTPUT_LAYOUTS = tuple(names + extra for names in (('dets', 'labels'), ('dets', 'labels', 'masks'))
+                       for extra in ((), ('proposals', )))
 BACKENDS: Dict[str, type] = {}
 
 
@@ -48,12 +52,12 @@ class DetectorRunner:
 
     def check_layout(self, path: str, input_names: Sequence[str]):
         """Raise unless the file is an mmlight detector export (input 'image', outputs dets,
-        labels[, masks])."""
+        labels[, masks][, proposals])."""
         if list(input_names) != ['image'] or tuple(self.output_names) not in OUTPUT_LAYOUTS:
             raise ValueError(
                 f'{self.name}: {path} is not an mmlight detector export: expected input '
-                f"'image' and outputs (dets, labels[, masks]), got inputs {list(input_names)} "
-                f'and outputs {list(self.output_names)}')
+                f"'image' and outputs (dets, labels[, masks][, proposals]), got inputs "
+                f'{list(input_names)} and outputs {list(self.output_names)}')
 
     def check_image(self, image) -> np.ndarray:
         if isinstance(image, torch.Tensor):
