@@ -144,6 +144,16 @@ class DeployableDetector(nn.Module):
             self.with_mask = False
 
     @property
+    def largest_stride(self) -> int:
+        """The largest stride of the feature maps the heads predict from (their prior
+        generator's)."""
+        layout = self.layout
+        head = self.detector.rpn_head if layout in ('two_stage', 'cascade') else \
+            self.detector.bbox_head
+        return int(max(max(stride) if isinstance(stride, (tuple, list)) else stride
+                       for stride in head.prior_generator.strides))
+
+    @property
     def output_names(self) -> Tuple[str, ...]:
         names = OUTPUT_NAMES['mask' if self.with_mask else 'bbox']
         return names + (PROPOSALS, ) if self.with_proposals else names

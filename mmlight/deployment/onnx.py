@@ -41,7 +41,9 @@ def export_onnx(detector: nn.Module, out_file: str, shape: Sequence[int] = (800,
         detector: the detector (or a :class:`DeployableDetector`), weights loaded.
         out_file: the .onnx file to write.
         shape: (height, width) of the example image; with ``dynamic=False`` the only size
-            the graph accepts.
+            the graph accepts. A dynamic graph is traced at this size or, where a feature
+            map would have a side of 1 there, at the smallest size where none has
+            (:func:`dynamic_example_shape`).
         dynamic: height and width symbolic, from ``DYNAMIC_MIN_SIDE`` to ``DYNAMIC_MAX_SIDE``.
         with_proposals: a two-stage detector's graph also outputs ``proposals``
             (:class:`DeployableDetector`); ignored when ``detector`` is one already.
@@ -56,6 +58,8 @@ def export_onnx(detector: nn.Module, out_file: str, shape: Sequence[int] = (800,
                         DYNAMIC_MIN_SIDE <= width <= DYNAMIC_MAX_SIDE):
         raise ValueError(f'export: with dynamic=True the example shape must lie in '
                          f'[{DYNAMIC_MIN_SIDE}, {DYNAMIC_MAX_SIDE}], got {(height, width)}')
+    if dynamic:
+        height, width = dynamic_example_shape(model, height, width)
     example = (torch.rand(1, 3, height, width) * 255, )
     with torch.no_grad():
         # non-strict: Python runs as Python (mmdet's modules, configs), tensors are traced
@@ -67,6 +71,20 @@ def export_onnx(detector: nn.Module, out_file: str, shape: Sequence[int] = (800,
     os.makedirs(out_dir, exist_ok=True)
     onnx_program.save(out_file)
     return out_file
+
+
+def dynamic_example_shape(model: DeployableDetector, height: int, width: int):
+    """The size to trace a dynamic graph at: ``(height, width)``, each side raised where
+    needed above the detector's largest stride, so that every feature map has at least 2 rows
+    and columns. A size that is 1 at trace time is taken as the constant 1 (the
+    exporter specializes sizes 0 and 1), and the graph then fails at every size where that
+    map is larger (RetinaNet's stride-128 level at 128x160). Two raised sides are kept apart:
+    equal sizes at trace time may be taken as one symbol."""
+    side = model.largest_stride + 1
+    raised_h, raised_w = max(height, side), max(width, side)
+    if raised_h == raised_w and (raised_h, raised_w) != (height, width):
+        raised_w += max(model.pad_divisor, 1)
+    return raised_h, raised_w
 
 
 def _export_program(model, example, dynamic):
