@@ -18,7 +18,6 @@ import pytest
 import torch
 from mmdet.models.dense_heads import base_dense_head
 from mmdet.models.roi_heads.mask_heads import fcn_mask_head
-from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmengine.structures import InstanceData
@@ -213,9 +212,7 @@ def dense_rank_cuts():
     cuts = []
 
     def filter_and_topk(scores, score_thr, topk, results=None):
-        valid = scores[scores > score_thr]
-        if 0 < topk < valid.numel():
-            cuts.append(float(valid.sort(descending=True).values[topk - 1]))
+        cuts.extend(rank_cut_scores([scores[scores > score_thr].numpy()], topk))
         return original(scores, score_thr, topk, results)
 
     original = base_dense_head.filter_scores_and_topk
@@ -259,21 +256,17 @@ def assert_same_as_mmdet(detector, image, outputs, runtime='onnxruntime'):
             chunks.clear()
             theirs = InstanceData(bboxes=torch.from_numpy(outputs['proposals'][:, :4]))
             expected = detector.roi_head.predict(feats, [theirs], samples, rescale=True)[0]
-    reference = Detections.from_instances(expected, _probabilities(chunks))
+    assert_same_detections(Detections.from_instances(expected, _probabilities(chunks)), outputs,
+                           cfg, runtime, rank_scores)
+
+
+def assert_same_detections(reference, got, cfg, runtime='onnxruntime', rank_scores=()):
+    """Every detection of mmdet's ``reference`` (Detections) has a twin in the runtime's
+    ``got`` and back (mmlight.deployment.compare), except where a near-tie at one of the
+    test_cfg ``cfg``'s cuts explains the difference; at least one detection."""
     assert len(reference) > 0
-    match = match_detections(reference, Detections.from_outputs(outputs),
+    match = match_detections(reference, Detections.from_outputs(got),
                              Cuts.from_test_cfg(cfg, rank_scores=rank_scores),
-                             names=('mmdet', runtime))
-    assert match.ok, match.report()
-
-
-def assert_same_detections(expected, got, cfg, runtime='onnxruntime'):
-    """Every detection of mmdet's ``expected`` has a twin in the runtime's ``got`` and back
-    (mmlight.deployment.compare), except where a near-tie at one of the test_cfg ``cfg``'s
-    cuts explains the difference; at least one detection."""
-    reference = Detections.from_instances(expected.pred_instances)
-    assert len(reference) > 0
-    match = match_detections(reference, Detections.from_outputs(got), Cuts.from_test_cfg(cfg),
                              names=('mmdet', runtime))
     assert match.ok, match.report()
 
@@ -533,10 +526,8 @@ def test_tools_export_and_evaluate_like_tools_test(demo_root, tmp_path):
     assert len(dumped_torch) == len(dumped_onnx) == 8
     for ours, theirs in zip(dumped_onnx, dumped_torch, strict=True):
         assert ours['img_id'] == theirs['img_id'] and ours['ori_shape'] == (96, 96)
-        expected = DetDataSample()
-        expected.pred_instances = InstanceData(**theirs['pred_instances'])
-        assert_same_detections(expected, _as_outputs(ours['pred_instances']),
-                               cfg.model.test_cfg)
+        expected = Detections.from_instances(InstanceData(**theirs['pred_instances']))
+        assert_same_detections(expected, _as_outputs(ours['pred_instances']), cfg.model.test_cfg)
 
 
 # The demo config trained on 32 demo images and evaluated on the same images: it learns them
