@@ -27,7 +27,6 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 import mmlight  # noqa: F401
 from mmlight.apis import config_names, resolve_config
-from mmlight.converters import WEIGHTS
 from mmlight.testing import references
 from mmlight.utils.download import DownloadError, file_sha256
 from mmlight.utils.safe_load import (
@@ -36,7 +35,7 @@ from mmlight.utils.safe_load import (
     load_checkpoint_file,
     trust_checkpoint,
 )
-from mmlight.weights import ManualDownloadRequired, converted_cache_path
+from mmlight.weights import WEIGHTS, ManualDownloadRequired, converted_cache_path
 from tests.helpers import (
     ROOT,
     logged_losses,

@@ -1,12 +1,12 @@
-"""Checkpoint converters: official / timm / torchvision / mmpretrain weights to mmlight keys,
-and the table of named pretrained weights.
+"""Checkpoint converters: official / timm / torchvision / mmpretrain weights to mmlight keys
+(the table of named pretrained weights is :mod:`mmlight.weights.table`).
 
-Each family module holds its key mapping, a detector of the layouts it reads, and its weights
-table, beside each other. A converter takes the source state_dict (unwrapped from
-'state_dict'/'model', any 'module.' prefix removed) and returns the mmlight backbone
-state_dict; classification heads are dropped. Importing this package registers each family as
-the checkpoint filter of its backbones, so ``init_cfg=dict(type='Pretrained', checkpoint=...)``
-accepts unconverted files (``tools/model_converters/convert.py`` is the offline front end).
+Each family module holds its key mapping and a detector of the layouts it reads. A converter
+takes the source state_dict (unwrapped from 'state_dict'/'model', any 'module.' prefix
+removed) and returns the mmlight backbone state_dict; classification heads are dropped.
+Importing this package registers each family as the checkpoint filter of its backbones, so
+``init_cfg=dict(type='Pretrained', checkpoint=...)`` accepts unconverted files
+(``tools/model_converters/convert.py`` is the offline front end).
 """
 from typing import Callable, NamedTuple, Tuple
 
@@ -26,14 +26,6 @@ from .shufflenet import (
     convert_shufflenetv2,
     detect_shufflenetv1_layout,
     detect_shufflenetv2_layout,
-)
-from .table import (
-    WEIGHTS,
-    PretrainedWeights,
-    WeightSource,
-    get_weights,
-    register_weights,
-    weights_for_backbone,
 )
 from .variants import infer_backbone
 
@@ -123,7 +115,21 @@ def _family_filter(name):
 for _name, _family in FAMILIES.items():
     register_checkpoint_filter(*_family.backbones)(_family_filter(_name))
 
-__all__ = ['CONVERTERS', 'FAMILIES', 'WEIGHTS', 'PretrainedWeights', 'WeightSource',
-           'convert_state_dict', 'get_weights', 'guess_family', 'infer_backbone',
-           'is_mmlight_layout',
-           'register_weights', 'strip_module_prefix', 'weights_for_backbone']
+# the weights table moved to mmlight.weights.table: its old names here keep working for one
+# release (looked up by name, so that this layer does not import the one above it)
+_MOVED_TO_WEIGHTS = ('WEIGHTS', 'PretrainedWeights', 'WeightSource', 'get_weights',
+                     'register_weights', 'weights_for_backbone')
+
+
+def __getattr__(name):
+    if name not in _MOVED_TO_WEIGHTS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    import importlib
+    import warnings
+    warnings.warn(f'mmlight.converters.{name} is deprecated and will be removed in the next '
+                  f'release: import it from mmlight.weights', DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module('mmlight.weights.table'), name)
+
+
+__all__ = ['CONVERTERS', 'FAMILIES', 'convert_state_dict', 'guess_family', 'infer_backbone',
+           'is_mmlight_layout', 'strip_module_prefix']

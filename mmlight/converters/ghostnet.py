@@ -4,8 +4,6 @@ from collections import OrderedDict
 
 from mmlight.models.backbones.ghostnet import GHOSTNET_ARCH
 
-from .table import PretrainedWeights, WeightSource, register_weights
-
 # (timm/official sub-key, mmlight sub-key) inside one bottleneck
 _BLOCK_RENAMES = [
     (r'^ghost(\d)\.(primary_conv|cheap_operation)\.0\.', r'ghost\1.\2.conv.'),
@@ -25,34 +23,6 @@ _BLOCK_RENAMES = [
     (r'^se\.', 'se.'),
 ]
 _HEAD_KEYS = ('conv_head.', 'classifier.')
-
-_V1_RELEASE = 'https://github.com/huawei-noah/CV-backbones/releases/download/ghostnet_pth/'
-_V2_RELEASE = ('https://github.com/huawei-noah/Efficient-AI-Backbones/releases/download/'
-               'GhostNetV2/')
-_V2_README = ('GhostNetV2 paper, Table 1 (Efficient-AI-Backbones ghostnetv2_pytorch README '
-              'links these files)')
-
-
-def _ghostnetv2(width: float, tag: str, top1: float, params: float):
-    return PretrainedWeights(
-        name=f'ghostnetv2_{width}x', family='ghostnet',
-        model=dict(type='GhostNetV2', widen_factor=width),
-        sources=(WeightSource(url=_V2_RELEASE + f'ck_ghostnetv2_{tag}.pth.tar',
-                              filename=f'ck_ghostnetv2_{tag}.pth.tar', layout='official'), ),
-        top1=top1, top1_source=_V2_README, params=params)
-
-
-register_weights(
-    PretrainedWeights(
-        name='ghostnet_1.0x', family='ghostnet', model=dict(type='GhostNet', widen_factor=1.0),
-        sources=(WeightSource(url=_V1_RELEASE + 'ghostnet_1x.pth', filename='ghostnet_1x.pth',
-                              layout='official'), ),
-        top1=73.9, top1_source='GhostNet paper, Table 7', params=5.2),
-    _ghostnetv2(1.0, '10', 75.3, 6.1),
-    _ghostnetv2(1.3, '13', 76.9, 8.9),
-    _ghostnetv2(1.6, '16', 77.8, 12.3),
-)
-
 
 def detect_ghostnet_layout(keys):
     """'official' for the official GhostNet/GhostNetV2 files and timm's (the same names)."""

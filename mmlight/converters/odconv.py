@@ -10,68 +10,6 @@ import re
 from collections import OrderedDict
 
 from ..models.backbones.odnet import MOBILENETV2_LEVEL_ROWS, MOBILENETV2_SETTINGS
-from .table import PretrainedWeights, WeightSource, register_weights
-
-_ODCONV_README = 'ODConv README (OSVAI/ODConv), ImageNet results table'
-_DRIVE = 'https://drive.google.com/file/d/{}/view?usp=sharing'
-_TORCHVISION = 'https://download.pytorch.org/models/'
-
-
-def _od(name: str, arch: dict, drive_id: str, top1: float, params: float):
-    """An official ODConv release: a Google Drive page that no program can download from.
-    Drive does not show the file's name to mmlight, so the file is looked for under
-    ``NAME.pth.tar`` (the format of the official main.py's checkpoints)."""
-    return PretrainedWeights(
-        name=name, family=arch["family"], model=arch["model"],
-        sources=(WeightSource(url=None, filename=f'{name}.pth.tar', layout='official',
-                              page=_DRIVE.format(drive_id)), ),
-        top1=top1, top1_source=_ODCONV_README, params=params)
-
-
-def _baseline(name: str, model: dict, torchvision_file: str, drive_id: str, top1: float,
-              weights_enum: str, params: float):
-    """A plain baseline: torchvision's file (its name ends in its sha256's first hex digits),
-    then the ODConv authors' own baseline on Google Drive."""
-    return PretrainedWeights(
-        name=name, family=model['type'].lower(), model=model,
-        sources=(WeightSource(url=_TORCHVISION + torchvision_file, filename=torchvision_file,
-                              layout='torchvision',
-                              sha256=torchvision_file.rsplit('-', 1)[1].split('.')[0]),
-                 WeightSource(url=None, filename=f'odconv_{name}_baseline.pth.tar',
-                              layout='official', page=_DRIVE.format(drive_id))),
-        top1=top1, top1_source=f'torchvision model docs ({weights_enum}.IMAGENET1K_V1)',
-        params=params)
-
-
-def _odresnet(depth, kernel_num):
-    return dict(family='odresnet', model=dict(
-        type='ODResNet', depth=depth, od_cfg=dict(kernel_num=kernel_num, reduction=0.0625)))
-
-
-def _odmobilenetv2(kernel_num):
-    return dict(family='odmobilenetv2', model=dict(
-        type='ODMobileNetV2', widen_factor=1.0,
-        od_cfg=dict(kernel_num=kernel_num, reduction=0.0625)))
-
-
-register_weights(
-    _od('od_resnet18_1x', _odresnet(18, 1), '1AxCKAHJve3fbe2SnvoHsSucNvjv5Dxow', 73.05, 11.94),
-    _od('od_resnet18_4x', _odresnet(18, 4), '1Krsaa0fBKluFCyO7nmg-R9LlsoSUjJj2', 74.19, 44.90),
-    _od('od_resnet50_1x', _odresnet(50, 1), '1Aqwv6uQ9iI8a8Z5vjqmKuSTar0U8gfVJ', 77.87, 28.64),
-    _od('od_resnet50_4x', _odresnet(50, 4), '1uO774twnIYLiDV2BAsVM136k4EAhs6oh', 78.50, 90.67),
-    _od('od_mobilenetv2_1x', _odmobilenetv2(1), '1Du_AH_pvtFE8ABg_FLjtPccVypw5AajU', 74.74,
-        4.94),
-    _od('od_mobilenetv2_4x', _odmobilenetv2(4), '1HfwoBWOGsiiuhoOyetoQeJ8iXrCi5lJv', 75.29,
-        11.51),
-    # The plain baselines come from torchvision (a program can download them). The ODConv
-    # paper's own baselines (MobileNetV2 71.65 %, ResNet-50 76.23 %, Google Drive) are the
-    # second source: put that file in MMLIGHT_WEIGHTS_DIR under its name to use it instead.
-    _baseline('mobilenetv2_1.0x', dict(type='ODMobileNetV2', widen_factor=1.0, od_cfg=None),
-              'mobilenet_v2-b0353104.pth', '1bcqVXDLqHW3cid4eMZ_992QHBRMalrMZ', 71.878,
-              'MobileNet_V2_Weights', 3.50),
-    _baseline('resnet50', dict(type='ODResNet', depth=50, od_cfg=None), 'resnet50-0676ba61.pth',
-              '1dFMbV1QkKQOain1_4JhAuHAW9Xq_ZzCS', 76.130, 'ResNet50_Weights', 25.56),
-)
 
 
 def detect_odresnet_layout(keys):

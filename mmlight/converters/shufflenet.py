@@ -4,42 +4,6 @@ from collections import OrderedDict
 
 from mmlight.utils.state_dict import keys_without_prefix, strip_key_prefix
 
-from .table import PretrainedWeights, WeightSource, register_weights
-
-_TORCHVISION = 'https://download.pytorch.org/models/'
-_TORCHVISION_DOCS = 'torchvision model docs (ShuffleNet_V2_X*_Weights.IMAGENET1K_V1)'
-
-
-def _shufflenetv2(width: float, filename: str, sha256: str, top1: float, params: float):
-    # torchvision's file names end in the first hex digits of the file's sha256
-    return PretrainedWeights(
-        name=f'shufflenetv2_{width}x', family='shufflenetv2',
-        model=dict(type='ShuffleNetV2', widen_factor=width),
-        sources=(WeightSource(url=_TORCHVISION + filename, filename=filename,
-                              layout='torchvision', sha256=sha256), ),
-        top1=top1, top1_source=_TORCHVISION_DOCS, params=params)
-
-
-register_weights(
-    # torchvision's weights are the official PyTorch ShuffleNetV2 weights (the paper's code
-    # is Megvii's Caffe/MegEngine); the paper reports 60.3 / 69.4 / 72.6 / 74.9.
-    _shufflenetv2(0.5, 'shufflenetv2_x0.5-f707e7126e.pth', 'f707e7126e', 60.552, 1.37),
-    _shufflenetv2(1.0, 'shufflenetv2_x1-5666bf0f80.pth', '5666bf0f80', 69.362, 2.28),
-    _shufflenetv2(1.5, 'shufflenetv2_x1_5-3c479a10.pth', '3c479a10', 72.996, 3.50),
-    _shufflenetv2(2.0, 'shufflenetv2_x2_0-8be3c8ee.pth', '8be3c8ee', 76.230, 7.39),
-    PretrainedWeights(
-        name='shufflenetv1_g3_1.0x', family='shufflenetv1',
-        model=dict(type='ShuffleNetV1', groups=3, widen_factor=1.0),
-        # OpenMMLab's file names end in the first 8 hex digits of the file's sha256
-        sources=(WeightSource(
-            url='https://download.openmmlab.com/mmclassification/v0/shufflenet_v1/'
-            'shufflenet_v1_batch1024_imagenet_20200804-5d6cec73.pth',
-            filename='shufflenet_v1_batch1024_imagenet_20200804-5d6cec73.pth',
-            layout='mmpretrain', sha256='5d6cec73'), ),
-        top1=68.13, top1_source='mmpretrain model zoo (configs/shufflenet_v1/README.md)',
-        params=1.87),
-)
-
 _TORCHVISION_V2 = [
     (r'^conv1\.0\.', 'stem.conv.'),
     (r'^conv1\.1\.', 'stem.bn.'),

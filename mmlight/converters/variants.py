@@ -16,7 +16,7 @@ from ..models.backbones.shufflenet import (
     SHUFFLENETV1_CHANNELS,
     SHUFFLENETV1_WIDTHS,
     SHUFFLENETV2_CHANNELS,
-    shufflenetv1_layout,
+    shufflenetv1_channels,
 )
 
 GHOSTNET_FINAL_CHANNELS = GHOSTNET_ARCH[-1][-1][1]
@@ -54,7 +54,7 @@ FAMILY_VARIANTS = {
     'shufflenetv1': lambda sd: [dict(type='ShuffleNetV1', groups=groups, widen_factor=width)
                                 for groups in SHUFFLENETV1_CHANNELS
                                 for width in SHUFFLENETV1_WIDTHS
-                                if shufflenetv1_layout(groups, width)],
+                                if shufflenetv1_channels(groups, width)],
     'shufflenetv2': lambda sd: [dict(type='ShuffleNetV2', widen_factor=width)
                                 for width in SHUFFLENETV2_CHANNELS],
 }

@@ -5,10 +5,12 @@ import tempfile
 
 import torch
 
-from mmlight.converters import convert_state_dict, get_weights
+from mmlight.converters import convert_state_dict
 from mmlight.utils.download import DownloadError, check_sha256, download_file, hub_checkpoint_dir
 from mmlight.utils.safe_load import load_checkpoint_file
 from mmlight.utils.state_dict import load_state_dict_strict, unwrap_state_dict
+
+from .table import get_weights
 
 SCHEME = 'mmlight://'
 WEIGHTS_DIR_ENV = 'MMLIGHT_WEIGHTS_DIR'

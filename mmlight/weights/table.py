@@ -1,7 +1,7 @@
 """Pretrained weights as data (torchvision's ``WeightsEnum`` idea): where a family's ImageNet
 weights come from, in which layout, and what they score.
 
-Each family's converter module declares its table with :func:`register_weights`; the
+The entries are declared in :mod:`mmlight.weights.zoo` with :func:`register_weights`; the
 ``mmlight://NAME`` checkpoint scheme (:mod:`mmlight.weights`) downloads, converts and caches an
 entry by name.
 """
