@@ -301,7 +301,7 @@ onnx_file = tool['export_graph'](detector, 'yolov4', (96, 96), {str(tmp_path)!r}
 for runtime, run in tool['inference_fns'](detector, (96, 96), runtimes, onnx_file).items():
     run()
     print('ran', runtime)
-from mmlight.deployment.runner import load_runner
+from mmlight.deployment.backends import load_runner
 try:
     load_runner('openvino', onnx_file)
 except ImportError as err:

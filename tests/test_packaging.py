@@ -165,10 +165,19 @@ def test_every_file_the_docs_name_exists(doc):
     assert not missing, f'{osp.relpath(doc, ROOT)} names files that do not exist: {missing}'
 
 
+# library functions that add a tool's arguments, and the module that holds them
+SHARED_ARGUMENTS = {'train_test_parser': 'mmlight/apis/train_test.py'}
+
+
 def tool_flags(tool):
-    """The --flags a tool's command line takes (argparse, or the shell script's own)."""
+    """The --flags a tool's command line takes (argparse, also where a library function adds
+    them, or the shell script's own)."""
     with open(osp.join(ROOT, tool)) as f:
         source = f.read()
+    for function, module in SHARED_ARGUMENTS.items():
+        if function in source:
+            with open(osp.join(ROOT, module)) as f:
+                source += f.read()
     flags = set(re.findall(r"""['"](--[a-z][\w-]*)['"]""", source))
     if 'BooleanOptionalAction' in source:  # argparse adds --no-FLAG beside each such --FLAG
         flags |= {'--no-' + flag[2:] for flag in flags}

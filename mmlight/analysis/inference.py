@@ -1,7 +1,9 @@
 """Per-image inference of a detector config in several runtimes, as callables for the benchmark
 (tools/analysis/benchmark_inference.py): mmdet's eager ``predict``, the same with conv + BN
-fused (mmcv's ``fuse_conv_bn``), the exported graph in onnxruntime, and its OpenVINO IR in
-FP32, BF16 and INT8 (when openvino and nncf are installed)."""
+fused (mmcv's ``fuse_conv_bn``), and the exported graph in every (backend, precision) pair of
+the deployment backend table (onnxruntime; OpenVINO FP32, BF16 and INT8 where openvino and
+nncf are installed). A runtime is named by its label: 'eager', 'eager_fused', or
+:attr:`mmlight.deployment.backends.Runtime.label` ('onnxruntime', 'openvino_int8')."""
 import copy
 import os.path as osp
 from typing import Callable, Dict, List, Sequence
@@ -9,11 +11,12 @@ from typing import Callable, Dict, List, Sequence
 import torch
 
 from mmlight.apis import resolve_config
+from mmlight.deployment.backends import Runtime, get_backend, load_runner, runtimes
 
-OPENVINO_RUNTIMES = ('openvino_fp32', 'openvino_bf16', 'openvino_int8')
-RUNTIMES = ('eager', 'eager_fused', 'onnxruntime') + OPENVINO_RUNTIMES
-# runtimes that run the exported graph
-EXPORTED_RUNTIMES = ('onnxruntime', ) + OPENVINO_RUNTIMES
+# the runtimes that run the PyTorch model
+EAGER_RUNTIMES = ('eager', 'eager_fused')
+# the runtime the exported ones are compared with, and whose FP32 graph they convert
+EXPORT_REFERENCE = 'onnxruntime'
 # int8 calibration for speed measurements: random weights see random images
 BENCHMARK_CALIBRATION_IMAGES = 8
 # the benchmark exports the graph in one process and times eager PyTorch in another: one draw
@@ -59,57 +62,82 @@ def eager_predict(detector, image: torch.Tensor) -> Callable:
     return run
 
 
+def exported_runtimes(available_only: bool = False) -> Dict[str, Runtime]:
+    """Label -> (backend, precision) of every exported runtime in the backend table."""
+    return {runtime.label: runtime for runtime in runtimes(available_only)}
+
+
+def runtime_labels() -> List[str]:
+    """Every runtime the benchmark knows: the eager ones, then the table's pairs."""
+    return list(EAGER_RUNTIMES) + list(exported_runtimes())
+
+
 def available_runtimes() -> List[str]:
-    """The runtimes this environment can run (OpenVINO's need openvino and nncf)."""
-    import importlib.util
-    with_openvino = all(importlib.util.find_spec(name) for name in ('openvino', 'nncf'))
-    return [r for r in RUNTIMES if with_openvino or r not in OPENVINO_RUNTIMES]
+    """The runtimes this environment can run (a backend's need its packages)."""
+    return list(EAGER_RUNTIMES) + list(exported_runtimes(available_only=True))
 
 
-def openvino_files(onnx_file: str) -> Dict[str, str]:
-    """Where the benchmark keeps the OpenVINO IRs of an ONNX export: fp32 (bf16 runs the fp32
-    IR) and int8."""
-    stem = osp.splitext(onnx_file)[0]
-    return {'fp32': stem + '.fp32.xml', 'bf16': stem + '.fp32.xml', 'int8': stem + '.int8.xml'}
+def runtime_precision(label: str) -> str:
+    """The precision of a runtime's arithmetic ('fp32' for the eager ones)."""
+    return 'fp32' if label in EAGER_RUNTIMES else exported_runtimes()[label].precision
 
 
-def prepare_openvino(onnx_file: str, shape: Sequence[int]) -> Dict[str, str]:
-    """The OpenVINO IRs of ``onnx_file``: FP32, and INT8 calibrated on
+def model_file(onnx_file: str, runtime: Runtime) -> str:
+    """Where the benchmark keeps the model file that ``runtime`` runs, beside ``onnx_file``
+    (one file per backend and file precision: OpenVINO's bf16 runs the fp32 IR)."""
+    backend = get_backend(runtime.backend)
+    precision = backend.file_precision(runtime.precision)
+    if backend.suffix == osp.splitext(onnx_file)[1] and precision == backend.default_precision:
+        return onnx_file  # the export itself is this backend's model file
+    return f'{osp.splitext(onnx_file)[0]}.{backend.name}.{precision}{backend.suffix}'
+
+
+def prepare_models(onnx_file: str, shape: Sequence[int], labels: Sequence[str]) -> List[str]:
+    """The model files of the exported runtimes among ``labels``, converted from
+    ``onnx_file``; a precision that needs calibration is calibrated on
     ``BENCHMARK_CALIBRATION_IMAGES`` seeded random images of ``shape`` (enough for timing;
     an accuracy-worthy int8 IR is calibrated on real images, tools/deployment/export_onnx.py)."""
-    from mmlight.deployment.openvino import convert_to_openvino
-    files = openvino_files(onnx_file)
-    convert_to_openvino(onnx_file, files['fp32'], 'fp32')
-    generator = torch.Generator().manual_seed(0)
-    images = [torch.randint(0, 256, (1, 3, *shape), generator=generator).float().numpy()
-              for _ in range(BENCHMARK_CALIBRATION_IMAGES)]
-    convert_to_openvino(onnx_file, files['int8'], 'int8', calibration=images,
-                        calibration_info=dict(calibration_split='random images'))
-    return files
+    exported = exported_runtimes()
+    written = []
+    for label in labels:
+        if label not in exported:
+            continue
+        runtime = exported[label]
+        backend, path = get_backend(runtime.backend), model_file(onnx_file, runtime)
+        if path in written:
+            continue
+        precision = backend.file_precision(runtime.precision)
+        images = None
+        if precision in backend.calibrated:
+            generator = torch.Generator().manual_seed(0)
+            images = [torch.randint(0, 256, (1, 3, *shape), generator=generator).float().numpy()
+                      for _ in range(BENCHMARK_CALIBRATION_IMAGES)]
+        backend.convert(onnx_file, path, precision, calibration=images,
+                        metadata=dict(calibration_split='random images') if images else None)
+        written.append(path)
+    return written
 
 
-def inference_fns(detector, shape: Sequence[int], runtimes: Sequence[str] = RUNTIMES,
+def inference_fns(detector, shape: Sequence[int], labels: Sequence[str] = EAGER_RUNTIMES,
                   onnx_file: str = None) -> Dict[str, Callable]:
-    """One callable per runtime, each running one image of ``shape`` through ``detector``
-    (OpenVINO's read the IRs :func:`prepare_openvino` wrote beside ``onnx_file``)."""
+    """One callable per runtime label, each running one image of ``shape`` through
+    ``detector`` (the exported ones read the model files :func:`prepare_models` wrote beside
+    ``onnx_file``)."""
     image = random_image(shape)
+    exported = exported_runtimes()
     fns = {}
-    for runtime in runtimes:
-        if runtime == 'eager':
-            fns[runtime] = eager_predict(detector, image)
-        elif runtime == 'eager_fused':
+    for label in labels:
+        if label == 'eager':
+            fns[label] = eager_predict(detector, image)
+        elif label == 'eager_fused':
             from mmcv.cnn import fuse_conv_bn
-            fns[runtime] = eager_predict(fuse_conv_bn(copy.deepcopy(detector)).eval(), image)
-        elif runtime in EXPORTED_RUNTIMES:
-            from mmlight.deployment.runner import load_runner
-            if runtime == 'onnxruntime':
-                session = load_runner('onnxruntime', onnx_file)
-            else:
-                precision = runtime[len('openvino_'):]
-                session = load_runner('openvino', openvino_files(onnx_file)[precision],
-                                      precision=precision)
+            fns[label] = eager_predict(fuse_conv_bn(copy.deepcopy(detector)).eval(), image)
+        elif label in exported:
+            runtime = exported[label]
+            session = load_runner(runtime.backend, model_file(onnx_file, runtime),
+                                  runtime.precision)
             batch = image[None].float().numpy()
-            fns[runtime] = lambda session=session, batch=batch: session(batch)
+            fns[label] = lambda session=session, batch=batch: session(batch)
         else:
-            raise ValueError(f'unknown runtime {runtime!r}; valid: {list(RUNTIMES)}')
+            raise ValueError(f'unknown runtime {label!r}; valid: {runtime_labels()}')
     return fns

@@ -8,14 +8,13 @@ operator type.
 Both runtimes rewrite the graph they are given (fusions, layout reorders, quantization), and
 keep the exported node names in what they run: each executed node is traced back to the
 module it was exported from through the exporter's name scopes."""
-import json
-import os
 import time
 from collections import defaultdict
 from typing import Dict
 
 import torch
 
+from mmlight.deployment.backends import Runtime, get_backend
 from mmlight.utils.benchmark import timed
 
 from .inference import eager_predict
@@ -127,49 +126,17 @@ def _breakdown(parts: Dict[str, str], nodes, total_seconds: float, iters: int):
                 nodes={part: len(names) for part, names in counts.items()})
 
 
-def onnxruntime_breakdown(onnx_file: str, image, iters: int = 3) -> dict:
-    """Seconds per image in onnxruntime over ``iters`` runs after one warm-up: ``'module'``,
+def exported_breakdown(onnx_file: str, model_file: str, runtime: Runtime, image,
+                       iters: int = 3) -> dict:
+    """Seconds per image of ``runtime`` (a backend and precision of the backend table) running
+    ``model_file``, converted from ``onnx_file``, over ``iters`` runs after one warm-up, from
+    the backend's own profiler (onnxruntime's, OpenVINO's performance counters): ``'module'``,
     per entry of :data:`EAGER_PARTS` that the nodes were exported from (comparable with
     :func:`eager_breakdown`; the export computes RoIAlign outside the RoI extractor modules, so
-    its time is under :data:`OTHER` there, and under ``RoiAlign`` per operator), and
-    ``'operator'``, per ONNX operator type, largest first; both with the time between
-    operators (:data:`BETWEEN`); and ``'nodes'``, the executed nodes per module."""
-    from mmlight.deployment.onnx import OnnxDetector
-    session = OnnxDetector(onnx_file, profile=True)
-    for _ in range(iters + 1):
-        session(image)
-    trace = session.end_profiling()
-    try:
-        with open(trace) as f:
-            events = json.load(f)
-    finally:
-        os.remove(trace)
-    runs = sorted((e['ts'], e['dur']) for e in events if e.get('name') == 'model_run')
-    if len(runs) != iters + 1:
-        raise RuntimeError(f'onnxruntime profile of {onnx_file}: expected {iters + 1} runs, '
-                           f'found {len(runs)}')
-    nodes = [((event['name'][:-len('_kernel_time')], ), event['args']['op_name'],
-              event['dur'] * 1e-6) for event in events
-             if (event.get('cat') == 'Node' and event['name'].endswith('_kernel_time')
-                 and event['ts'] >= runs[1][0])]  # the warm-up run does not count
-    total = sum(dur for _, dur in runs[1:]) * 1e-6
-    return _breakdown(_module_parts(onnx_file), nodes, total, iters)
-
-
-def openvino_breakdown(onnx_file: str, xml_file: str, precision: str, image,
-                       iters: int = 3) -> dict:
-    """:func:`onnxruntime_breakdown` for the OpenVINO IR ``xml_file`` of ``onnx_file`` in
-    ``precision``, from OpenVINO's performance counters (``PERF_COUNT``); the operator types
-    are OpenVINO's executed layer types with the precision they ran in ('Convolution i8',
-    'Subgraph f32': OpenVINO's fused element-wise kernels, the FakeQuantize of int8 among
-    them)."""
-    from mmlight.deployment.openvino import OpenVINODetector
-    runner = OpenVINODetector(xml_file, precision, profile=True)
-    runner(image)  # warm-up
-    nodes, total = [], 0.0
-    for _ in range(iters):
-        started = time.perf_counter()
-        runner(image)
-        total += time.perf_counter() - started
-        nodes += runner.layer_times()
+    its time is under :data:`OTHER` there, and under its operator type), and ``'operator'``,
+    per operator type of the runtime (OpenVINO's with the precision they ran in: 'Convolution
+    i8', 'Subgraph f32'), largest first; both with the time between operators
+    (:data:`BETWEEN`); and ``'nodes'``, the executed nodes per module."""
+    backend = get_backend(runtime.backend)
+    nodes, total = backend.profile(model_file, image, iters, runtime.precision)
     return _breakdown(_module_parts(onnx_file), nodes, total, iters)

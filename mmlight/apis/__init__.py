@@ -14,15 +14,19 @@ from .config import (
 )
 from .detector import init_detector
 from .inference import DetInferencer, inference_detector
-from .runner import (
-                     add_trust_checkpoint_argument,
-                     check_custom_imports,
-                     check_pretrained_checkpoints,
-                     setup_distributed,
-                     shutdown_distributed,
+from .train_test import (
+                         add_trust_checkpoint_argument,
+                         check_custom_imports,
+                         check_pretrained_checkpoints,
+                         parse_train_test_args,
+                         setup_distributed,
+                         shutdown_distributed,
+                         train_test_config,
+                         train_test_parser,
 )
 
 __all__ = ['DetInferencer', 'add_trust_checkpoint_argument', 'check_custom_imports',
            'check_pretrained_checkpoints', 'config_names', 'config_root', 'inference_detector',
            'init_detector', 'load_detector_config', 'pipeline_resize_shape', 'resolve_config',
-           'setup_distributed', 'shutdown_distributed']
+           'parse_train_test_args', 'setup_distributed', 'shutdown_distributed',
+           'train_test_config', 'train_test_parser']

@@ -1,5 +1,5 @@
 """Deployment: the export-friendly inference path of mmdet detectors, ONNX export with
 torch's exporter and inference in onnxruntime."""
-from .detector import DeployableDetector, detector_layout
+from .detector import DeployableDetector, DetectorKind, detector_kind, detector_layout
 
-__all__ = ['DeployableDetector', 'detector_layout']
+__all__ = ['DeployableDetector', 'DetectorKind', 'detector_kind', 'detector_layout']

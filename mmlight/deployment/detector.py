@@ -13,6 +13,7 @@ Outputs (mmdeploy's convention), in the input image's coordinates:
 ``proposals`` [P, 5] (x1, y1, x2, y2, objectness), the RoIs its RoI head runs on.
 """
 import copy
+import warnings
 from typing import Tuple
 
 import torch
@@ -41,49 +42,278 @@ def _class_names(obj):
     return {cls.__name__ for cls in type(obj).__mro__}
 
 
-def _single_stage_layout(head) -> str:
-    from mmdet.models.dense_heads import YOLOXHead
-    from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
-    names = _class_names(head)
-    if 'YOLOV3Head' in names:
-        return 'yolo'
-    overridden = [m for m in BASE_POST_PROCESSING
-                  if getattr(type(head), m, None) is not getattr(BaseDenseHead, m)]
-    if isinstance(head, YOLOXHead) and all(getattr(type(head), m) is getattr(YOLOXHead, m)
-                                           for m in BASE_POST_PROCESSING):
-        return 'yolox'
-    if not isinstance(head, BaseDenseHead) or overridden:
-        own = f" (its own {', '.join(overridden)})" if overridden else ''
-        raise ValueError(f'DeployableDetector: the ONNX path does not export '
-                         f'{type(head).__name__}{own}; supported: {SUPPORTED}')
-    if getattr(head.loss_cls, 'custom_cls_channels', False):
-        raise ValueError(f'DeployableDetector: {type(head).__name__} with its own '
-                         'classification activation (custom_cls_channels) is not supported, '
-                         f'got {type(head.loss_cls).__name__}')
-    return 'dense'
+def _largest_stride(head) -> int:
+    """The largest stride of the feature maps ``head`` predicts from (its prior generator's)."""
+    return int(max(max(stride) if isinstance(stride, (tuple, list)) else stride
+                   for stride in head.prior_generator.strides))
 
 
-def detector_layout(detector) -> str:
-    """'two_stage' (RPN + StandardRoIHead), 'cascade' (RPN + CascadeRoIHead), 'yolo'
-    (YOLOV3Head and subclasses), 'yolox' (YOLOXHead) or 'dense' (a dense head with mmdet's base
-    post-processing); anything else raises, naming what it found and what is supported."""
+def _with_rois(boxes: Tensor) -> Tensor:
+    """Boxes [N, 4] as RoIs [N, 5] of image 0."""
+    return torch.cat([boxes.new_zeros(boxes.shape[0], 1), boxes], dim=1)
+
+
+class DetectorKind:
+    """How one kind of mmdet detector turns its neck's features into detections for one image.
+
+    A kind checks, when it is built, that the detector is one the export computes exactly
+    (a ValueError naming what it found otherwise), and knows the head whose priors set the
+    largest stride. :func:`detector_kind` picks the kind of a detector.
+    """
+
+    name = ''
+    with_mask = False
+
+    def __init__(self, detector: nn.Module):
+        self.check(detector)
+
+    @classmethod
+    def matches(cls, detector: nn.Module) -> bool:
+        raise NotImplementedError
+
+    def check(self, detector: nn.Module) -> None:
+        """Raise unless the export computes what this detector's ``predict`` computes."""
+
+    def largest_stride(self, detector: nn.Module) -> int:
+        return _largest_stride(detector.bbox_head)
+
+    def detections(self, detector: nn.Module, feats, height, width) -> Tuple[Tensor, ...]:
+        """(dets, labels[, masks][, proposals]) from the neck's ``feats`` of an image of
+        ``height`` x ``width``."""
+        raise NotImplementedError
+
+
+class RoIHeadKind(DetectorKind):
+    """A two-stage detector: an RPN's proposals, then an RoI head's stages (one for
+    StandardRoIHead, several for CascadeRoIHead), with masks where it has a mask head.
+
+    Args:
+        detector: the mmdet detector.
+        with_proposals: also output the RPN's proposals [P, 5] (x1, y1, x2, y2, objectness).
+    """
+
+    roi_head_type = ''
+
+    def __init__(self, detector: nn.Module, with_proposals: bool = False):
+        super().__init__(detector)
+        self.with_proposals = with_proposals
+        self.with_mask = bool(detector.roi_head.with_mask)
+
+    @classmethod
+    def matches(cls, detector: nn.Module) -> bool:
+        # exactly this RoI head class: a subclass (HTC, SCNet, ...) has its own inference
+        return ('TwoStageDetector' in _class_names(detector)
+                and type(getattr(detector, 'roi_head', None)).__name__ == cls.roi_head_type)
+
+    @staticmethod
+    def stages(module) -> list:
+        """A cascade's per-stage modules (a ModuleList) or a single stage's one, as a list."""
+        return list(module) if isinstance(module, nn.ModuleList) else [module]
+
+    def check(self, detector: nn.Module) -> None:
+        rpn = getattr(detector, 'rpn_head', None)
+        if rpn is None or 'RPNHead' not in _class_names(rpn):
+            raise ValueError(f'DeployableDetector: a two-stage detector needs an RPNHead, got '
+                             f'{type(rpn).__name__}; supported: {SUPPORTED}')
+        roi_head = detector.roi_head
+        for extractor in self.stages(roi_head.bbox_roi_extractor):
+            post.check_roi_layer(extractor.roi_layers[0], 'bbox_roi_extractor')
+        for bbox_head in self.stages(roi_head.bbox_head):
+            if bbox_head.custom_cls_channels or bbox_head.custom_activation:
+                raise ValueError('DeployableDetector: a bbox head with its own '
+                                 'classification activation (e.g. Seesaw loss) is not '
+                                 f'supported, got {type(bbox_head.loss_cls).__name__}')
+        if roi_head.with_mask:
+            for extractor in self.stages(roi_head.mask_roi_extractor):
+                post.check_roi_layer(extractor.roi_layers[0], 'mask_roi_extractor')
+
+    def largest_stride(self, detector: nn.Module) -> int:
+        return _largest_stride(detector.rpn_head)
+
+    def detections(self, detector, feats, height, width):
+        cls_scores, bbox_preds = detector.rpn_head(feats)
+        boxes, scores = post.rpn_proposals(detector.rpn_head, cls_scores, bbox_preds,
+                                           (height, width), detector.test_cfg.rpn)
+        proposals = torch.cat([boxes, scores[:, None]], dim=1)
+        dets, labels = self.roi_detections(detector, feats, _with_rois(boxes), height, width)
+        outputs: Tuple[Tensor, ...] = (dets, labels)
+        if self.with_mask:
+            outputs += (self.masks(detector, feats, dets, labels, height, width), )
+        return outputs + (proposals, ) if self.with_proposals else outputs
+
+    @staticmethod
+    def roi_features(roi_head, extractor, feats, rois):
+        roi_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs], rois)
+        return roi_head.shared_head(roi_feats) if roi_head.with_shared_head else roi_feats
+
+    def roi_detections(self, detector, feats, rois, height, width):
+        """``CascadeRoIHead.predict`` (``StandardRoIHead``'s for one stage): each stage's box
+        head on the RoIs the stage before refined (by its best non-background class), the
+        stages' mean class logits with the last stage's deltas for the detections."""
+        roi_head = detector.roi_head
+        extractors = self.stages(roi_head.bbox_roi_extractor)
+        bbox_heads = self.stages(roi_head.bbox_head)
+        stage_scores = []
+        for stage, (extractor, bbox_head) in enumerate(zip(extractors, bbox_heads, strict=True)):
+            cls_score, bbox_pred = bbox_head(self.roi_features(roi_head, extractor, feats, rois))
+            stage_scores.append(cls_score)
+            if stage < len(bbox_heads) - 1:
+                boxes = post.regress_by_class(bbox_head, rois[:, 1:],
+                                              cls_score[:, :-1].argmax(dim=1), bbox_pred,
+                                              (height, width))
+                rois = torch.cat([rois[:, :1], boxes], dim=1)
+        if len(stage_scores) > 1:
+            cls_score = sum(stage_scores) / float(len(stage_scores))
+        return post.roi_head_detections(bbox_heads[-1], rois, cls_score, bbox_pred,
+                                        (height, width), detector.test_cfg.rcnn)
+
+    def masks(self, detector, feats, dets, labels, height, width):
+        """``FCNMaskHead`` masks of the detections: the mean of every stage's mask
+        probabilities (a cascade's; one stage's own otherwise), pasted and thresholded."""
+        roi_head, boxes = detector.roi_head, dets[:, :4]
+        mask_rois = _with_rois(boxes)
+        mask_heads = self.stages(roi_head.mask_head)
+        probs = [mask_head(self.roi_features(roi_head, extractor, feats, mask_rois)).sigmoid()
+                 for extractor, mask_head in zip(self.stages(roi_head.mask_roi_extractor),
+                                                 mask_heads, strict=True)]
+        mean = probs[0] if len(probs) == 1 else torch.stack(probs).mean(0)
+        return post.mask_head_masks(mask_heads[-1], mean, boxes, labels, height, width,
+                                    detector.test_cfg.rcnn.mask_thr_binary, activated=True)
+
+
+class TwoStageKind(RoIHeadKind):
+    """RPN + StandardRoIHead: Faster and Mask R-CNN."""
+
+    name = 'two_stage'
+    roi_head_type = 'StandardRoIHead'
+
+
+class CascadeKind(RoIHeadKind):
+    """RPN + CascadeRoIHead: Cascade (Mask) R-CNN."""
+
+    name = 'cascade'
+    roi_head_type = 'CascadeRoIHead'
+
+
+class SingleStageKind(DetectorKind):
+    """A single-stage detector: its ``bbox_head``'s outputs, then the head's post-processing."""
+
+    @classmethod
+    def matches(cls, detector: nn.Module) -> bool:
+        return ('SingleStageDetector' in _class_names(detector)
+                and getattr(detector, 'bbox_head', None) is not None
+                and cls.matches_head(detector.bbox_head))
+
+    @classmethod
+    def matches_head(cls, head) -> bool:
+        raise NotImplementedError
+
+    def detections(self, detector, feats, height, width):
+        return self.head_detections(detector.bbox_head, detector.bbox_head(feats),
+                                    (height, width), detector.test_cfg)
+
+    def head_detections(self, head, outputs, img_shape, cfg):
+        raise NotImplementedError
+
+
+class YOLOKind(SingleStageKind):
+    """YOLOV3Head and its subclasses (YOLOv4Head)."""
+
+    name = 'yolo'
+
+    @classmethod
+    def matches_head(cls, head) -> bool:
+        return 'YOLOV3Head' in _class_names(head)
+
+    def head_detections(self, head, outputs, img_shape, cfg):
+        return post.yolo_detections(head, outputs[0], cfg)
+
+
+def _overridden_post_processing(head, base) -> list:
+    return [method for method in BASE_POST_PROCESSING
+            if getattr(type(head), method, None) is not getattr(base, method)]
+
+
+class YOLOXKind(SingleStageKind):
+    """YOLOXHead with its own post-processing as mmdet has it."""
+
+    name = 'yolox'
+
+    @classmethod
+    def matches_head(cls, head) -> bool:
+        from mmdet.models.dense_heads import YOLOXHead
+        return isinstance(head, YOLOXHead) and not _overridden_post_processing(head, YOLOXHead)
+
+    def head_detections(self, head, outputs, img_shape, cfg):
+        return post.yolox_detections(head, *outputs, cfg)
+
+
+class DenseKind(SingleStageKind):
+    """A dense head that keeps mmdet's base post-processing: RetinaNet, FCOS, ATSS, RTMDet..."""
+
+    name = 'dense'
+
+    @classmethod
+    def matches_head(cls, head) -> bool:
+        return True  # the last single-stage kind: check() says why a head is not one
+
+    def check(self, detector: nn.Module) -> None:
+        from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+        head = detector.bbox_head
+        overridden = _overridden_post_processing(head, BaseDenseHead)
+        if not isinstance(head, BaseDenseHead) or overridden:
+            own = f" (its own {', '.join(overridden)})" if overridden else ''
+            raise ValueError(f'DeployableDetector: the ONNX path does not export '
+                             f'{type(head).__name__}{own}; supported: {SUPPORTED}')
+        if getattr(head.loss_cls, 'custom_cls_channels', False):
+            raise ValueError(f'DeployableDetector: {type(head).__name__} with its own '
+                             'classification activation (custom_cls_channels) is not '
+                             f'supported, got {type(head.loss_cls).__name__}')
+
+    def head_detections(self, head, outputs, img_shape, cfg):
+        return post.dense_detections(head, outputs, img_shape, cfg)
+
+
+# in the order they are tried: the dense kind takes every other single-stage detector
+KINDS = (TwoStageKind, CascadeKind, YOLOKind, YOLOXKind, DenseKind)
+
+
+def detector_kind(detector: nn.Module, with_proposals: bool = False) -> DetectorKind:
+    """The :class:`DetectorKind` of an mmdet detector: two-stage (RPN + StandardRoIHead),
+    cascade (RPN + CascadeRoIHead), yolo (YOLOV3Head and subclasses), yolox (YOLOXHead) or
+    dense (a dense head with mmdet's base post-processing); anything else raises, naming what
+    it found and what is supported.
+
+    Args:
+        detector: a built mmdet detector.
+        with_proposals: a two-stage kind also outputs the RPN's proposals; refused for the
+            others.
+    """
     names = _class_names(detector)
     if 'TwoStageDetector' in names:
-        rpn, roi = getattr(detector, 'rpn_head', None), getattr(detector, 'roi_head', None)
-        if rpn is not None and 'RPNHead' in _class_names(rpn) and roi is not None:
-            # exactly these classes: a subclass (HTC, SCNet, ...) has its own inference
-            if type(roi).__name__ == 'StandardRoIHead':
-                return 'two_stage'
-            if type(roi).__name__ == 'CascadeRoIHead':
-                return 'cascade'
+        for kind in (TwoStageKind, CascadeKind):
+            if kind.matches(detector):
+                return kind(detector, with_proposals)
         raise ValueError(
             'DeployableDetector: a two-stage detector needs an RPNHead and a StandardRoIHead '
-            f'or CascadeRoIHead, got {type(rpn).__name__} and {type(roi).__name__}; '
-            f'supported: {SUPPORTED}')
-    if 'SingleStageDetector' in names and getattr(detector, 'bbox_head', None) is not None:
-        return _single_stage_layout(detector.bbox_head)
+            f"or CascadeRoIHead, got {type(getattr(detector, 'rpn_head', None)).__name__} and "
+            f"{type(getattr(detector, 'roi_head', None)).__name__}; supported: {SUPPORTED}")
+    for kind in (YOLOKind, YOLOXKind, DenseKind):
+        if kind.matches(detector):
+            if with_proposals:
+                raise ValueError('DeployableDetector: with_proposals needs a two-stage '
+                                 f'detector (an RPN), got {type(detector).__name__} with '
+                                 f'{type(detector.bbox_head).__name__}')
+            return kind(detector)
     raise ValueError(f'DeployableDetector: expected an mmdet detector, got '
                      f'{type(detector).__name__}; supported: {SUPPORTED}')
+
+
+def detector_layout(detector: nn.Module) -> str:
+    """Deprecated: ``detector_kind(detector).name``."""
+    warnings.warn('detector_layout is deprecated and will be removed in the next release: use '
+                  'detector_kind(detector).name', DeprecationWarning, stacklevel=2)
+    return detector_kind(detector).name
 
 
 class DeployableDetector(nn.Module):
@@ -105,12 +335,9 @@ class DeployableDetector(nn.Module):
 
     def __init__(self, detector: nn.Module, with_proposals: bool = False):
         super().__init__()
-        self.layout = detector_layout(detector)
-        if with_proposals and self.layout not in ('two_stage', 'cascade'):
-            raise ValueError('DeployableDetector: with_proposals needs a two-stage detector '
-                             f'(an RPN), got {type(detector).__name__} with '
-                             f'{type(detector.bbox_head).__name__}')
+        self.kind = detector_kind(detector, with_proposals)
         self.with_proposals = with_proposals
+        self.with_mask = self.kind.with_mask
         detector = copy.deepcopy(detector).eval()
         self.detector = detector
         for module in detector.modules():
@@ -121,37 +348,12 @@ class DeployableDetector(nn.Module):
         self.normalize = bool(getattr(preprocessor, '_enable_normalize', False))
         self.pad_divisor = int(getattr(preprocessor, 'pad_size_divisor', 1))
         self.pad_value = float(getattr(preprocessor, 'pad_value', 0))
-        if self.layout in ('two_stage', 'cascade'):
-            roi_head = detector.roi_head
-            cascade = self.layout == 'cascade'
-            bbox_heads = list(roi_head.bbox_head) if cascade else [roi_head.bbox_head]
-            extractors = list(roi_head.bbox_roi_extractor) if cascade else [
-                roi_head.bbox_roi_extractor]
-            for extractor in extractors:
-                post.check_roi_layer(extractor.roi_layers[0], 'bbox_roi_extractor')
-            for bbox_head in bbox_heads:
-                if bbox_head.custom_cls_channels or bbox_head.custom_activation:
-                    raise ValueError('DeployableDetector: a bbox head with its own '
-                                     'classification activation (e.g. Seesaw loss) is not '
-                                     f'supported, got {type(bbox_head.loss_cls).__name__}')
-            self.with_mask = bool(roi_head.with_mask)
-            if self.with_mask:
-                extractors = list(roi_head.mask_roi_extractor) if cascade else [
-                    roi_head.mask_roi_extractor]
-                for extractor in extractors:
-                    post.check_roi_layer(extractor.roi_layers[0], 'mask_roi_extractor')
-        else:
-            self.with_mask = False
 
     @property
     def largest_stride(self) -> int:
         """The largest stride of the feature maps the heads predict from (their prior
         generator's)."""
-        layout = self.layout
-        head = self.detector.rpn_head if layout in ('two_stage', 'cascade') else \
-            self.detector.bbox_head
-        return int(max(max(stride) if isinstance(stride, (tuple, list)) else stride
-                       for stride in head.prior_generator.strides))
+        return self.kind.largest_stride(self.detector)
 
     @property
     def output_names(self) -> Tuple[str, ...]:
@@ -178,84 +380,4 @@ class DeployableDetector(nn.Module):
                              f'(BGR, 0-255), got shape {tuple(image.shape)}')
         height, width = image.shape[-2:]
         feats = self.detector.extract_feat(self.preprocess(image.float()))
-        if self.layout in ('two_stage', 'cascade'):
-            proposals = self._rpn_proposals(feats, height, width)
-            rois = torch.cat([proposals.new_zeros(proposals.shape[0], 1), proposals[:, :4]],
-                             dim=1)
-            run = self._two_stage if self.layout == 'two_stage' else self._cascade
-            outputs = run(feats, rois, height, width)
-            return outputs + (proposals, ) if self.with_proposals else outputs
-        head, cfg = self.detector.bbox_head, self.detector.test_cfg
-        outputs = head(feats)
-        if self.layout == 'yolo':
-            return post.yolo_detections(head, outputs[0], cfg)
-        if self.layout == 'yolox':
-            return post.yolox_detections(head, *outputs, cfg)
-        return post.dense_detections(head, outputs, (height, width), cfg)
-
-    def _two_stage(self, feats, rois, height, width):
-        detector, roi_head = self.detector, self.detector.roi_head
-        extractor = roi_head.bbox_roi_extractor
-        roi_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs], rois)
-        if roi_head.with_shared_head:
-            roi_feats = roi_head.shared_head(roi_feats)
-        cls_score, bbox_pred = roi_head.bbox_head(roi_feats)
-        rcnn_cfg = detector.test_cfg.rcnn
-        dets, labels = post.roi_head_detections(roi_head.bbox_head, rois, cls_score, bbox_pred,
-                                                (height, width), rcnn_cfg)
-        if not self.with_mask:
-            return dets, labels
-        boxes = dets[:, :4]
-        mask_rois = torch.cat([boxes.new_zeros(boxes.shape[0], 1), boxes], dim=1)
-        extractor = roi_head.mask_roi_extractor
-        mask_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs],
-                                               mask_rois)
-        if roi_head.with_shared_head:
-            mask_feats = roi_head.shared_head(mask_feats)
-        mask_preds = roi_head.mask_head(mask_feats)
-        masks = post.mask_head_masks(roi_head.mask_head, mask_preds, boxes, labels, height,
-                                     width, rcnn_cfg.mask_thr_binary)
-        return dets, labels, masks
-
-    def _rpn_proposals(self, feats, height, width):
-        """[P, 5]: the RPN's boxes and objectness."""
-        detector = self.detector
-        cls_scores, bbox_preds = detector.rpn_head(feats)
-        boxes, scores = post.rpn_proposals(detector.rpn_head, cls_scores, bbox_preds,
-                                           (height, width), detector.test_cfg.rpn)
-        return torch.cat([boxes, scores[:, None]], dim=1)
-
-    def _cascade(self, feats, rois, height, width):
-        """``CascadeRoIHead.predict``: each stage's box head on the RoIs the stage before
-        refined (by its best non-background class), the stages' mean class logits with the last
-        stage's deltas for the detections, and masks as the mean of every stage's mask
-        probabilities."""
-        roi_head, rcnn_cfg = self.detector.roi_head, self.detector.test_cfg.rcnn
-        stage_scores = []
-        for stage in range(roi_head.num_stages):
-            extractor = roi_head.bbox_roi_extractor[stage]
-            roi_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs], rois)
-            cls_score, bbox_pred = roi_head.bbox_head[stage](roi_feats)
-            stage_scores.append(cls_score)
-            if stage < roi_head.num_stages - 1:
-                boxes = post.regress_by_class(roi_head.bbox_head[stage], rois[:, 1:],
-                                              cls_score[:, :-1].argmax(dim=1), bbox_pred,
-                                              (height, width))
-                rois = torch.cat([rois[:, :1], boxes], dim=1)
-        cls_score = sum(stage_scores) / float(len(stage_scores))
-        dets, labels = post.roi_head_detections(roi_head.bbox_head[-1], rois, cls_score,
-                                                bbox_pred, (height, width), rcnn_cfg)
-        if not self.with_mask:
-            return dets, labels
-        boxes = dets[:, :4]
-        mask_rois = torch.cat([boxes.new_zeros(boxes.shape[0], 1), boxes], dim=1)
-        probs = []
-        for stage in range(roi_head.num_stages):
-            extractor = roi_head.mask_roi_extractor[stage]
-            mask_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs],
-                                                   mask_rois)
-            probs.append(roi_head.mask_head[stage](mask_feats).sigmoid())
-        masks = post.mask_head_masks(roi_head.mask_head[-1], torch.stack(probs).mean(0), boxes,
-                                     labels, height, width, rcnn_cfg.mask_thr_binary,
-                                     activated=True)
-        return dets, labels, masks
+        return self.kind.detections(self.detector, feats, height, width)

@@ -5,13 +5,14 @@ from typing import Optional
 
 from mmengine.config import Config
 
-from .runner import DetectorRunner, result_to_sample
+from .backends import DetectorRunner
+from .predict import result_to_sample
 
 
 def evaluate_deployed(cfg: Config, detector: DetectorRunner, out: Optional[str] = None) -> dict:
     """Run ``cfg.test_dataloader`` through an exported detector in its runtime (a
-    :class:`~mmlight.deployment.runner.DetectorRunner`, e.g. from
-    :func:`~mmlight.deployment.runner.load_runner`) and ``cfg.test_evaluator``; with ``out``
+    :class:`~mmlight.deployment.backends.DetectorRunner`, e.g. from
+    :func:`~mmlight.deployment.backends.load_runner`) and ``cfg.test_evaluator``; with ``out``
     also dump the predictions as ``tools/test.py --out`` does (mmdet's DumpDetResults).
     Returns the metrics dict."""
     from mmengine.evaluator import Evaluator

@@ -74,6 +74,19 @@ def is_real(scores: Tensor) -> Tensor:
     return scores > float('-inf')
 
 
+def flatten_level(feature_map: Tensor, channels: int) -> Tensor:
+    """One image's prediction map [1, A * channels, H, W] as rows [H * W * A, channels], in
+    mmdet's order (position-major, then anchor)."""
+    return feature_map[0].permute(1, 2, 0).reshape(-1, channels)
+
+
+def level_predictions(head, cls_score: Tensor, bbox_pred: Tensor) -> Tuple[Tensor, Tensor]:
+    """A dense head's class logits [N, cls_out_channels] and box deltas [N, encode_size] at
+    one level."""
+    return (flatten_level(cls_score, head.cls_out_channels),
+            flatten_level(bbox_pred, head.bbox_coder.encode_size))
+
+
 def filter_scores_and_topk(scores: Tensor, score_thr: float, nms_pre: int):
     """mmdet's ``filter_scores_and_topk`` for ``scores`` [N, C]: the (box, class) pairs above
     ``score_thr``, the best ``nms_pre`` of them (all where ``nms_pre <= 0``). Returns their
@@ -114,8 +127,7 @@ def rpn_proposals(rpn_head, cls_scores, bbox_preds, img_shape, cfg) -> Tuple[Ten
     level_scores, level_deltas, level_priors, level_ids = [], [], [], []
     for level, (cls_score, bbox_pred, level_prior) in enumerate(
             zip(cls_scores, bbox_preds, priors, strict=True)):
-        deltas = bbox_pred[0].permute(1, 2, 0).reshape(-1, rpn_head.bbox_coder.encode_size)
-        logits = cls_score[0].permute(1, 2, 0).reshape(-1, rpn_head.cls_out_channels)
+        logits, deltas = level_predictions(rpn_head, cls_score, bbox_pred)
         if rpn_head.use_sigmoid_cls:
             scores = logits.sigmoid()[:, 0]
         else:  # softmax over (fg, bg): the foreground column
@@ -249,7 +261,7 @@ def yolo_detections(head, pred_maps, cfg):
     anchors = head.prior_generator.grid_priors(featmap_sizes, device=pred_maps[0].device)
     preds, strides = [], []
     for pred_map, stride in zip(pred_maps, head.featmap_strides, strict=True):
-        pred = pred_map[0].permute(1, 2, 0).reshape(-1, head.num_attrib)
+        pred = flatten_level(pred_map, head.num_attrib)
         preds.append(torch.cat([pred[:, :2].sigmoid(), pred[:, 2:]], dim=1))
         strides.append(torch.full_like(pred[:, 0], stride))
     preds = torch.cat(preds)
@@ -287,8 +299,7 @@ def dense_detections(head, outputs, img_shape, cfg):
     level_deltas, level_priors, level_scores, level_labels, level_factors = [], [], [], [], []
     for cls_score, bbox_pred, factor, level_prior in zip(cls_scores, bbox_preds, factors,
                                                          priors, strict=True):
-        deltas = bbox_pred[0].permute(1, 2, 0).reshape(-1, head.bbox_coder.encode_size)
-        logits = cls_score[0].permute(1, 2, 0).reshape(-1, head.cls_out_channels)
+        logits, deltas = level_predictions(head, cls_score, bbox_pred)
         scores = logits.sigmoid() if head.use_sigmoid_cls else logits.softmax(-1)[:, :-1]
         scores, labels, box_inds = filter_scores_and_topk(scores, score_thr, nms_pre)
         level_deltas.append(pad_rows(deltas, 1)[box_inds])
@@ -296,7 +307,7 @@ def dense_detections(head, outputs, img_shape, cfg):
         level_scores.append(scores)
         level_labels.append(labels)
         if factor is not None:
-            level_factors.append(pad_rows(factor[0].permute(1, 2, 0).reshape(-1).sigmoid(),
+            level_factors.append(pad_rows(flatten_level(factor, 1)[:, 0].sigmoid(),
                                           1)[box_inds])
     boxes = head.bbox_coder.decode(torch.cat(level_priors), torch.cat(level_deltas),
                                    max_shape=img_shape)
@@ -318,7 +329,7 @@ def yolox_detections(head, cls_scores, bbox_preds, objectnesses, cfg):
         with_stride=True))
 
     def flat(maps, channels):
-        return torch.cat([m[0].permute(1, 2, 0).reshape(-1, channels) for m in maps])
+        return torch.cat([flatten_level(m, channels) for m in maps])
 
     cls = flat(cls_scores, head.cls_out_channels).sigmoid()
     objectness = flat(objectnesses, 1)[:, 0].sigmoid()

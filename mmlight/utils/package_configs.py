@@ -1,7 +1,8 @@
 """mmlight's configs as installed with the package, and ``_base_ = 'mmlight::NAME.py'``.
 
 The configs ship inside the package as ``mmlight/.mim/configs`` (the OpenMMLab layout: a link
-to the checkout's ``configs/`` in an editable install, a copy in a wheel).
+to the checkout's ``configs/`` in an editable install, a copy in a wheel); a checkout that was
+not installed uses its ``configs/``.
 
 mmengine resolves ``PACKAGE::PATH`` bases only for the OpenMMLab packages of its own table, and
 only with a sub-folder in the path (``mmdet::faster_rcnn/...``). :func:`register_config_bases`
@@ -17,14 +18,18 @@ PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def config_root() -> str:
-    """The folder of the configs installed with mmlight (``mmlight/.mim/configs``)."""
-    root = osp.join(PACKAGE_DIR, '.mim', 'configs')
-    if not osp.isdir(root):
-        raise FileNotFoundError(
-            f'mmlight\'s configs are not installed with the package: expected the folder '
-            f'{root}, found nothing there. Install mmlight with pip (pip install -e . in a '
-            f'checkout links configs/ there; a wheel holds a copy).')
-    return root
+    """The folder of mmlight's configs: ``mmlight/.mim/configs`` as installed with the package,
+    else, in a checkout that was not pip-installed, its ``configs/`` beside the package."""
+    installed = osp.join(PACKAGE_DIR, '.mim', 'configs')
+    if osp.isdir(installed):
+        return installed
+    checkout = osp.join(osp.dirname(PACKAGE_DIR), 'configs')
+    if osp.isfile(osp.join(checkout, 'faster_rcnn_ghostnet_fpn_1x.py')):
+        return checkout
+    raise FileNotFoundError(
+        f'mmlight\'s configs are not installed with the package: expected the folder '
+        f'{installed}, found nothing there. Install mmlight with pip (pip install -e . in a '
+        f'checkout links configs/ there; a wheel holds a copy).')
 
 
 def package_config_path(cfg_path: str) -> str:

@@ -40,29 +40,24 @@ import torch
 import mmlight  # noqa: F401
 from mmlight.analysis import detector_complexity
 from mmlight.analysis.inference import (
-    EXPORTED_RUNTIMES,
-    OPENVINO_RUNTIMES,
+    EAGER_RUNTIMES,
+    EXPORT_REFERENCE,
     RANDOM_WEIGHTS_SEED,
     REFERENCES,
-    RUNTIMES,
     available_runtimes,
     benchmark_config,
+    exported_runtimes,
     inference_fns,
-    openvino_files,
-    prepare_openvino,
+    model_file,
+    prepare_models,
     random_image,
+    runtime_labels,
+    runtime_precision,
 )
-from mmlight.analysis.profile import (
-    ADDED,
-    BETWEEN,
-    OTHER,
-    eager_breakdown,
-    onnxruntime_breakdown,
-    openvino_breakdown,
-)
+from mmlight.analysis.profile import ADDED, BETWEEN, OTHER, eager_breakdown, exported_breakdown
 from mmlight.apis import config_names, init_detector
-from mmlight.deployment.detector import detector_layout
-from mmlight.deployment.onnx import export_onnx
+from mmlight.deployment.detector import detector_kind
+from mmlight.deployment.export import export_onnx
 from mmlight.utils.benchmark import (
     PeakMemory,
     alternating_rounds,
@@ -89,13 +84,15 @@ def parse_args():
     parser.add_argument('--profile', action='store_true',
                         help='print where the time goes (per module, eager and in each '
                         'exported runtime, and per operator type) instead of the latency table')
-    parser.add_argument('--runtimes', nargs='+', choices=RUNTIMES, default=None,
-                        help='runtimes to measure (default: every one this environment has)')
+    parser.add_argument('--runtimes', nargs='+', choices=runtime_labels(), default=None,
+                        help='runtimes to measure: eager PyTorch, and each backend of the '
+                        'deployment backend table in each precision it runs (default: every '
+                        'one this environment has)')
     parser.add_argument('--memory', action=argparse.BooleanOptionalAction, default=True,
                         help='measure each runtime\'s peak memory (a subprocess per runtime; '
                         '--no-memory: latency only)')
     parser.add_argument('--worker', choices=['timing', 'profile', 'peak'] +
-                        [f'memory-{r}' for r in RUNTIMES],
+                        [f'memory-{r}' for r in runtime_labels()],
                         help=argparse.SUPPRESS)
     parser.add_argument('--onnx', help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -123,20 +120,18 @@ def worker(args):
         image = random_image(shape)
         batch = image[None].float().numpy()
         sections = {'eager': dict(module=eager_breakdown(detector, image, args.iters))}
-        for runtime in args.runtimes:
-            if runtime == 'onnxruntime':
-                sections[runtime] = onnxruntime_breakdown(args.onnx, batch, args.iters)
-            elif runtime in OPENVINO_RUNTIMES:
-                precision = runtime[len('openvino_'):]
-                sections[runtime] = openvino_breakdown(
-                    args.onnx, openvino_files(args.onnx)[precision], precision, batch,
+        exported = exported_runtimes()
+        for label in args.runtimes:
+            if label in exported:
+                sections[label] = exported_breakdown(
+                    args.onnx, model_file(args.onnx, exported[label]), exported[label], batch,
                     args.iters)
         return sections
     # the whole footprint of one runtime: its model (torch weights, or the onnxruntime
     # session, which does not build the torch model) and one call, above the imports
     runtime = args.worker[len('memory-'):]
     with PeakMemory(torch.device('cpu')) as memory:
-        detector = None if runtime in EXPORTED_RUNTIMES else random_detector(args.configs[0])
+        detector = random_detector(args.configs[0]) if runtime in EAGER_RUNTIMES else None
         inference_fns(detector, shape, [runtime], args.onnx)[runtime]()
     return {f'{runtime}_peak_mib': memory.mib}
 
@@ -152,7 +147,7 @@ def run_worker(args, config, shape, mode, runtimes, onnx_file):
 def export_graph(detector, config, shape, tmp):
     """The ONNX file of ``detector`` in ``tmp``; ValueError for a detector the ONNX path does
     not cover."""
-    detector_layout(detector)
+    detector_kind(detector)
     return export_onnx(detector, osp.join(tmp, config + '.onnx'), shape)
 
 
@@ -163,16 +158,17 @@ def measure(args, config, shape, tmp, peaks):
     row = dict(config=config, shape=list(shape),
                params_m=complexity['detector']['params'] / 1e6,
                gflops=complexity['detector']['flops'] / 1e9, peak_gflops=peaks)
-    runtimes = [r for r in args.runtimes if r not in EXPORTED_RUNTIMES]
+    runtimes = [r for r in args.runtimes if r in EAGER_RUNTIMES]
+    exported = [r for r in args.runtimes if r not in EAGER_RUNTIMES]
     onnx_file = None
-    if any(r in EXPORTED_RUNTIMES for r in args.runtimes):
+    if exported:
         try:
             onnx_file = export_graph(detector, config, shape, tmp)
-            runtimes += [r for r in args.runtimes if r in EXPORTED_RUNTIMES]
+            runtimes += exported
         except ValueError as err:  # a detector the ONNX path does not cover
             row['onnx'] = str(err)
-    if onnx_file and any(r in OPENVINO_RUNTIMES for r in runtimes):
-        prepare_openvino(onnx_file, shape)
+    if onnx_file:
+        prepare_models(onnx_file, shape, exported)
     row.update(run_worker(args, config, shape, 'timing', runtimes, onnx_file))
     for runtime in runtimes if args.memory else []:
         row.update(run_worker(args, config, shape, f'memory-{runtime}', [runtime], onnx_file))
@@ -181,9 +177,8 @@ def measure(args, config, shape, tmp, peaks):
 
 def profile(args, config, shape, tmp):
     onnx_file = export_graph(random_detector(config), config, shape, tmp)
-    runtimes = [r for r in args.runtimes if r in EXPORTED_RUNTIMES]
-    if any(r in OPENVINO_RUNTIMES for r in runtimes):
-        prepare_openvino(onnx_file, shape)
+    runtimes = [r for r in args.runtimes if r not in EAGER_RUNTIMES]
+    prepare_models(onnx_file, shape, runtimes)
     return run_worker(args, config, shape, 'profile', runtimes, onnx_file)
 
 
@@ -231,13 +226,8 @@ def print_profile(config, shape, sections):
                   f"{section['wall']:.3f} s: the shares are of the counters' sum")
 
 
-# the precision of each runtime's arithmetic, for its share of the matrix-product peak
-RUNTIME_PRECISION = dict(eager='fp32', eager_fused='fp32', onnxruntime='fp32',
-                         openvino_fp32='fp32', openvino_bf16='bf16', openvino_int8='int8')
-
-
 def print_table(rows):
-    runtimes = [r for r in RUNTIMES if any(f'{r}_s' in row for row in rows)]
+    runtimes = [r for r in runtime_labels() if any(f'{r}_s' in row for row in rows)]
     print('| config | size | params (M) | GFLOPs | '
           + ' | '.join(f'{r} (s)' for r in runtimes)
           + ' | eager / onnxruntime | peak MiB ' + ' / '.join(runtimes) + ' |')
@@ -252,11 +242,11 @@ def print_table(rows):
         print(f"| {row['config']} | {height}x{width} | {row['params_m']:.2f} | "
               f"{row['gflops']:.1f} | " + ' | '.join(cell(f'{r}_s') for r in runtimes)
               + f' | {speedup} | {memory} |')
-    print_speedups(rows, [r for r in runtimes if r in OPENVINO_RUNTIMES])
+    print_speedups(rows, [r for r in runtimes if r not in (*EAGER_RUNTIMES, EXPORT_REFERENCE)])
     with_peak = [row for row in rows if row.get('peak_gflops')]
     if not with_peak:
         return
-    exported = [r for r in runtimes if r in EXPORTED_RUNTIMES]
+    exported = [r for r in runtimes if r not in EAGER_RUNTIMES]
     print('\nAchieved GFLOP/s (2 x the row\'s multiply-adds per second) / the matrix-product '
           'peak of the runtime\'s precision:\n')
     print('| config | size | ' + ' | '.join(exported) + ' |')
@@ -264,7 +254,7 @@ def print_table(rows):
     for row in with_peak:
         cells = []
         for runtime in exported:
-            peak = row['peak_gflops'].get(RUNTIME_PRECISION[runtime])
+            peak = row['peak_gflops'].get(runtime_precision(runtime))
             if f'{runtime}_s' not in row or not peak:
                 cells.append('n/a')
                 continue
@@ -283,7 +273,7 @@ def print_speedups(rows, runtimes, reference='mmdet_faster_rcnn_r50'):
              if row['config'] == reference and 'eager_s' in row}
     print(f'\nSpeed-ups (x): against the row\'s onnxruntime FP32 | against {reference} in '
           'eager at the same size:\n')
-    names = [r.removeprefix('openvino_') for r in runtimes]
+    names = list(runtimes)
     print('| config | size | ' + ' | '.join(f'{n} vs onnxruntime' for n in names) + ' | '
           + ' | '.join(f'{n} vs reference eager' for n in names) + ' |')
     print('|---|---|' + '---|' * 2 * len(runtimes))
@@ -316,7 +306,7 @@ def plot(rows, path):
 
     shapes = sorted({tuple(row['shape']) for row in rows}, reverse=True)
     configs = sorted({row['config'] for row in rows})
-    runtimes = [r for r in RUNTIMES if any(f'{r}_s' in row for row in rows)]
+    runtimes = [r for r in runtime_labels() if any(f'{r}_s' in row for row in rows)]
     bar = 0.8 / len(runtimes)
     fig, axes = plt.subplots(1, len(shapes), figsize=(7 * len(shapes),
                                                       0.12 * len(runtimes) * len(configs) + 1.8),

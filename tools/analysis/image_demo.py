@@ -5,6 +5,8 @@ DetInferencer, or a deployed model (ONNX in onnxruntime, OpenVINO IR).
     python tools/analysis/image_demo.py CONFIG FILE.xml IMAGE ... --backend openvino \\
         [--precision int8]
 
+``--backend`` is 'pytorch' or any backend of the deployment backend table.
+
 PyTorch: ``mmlight.apis.DetInferencer``, mmdet's, reading the checkpoint through mmlight's safe
 loading (weights_only with an explicit allow-list; torch.load's defaults refuse the message hub
 that mmengine saves in every checkpoint on torch >= 2.6). CONFIG may be an mmlight config name.
@@ -15,7 +17,7 @@ import os
 import os.path as osp
 
 import mmlight  # noqa: F401
-from mmlight.deployment.openvino import PRECISIONS
+from mmlight.deployment.backends import all_precisions, backend_names, get_backend
 
 
 def parse_args():
@@ -24,9 +26,9 @@ def parse_args():
     parser.add_argument('config')
     parser.add_argument('model', help='the checkpoint, or the .onnx / .xml of a deployed model')
     parser.add_argument('images', nargs='+')
-    parser.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'openvino'],
-                        default='pytorch')
-    parser.add_argument('--precision', choices=PRECISIONS, help='OpenVINO inference precision')
+    parser.add_argument('--backend', choices=['pytorch', *backend_names()], default='pytorch')
+    parser.add_argument('--precision', choices=all_precisions(),
+                        help='inference precision of a deployed model (default: its own)')
     parser.add_argument('--out-dir', default='work_dirs/image_demo')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--device', default='cpu')
@@ -46,14 +48,14 @@ def deployed_predictions(args):
     from mmdet.visualization import DetLocalVisualizer
 
     from mmlight.apis import load_detector_config
+    from mmlight.deployment.backends import load_runner
     from mmlight.deployment.predict import deployed_predict
-    from mmlight.deployment.runner import load_runner, runner_options
     cfg = load_detector_config(args.config)
     try:
-        options = runner_options(args.backend, args.precision)
+        get_backend(args.backend).check_precision(args.precision)
     except ValueError as err:
         raise SystemExit(f'--precision: {err}')
-    detector = load_runner(args.backend, args.model, **options)
+    detector = load_runner(args.backend, args.model, args.precision)
     visualizer = DetLocalVisualizer(name=f'image_demo_{os.getpid()}')
     visualizer.dataset_meta = dict(cfg.test_dataloader.dataset.get('metainfo') or {})
     scores = []

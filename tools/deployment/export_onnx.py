@@ -1,5 +1,6 @@
-"""Export a whole detector (Faster R-CNN, Mask R-CNN, YOLOv4 of configs/) to ONNX for
-onnxruntime, or on to OpenVINO IR: one image in, detections out, standard operators only.
+"""Export a whole detector (Faster/Mask/Cascade R-CNN, RetinaNet, FCOS, ATSS, RTMDet, YOLOX,
+YOLOv3/v4) to ONNX, and on to the model file of a deployment backend (onnxruntime: the .onnx
+itself; OpenVINO: IR): one image in, detections out, standard operators only.
 
     python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out FILE.onnx \\
         [--shape H W] [--dynamic]
@@ -11,9 +12,9 @@ the config's test pipeline resizes (the graph normalises and pads). Outputs in t
 image's coordinates: ``dets`` [N, 5] (x1, y1, x2, y2, score), ``labels`` [N] int64 and, for
 Mask R-CNN, ``masks`` [N, H, W] bool, after the config's score threshold and NMS.
 ``--shape`` defaults to the test pipeline's Resize scale; without ``--dynamic`` the graph
-accepts only that size, with it any side in [128, 4096]. With ``--backend openvino`` the ONNX
-graph is written beside the IR (FILE.onnx) and converted; ``--precision`` is kept in the IR's
-metadata as the precision it runs in by default. ``int8`` quantizes with NNCF on
+accepts only that size, with it any side in [128, 4096]. With another backend than onnxruntime
+the ONNX graph is written beside its model file (FILE.onnx) and converted; ``--precision`` is
+kept in the model's metadata as the precision it runs in by default. ``int8`` quantizes with NNCF on
 ``--calib-images`` images (default 300, or all the set has) chosen with ``--calib-seed`` from
 the config's ``--calib-split`` (default its validation set), taken through the config's own
 pipeline; the calibration settings go into the IR's metadata.
@@ -26,10 +27,9 @@ from mmengine.config import DictAction
 
 import mmlight  # noqa: F401
 from mmlight.apis import init_detector, pipeline_resize_shape
+from mmlight.deployment.backends import all_precisions, backend_names, get_backend
 from mmlight.deployment.calibration import DEFAULT_CALIBRATION_IMAGES, calibration_images
-from mmlight.deployment.onnx import default_onnx_path, export_onnx
-from mmlight.deployment.openvino import PRECISIONS, convert_to_openvino
-from mmlight.deployment.runner import runner_options
+from mmlight.deployment.export import default_model_path, export_onnx
 
 
 def parse_args():
@@ -37,11 +37,13 @@ def parse_args():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config')
     parser.add_argument('checkpoint', help="the detector checkpoint ('none': random weights)")
-    parser.add_argument('--out', help='the .onnx file, or with --backend openvino the .xml '
-                        '(default work_dirs/onnx/CONFIG.onnx, work_dirs/openvino/CONFIG.xml)')
-    parser.add_argument('--backend', choices=['onnxruntime', 'openvino'], default='onnxruntime')
-    parser.add_argument('--precision', choices=PRECISIONS,
-                        help='OpenVINO: the precision the IR runs in by default (fp32)')
+    parser.add_argument('--out', help="the backend's model file (.onnx for onnxruntime, .xml "
+                        'for openvino; default work_dirs/BACKEND/CONFIG.SUFFIX)')
+    parser.add_argument('--backend', choices=backend_names(), default=backend_names()[0])
+    parser.add_argument('--precision', choices=all_precisions(),
+                        help="the precision the model runs in by default (the backend's "
+                        'first: ' + ', '.join(f'{name} {get_backend(name).default_precision}'
+                                              for name in backend_names()) + ')')
     parser.add_argument('--calib-images', type=int, default=DEFAULT_CALIBRATION_IMAGES,
                         help='int8: how many calibration images')
     parser.add_argument('--calib-split', default='val_dataloader',
@@ -57,8 +59,9 @@ def parse_args():
 
 def main():
     args = parse_args()
+    backend = get_backend(args.backend)
     try:
-        runner_options(args.backend, args.precision)
+        precision = backend.check_precision(args.precision) or backend.default_precision
     except ValueError as err:
         raise SystemExit(f'--precision: {err}')
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
@@ -66,21 +69,16 @@ def main():
     shape = args.shape or pipeline_resize_shape(detector.cfg)
     if shape is None:
         raise SystemExit(f'{args.config}: no Resize in the test pipeline; pass --shape H W')
-    if args.backend == 'openvino':
-        name = osp.splitext(osp.basename(args.config))[0]
-        xml_file = args.out or osp.join('work_dirs', 'openvino', name + '.xml')
-        out = osp.splitext(xml_file)[0] + '.onnx'
-    else:
-        out = default_onnx_path(args.config, args.out)
+    model_file = args.out or default_model_path(args.config, backend.name, backend.suffix)
+    onnx_file = osp.splitext(model_file)[0] + '.onnx'
     start = time.perf_counter()
-    export_onnx(detector, out, shape, dynamic=args.dynamic)
+    export_onnx(detector, onnx_file, shape, dynamic=args.dynamic)
     kind = 'any size in [128, 4096]' if args.dynamic else f'{shape[0]}x{shape[1]} only'
-    print(f'wrote {out} ({kind}) in {time.perf_counter() - start:.0f} s')
-    if args.backend != 'openvino':
+    print(f'wrote {onnx_file} ({kind}) in {time.perf_counter() - start:.0f} s')
+    if osp.abspath(model_file) == osp.abspath(onnx_file):
         return
-    precision = args.precision or 'fp32'
-    images, info = None, None
-    if precision == 'int8':
+    images, metadata = None, dict(source=args.config)
+    if precision in backend.calibrated:
         images = calibration_images(detector.cfg, args.calib_images, args.calib_split,
                                     args.calib_seed)
         wrong = [image.shape for image in images if tuple(image.shape[2:]) != tuple(shape)]
@@ -88,12 +86,11 @@ def main():
             raise SystemExit(f'the {args.calib_split} pipeline makes images of other sizes '
                              f'than {shape[0]}x{shape[1]} (e.g. {wrong[0]}): export with '
                              f'--dynamic')
-        info = dict(calibration_split=args.calib_split, calibration_seed=args.calib_seed)
+        metadata.update(calibration_split=args.calib_split, calibration_seed=args.calib_seed)
     start = time.perf_counter()
-    convert_to_openvino(out, xml_file, precision, source=args.config, calibration=images,
-                        calibration_info=info)
+    backend.convert(onnx_file, model_file, precision, calibration=images, metadata=metadata)
     calibrated = f', calibrated on {len(images)} images' if images else ''
-    print(f'wrote {xml_file} (OpenVINO IR, {precision}{calibrated}) in '
+    print(f'wrote {model_file} ({backend.name}, {precision}{calibrated}) in '
           f'{time.perf_counter() - start:.0f} s')
 
 

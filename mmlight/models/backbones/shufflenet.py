@@ -31,7 +31,7 @@ SHUFFLENETV1_CHANNELS = {
 }
 SHUFFLENETV1_WIDTHS = (0.5, 1.0, 1.5, 2.0)
 
-def shufflenetv1_layout(groups, widen_factor):
+def shufflenetv1_channels(groups, widen_factor):
     """Stem and stage channels, or None where the grouped 1x1 convs cannot split them."""
     stage_channels = [make_divisible(c * widen_factor, 8) for c in SHUFFLENETV1_CHANNELS[groups]]
     stem_channels = int(STEM_CHANNELS * widen_factor)
@@ -227,13 +227,13 @@ class ShuffleNetV1(_ShuffleNetBase):
         self.groups = check_choice('groups', groups, tuple(SHUFFLENETV1_CHANNELS))
         self.widen_factor = check_widen_factor(widen_factor, SHUFFLENETV1_WIDTHS,
                                                owner='ShuffleNetV1')
-        layout = shufflenetv1_layout(groups, self.widen_factor)
-        if layout is None:
-            valid = [w for w in SHUFFLENETV1_WIDTHS if shufflenetv1_layout(groups, w)]
+        channels = shufflenetv1_channels(groups, self.widen_factor)
+        if channels is None:
+            valid = [w for w in SHUFFLENETV1_WIDTHS if shufflenetv1_channels(groups, w)]
             raise ValueError(f'ShuffleNetV1 with groups={groups} has no channel layout at '
                              f'widen_factor {widen_factor} (its channels do not divide into '
                              f'{groups} groups); valid widen_factor for groups={groups}: {valid}')
-        stem_channels, stage_channels = layout
+        stem_channels, stage_channels = channels
         stages = self._build_stem(stem_channels, norm_cfg, act_cfg)
         in_channels = stem_channels
         for level, (channels, num_units) in enumerate(zip(stage_channels, STAGE_BLOCKS)):

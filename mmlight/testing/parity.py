@@ -1,4 +1,5 @@
-"""Do two runs of a detector give the same detections? A comparison that holds on any CPU.
+"""Do two runs of a detector give the same detections? A comparison that holds on any CPU: the
+parity tests' matcher (numpy only; :mod:`mmlight.testing.mmdet_parity` runs mmdet beside it).
 
 Two implementations of the same detector (mmdet's ``predict`` and an exported graph, or one
 graph on two CPUs) compute every score and box to float rounding (1e-6), but the cuts after
@@ -13,7 +14,8 @@ mask threshold can be in one mask only. Such a difference is a tie, not an error
 :func:`match_detections` matches detections one to one (same label, box and score within
 tolerances, masks pixel by pixel) and accepts a detection without a twin, or a mask pixel
 that differs, only where the reference explains it by one of those near-ties; anything else
-fails, with the detection and what was checked.
+fails, with the detection and what was checked. Each near-tie is one small rule
+(:data:`NEAR_TIES`, :func:`suppressed_by_a_flip`), tested on constructed detections.
 
 A two-stage detector is compared stage by stage: its proposals (the RPN is a detector with one
 class, :meth:`Cuts.from_test_cfg` with ``stage='rpn'``), then its detections against the
@@ -22,7 +24,7 @@ would otherwise change the RoIs and, through them, detections no tie at the last
 explains.
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -146,10 +148,27 @@ def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area + areas - inter, 1e-12)
 
 
+def boxes_close(a: np.ndarray, b: np.ndarray, atol: float = BOX_ATOL) -> bool:
+    """Two boxes agree: their finite coordinates within ``atol``, and any non-finite one the
+    same in both (a box regression that overflows gives [-inf, -inf, inf, inf] in every
+    implementation, and inf - inf is no distance)."""
+    finite_a, finite_b = np.isfinite(a), np.isfinite(b)
+    if not np.array_equal(finite_a, finite_b) or \
+            not np.array_equal(a[~finite_a], b[~finite_b], equal_nan=True):
+        return False
+    return bool(np.abs(a[finite_a] - b[finite_b]).max(initial=0.0) <= atol)
+
+
+def box_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest coordinate difference of two boxes, over their finite coordinates."""
+    finite = np.isfinite(a) & np.isfinite(b)
+    return float(np.abs(a[finite] - b[finite]).max(initial=0.0))
+
+
 def _twins(ref: Detections, i: int, cand: Detections, free: Sequence[int]) -> List[int]:
     return [j for j in free if cand.labels[j] == ref.labels[i]
             and abs(cand.scores[j] - ref.scores[i]) <= SCORE_ATOL
-            and np.abs(cand.boxes[j] - ref.boxes[i]).max() <= BOX_ATOL]
+            and boxes_close(cand.boxes[j], ref.boxes[i])]
 
 
 def _mask_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -182,130 +201,193 @@ def _describe(side: str, dets: Detections, i: int) -> str:
             f'box {np.round(dets.boxes[i], 2).tolist()})')
 
 
-def match_detections(reference: Detections, candidate: Detections, cuts: Cuts,
-                     names=('reference', 'candidate')) -> Match:
-    """Match ``candidate`` to ``reference`` (see the module's docstring). A detection found in
-    one run only is accepted where:
+@dataclass
+class Lonely:
+    """A detection of one run without a twin in the other, with what the rules need: both
+    runs, the cuts, and which detections of each run are without a twin."""
+    side: int
+    index: int
+    runs: Tuple[Detections, Detections]
+    cuts: Cuts
+    names: Sequence[str]
+    lonely: Dict[int, List[int]]
 
-    - its score is within :data:`SCORE_EPS` of a score threshold of ``cuts``, or of one of
-      its ``rank_scores`` (where ``nms_pre`` cut a level);
-    - its run holds ``max_per_img`` detections and its score is within :data:`SCORE_EPS` of
-      that run's lowest (the last places may go to either of near-equal boxes);
-    - the other run keeps a box of its label (any label, class-agnostic NMS) with at least its
-      score (less :data:`SCORE_EPS`) whose IoU with it is within :data:`IOU_EPS` of the NMS
-      threshold: there the NMS decision was a near-tie;
-    - the other run keeps, without a twin in this one, a box of its label with a score within
-      :data:`SCORE_EPS` of its that overlaps it above the NMS threshold: the order in which
-      NMS took the two was a near-tie;
-    - it overlaps above the NMS threshold (less :data:`IOU_EPS`) a box with at least its score
-      that only its own run lost to an accepted near-tie: the other run's box suppressed it.
+    @property
+    def dets(self) -> Detections:
+        return self.runs[self.side]
 
-    Matched masks must agree pixel for pixel where the reference's probabilities are further
-    than :data:`MASK_EPS` from the mask threshold (without them, to IoU :data:`MASK_IOU`).
-    """
-    match = Match()
+    @property
+    def other(self) -> Detections:
+        return self.runs[1 - self.side]
+
+    @property
+    def other_name(self) -> str:
+        return self.names[1 - self.side]
+
+    @property
+    def score(self) -> float:
+        return float(self.dets.scores[self.index])
+
+    @property
+    def box(self) -> np.ndarray:
+        return self.dets.boxes[self.index]
+
+    def same_class(self) -> np.ndarray:
+        """Which of the other run's detections NMS compares with this one."""
+        if self.cuts.class_agnostic:
+            return np.ones(len(self.other), bool)
+        return self.other.labels == self.dets.labels[self.index]
+
+
+def at_score_threshold(d: Lonely) -> Optional[str]:
+    """Its score is within :data:`SCORE_EPS` of a score threshold."""
+    for thr in d.cuts.score_thrs:
+        if abs(d.score - thr) <= SCORE_EPS:
+            return f'its score is within {SCORE_EPS} of the score threshold {thr}'
+    return None
+
+
+def at_rank_cut(d: Lonely) -> Optional[str]:
+    """Its score is within :data:`SCORE_EPS` of a score where the top-k before NMS
+    (``nms_pre``) cut a level."""
+    for cut in d.cuts.rank_scores:
+        if abs(d.score - cut) <= SCORE_EPS:
+            return (f'its score is within {SCORE_EPS} of {cut:.6f}, where the top-k '
+                    'before NMS (nms_pre) cut a level')
+    return None
+
+
+def at_max_per_img(d: Lonely) -> Optional[str]:
+    """Its run holds ``max_per_img`` detections and its score is within :data:`SCORE_EPS` of
+    that run's lowest: the last places may go to either of near-equal boxes."""
+    max_per_img = d.cuts.max_per_img
+    if max_per_img > 0 and len(d.dets) >= max_per_img and \
+            d.score <= d.dets.scores.min() + SCORE_EPS:
+        return (f'its run holds max_per_img={max_per_img} detections and its score is '
+                f'within {SCORE_EPS} of the lowest')
+    return None
+
+
+def at_nms_iou_threshold(d: Lonely) -> Optional[str]:
+    """The other run keeps a box NMS compares it with, of at least its score (less
+    :data:`SCORE_EPS`), whose IoU with it is within :data:`IOU_EPS` of the NMS threshold."""
+    if d.cuts.iou_threshold is None:
+        return None
+    ious = box_iou(d.box, d.other.boxes)
+    stronger = (d.other.scores >= d.score - SCORE_EPS) & d.same_class()
+    close = stronger & (np.abs(ious - d.cuts.iou_threshold) <= IOU_EPS)
+    if close.any():
+        k = int(np.flatnonzero(close)[0])
+        return (f'IoU {ious[k]:.6f} with {d.other_name} detection {k} is within '
+                f'{IOU_EPS} of the NMS threshold {d.cuts.iou_threshold}')
+    return None
+
+
+def nms_order_tie(d: Lonely) -> Optional[str]:
+    """Two overlapping boxes of near-equal scores: NMS keeps whichever it takes first, and
+    each run kept one of them, without a twin in the other."""
+    if d.cuts.iou_threshold is None:
+        return None
+    ious = box_iou(d.box, d.other.boxes)
+    rival = np.zeros(len(d.other), bool)
+    rival[d.lonely[1 - d.side]] = True
+    rival &= d.same_class() & (np.abs(d.other.scores - d.score) <= SCORE_EPS) & (
+        ious > d.cuts.iou_threshold - IOU_EPS)
+    if rival.any():
+        k = int(np.flatnonzero(rival)[0])
+        return (f'{d.other_name} detection {k}, without a twin here, has a score within '
+                f'{SCORE_EPS} of its and overlaps it above the NMS threshold '
+                f'{d.cuts.iou_threshold} (IoU {ious[k]:.4f}): NMS kept whichever of the two '
+                'it took first')
+    return None
+
+
+# the near-ties that explain a detection without a twin on their own
+NEAR_TIES: Tuple[Callable[[Lonely], Optional[str]], ...] = (
+    at_score_threshold, at_rank_cut, at_max_per_img, at_nms_iou_threshold, nms_order_tie)
+
+
+def suppressed_by_a_flip(d: Lonely, other_flips: Sequence[int]) -> Optional[str]:
+    """The other run kept a box (one of ``other_flips``: its detections accepted as near-tie
+    flips) that this run lost, of at least this one's score (less :data:`SCORE_EPS`), which
+    overlaps it above the NMS threshold (less :data:`IOU_EPS`): it suppressed this one there."""
+    if d.cuts.iou_threshold is None:
+        return None
+    same_class = d.same_class()
+    for k in other_flips:
+        if d.other.scores[k] >= d.score - SCORE_EPS and same_class[k] and \
+                box_iou(d.box, d.other.boxes[k:k + 1])[0] > d.cuts.iou_threshold - IOU_EPS:
+            return (f'{d.other_name} detection {k}, itself a near-tie flip, overlaps it '
+                    f'above the NMS threshold there')
+    return None
+
+
+def _pair(reference: Detections, candidate: Detections, cuts: Cuts, names, match: Match):
+    """Pair each reference detection with its closest twin; check the pairs' masks. Returns
+    the indices of each run left without a twin."""
     free = list(range(len(candidate)))
-    lonely = {0: [], 1: []}  # per run: indices without a twin
+    lonely: List[int] = []
     for i in range(len(reference)):
         twins = _twins(reference, i, candidate, free)
         if not twins:
-            lonely[0].append(i)
+            lonely.append(i)
             continue
-        j = min(twins, key=lambda j: np.abs(candidate.boxes[j] - reference.boxes[i]).max())
+        j = min(twins, key=lambda j: box_distance(candidate.boxes[j], reference.boxes[i]))
         free.remove(j)
         match.pairs.append((i, j))
         if reference.masks is not None and candidate.masks is not None:
             problem = _mask_difference(reference, i, candidate.masks[j], cuts.mask_thr)
             if problem:
                 match.unexplained.append(f'{_describe(names[0], reference, i)}: {problem}')
-    lonely[1] = free
+    return {0: lonely, 1: free}
+
+
+def _unexplained(d: Lonely) -> str:
+    cuts = d.cuts
+    return (f'{_describe(d.names[d.side], d.dets, d.index)} has no twin in {d.other_name} '
+            f'(label, score within {SCORE_ATOL}, box within {BOX_ATOL} px), and no near-tie '
+            f'explains it: not within {SCORE_EPS} of a score threshold {list(cuts.score_thrs)}, '
+            f'of an nms_pre cut {np.round(cuts.rank_scores, 6).tolist()} or of the lowest kept '
+            f'score at max_per_img={cuts.max_per_img}, no IoU within {IOU_EPS} of the NMS '
+            f'threshold {cuts.iou_threshold} with a kept box of at least its score')
+
+
+def match_detections(reference: Detections, candidate: Detections, cuts: Cuts,
+                     names=('reference', 'candidate')) -> Match:
+    """Match ``candidate`` to ``reference`` (see the module's docstring). A detection found in
+    one run only is accepted where one of :data:`NEAR_TIES` explains it, or where
+    :func:`suppressed_by_a_flip` does with the flips accepted so far (a flip can follow from a
+    flip, so that rule is applied until it accepts nothing more).
+
+    Matched masks must agree pixel for pixel where the reference's probabilities are further
+    than :data:`MASK_EPS` from the mask threshold (without them, to IoU :data:`MASK_IOU`).
+    """
+    match = Match()
+    lonely = _pair(reference, candidate, cuts, names, match)
     runs = (reference, candidate)
-    accepted = {0: set(), 1: set()}
+    waiting = [Lonely(side, i, runs, cuts, names, lonely) for side in (0, 1)
+               for i in lonely[side]]
+    flips: Dict[int, List[int]] = {0: [], 1: []}
 
-    def same_class(a: Detections, i: int, b: Detections) -> np.ndarray:
-        return np.ones(len(b), bool) if cuts.class_agnostic else b.labels == a.labels[i]
+    def accept(d: Lonely, why: str):
+        flips[d.side].append(d.index)
+        match.explained.append(f'{_describe(names[d.side], d.dets, d.index)} has no twin: '
+                               f'{why}')
 
-    def near_tie(side: int, i: int) -> Optional[str]:
-        dets, other = runs[side], runs[1 - side]
-        score = dets.scores[i]
-        for thr in cuts.score_thrs:
-            if abs(score - thr) <= SCORE_EPS:
-                return f'its score is within {SCORE_EPS} of the score threshold {thr}'
-        for cut in cuts.rank_scores:
-            if abs(score - cut) <= SCORE_EPS:
-                return (f'its score is within {SCORE_EPS} of {cut:.6f}, where the top-k '
-                        'before NMS (nms_pre) cut a level')
-        if cuts.max_per_img > 0 and len(dets) >= cuts.max_per_img and \
-                score <= dets.scores.min() + SCORE_EPS:
-            return (f'its run holds max_per_img={cuts.max_per_img} detections and its score is '
-                    f'within {SCORE_EPS} of the lowest')
-        if cuts.iou_threshold is None:
-            return None
-        ious = box_iou(dets.boxes[i], other.boxes)
-        stronger = (other.scores >= score - SCORE_EPS) & same_class(dets, i, other)
-        close = stronger & (np.abs(ious - cuts.iou_threshold) <= IOU_EPS)
-        if close.any():
-            k = int(np.flatnonzero(close)[0])
-            return (f'IoU {ious[k]:.6f} with {names[1 - side]} detection {k} is within '
-                    f'{IOU_EPS} of the NMS threshold {cuts.iou_threshold}')
-        # two overlapping boxes of near-equal scores: NMS keeps whichever it takes first, and
-        # each run kept one of them, without a twin in the other
-        rival = np.zeros(len(other), bool)
-        rival[lonely[1 - side]] = True
-        rival &= same_class(dets, i, other) & (np.abs(other.scores - score) <= SCORE_EPS) & (
-            ious > cuts.iou_threshold - IOU_EPS)
-        if rival.any():
-            k = int(np.flatnonzero(rival)[0])
-            return (f'{names[1 - side]} detection {k}, without a twin here, has a score within '
-                    f'{SCORE_EPS} of its and overlaps it above the NMS threshold '
-                    f'{cuts.iou_threshold} (IoU {ious[k]:.4f}): NMS kept whichever of the two '
-                    'it took first')
-        return None
-
-    def suppressed_by_a_flip(side: int, i: int) -> Optional[str]:
-        # the other run kept a box that this run lost to a near-tie, and that box suppressed
-        # this one there
-        dets, other = runs[side], runs[1 - side]
-        if cuts.iou_threshold is None:
-            return None
-        for k in accepted[1 - side]:
-            if other.scores[k] >= dets.scores[i] - SCORE_EPS and \
-                    same_class(dets, i, other)[k] and \
-                    box_iou(dets.boxes[i], other.boxes[k:k + 1])[0] > \
-                    cuts.iou_threshold - IOU_EPS:
-                return (f'{names[1 - side]} detection {k}, itself a near-tie flip, overlaps it '
-                        f'above the NMS threshold there')
-        return None
-
-    for side in (0, 1):
-        for i in lonely[side]:
-            why = near_tie(side, i)
-            if why:
-                accepted[side].add(i)
-                match.explained.append(f'{_describe(names[side], runs[side], i)} has no twin: '
-                                       f'{why}')
-    changed = True
-    while changed:  # flips that follow from accepted flips
-        changed = False
-        for side in (0, 1):
-            for i in lonely[side]:
-                if i in accepted[side]:
-                    continue
-                why = suppressed_by_a_flip(side, i)
-                if why:
-                    accepted[side].add(i)
-                    changed = True
-                    match.explained.append(f'{_describe(names[side], runs[side], i)} has no '
-                                           f'twin: {why}')
-    for side in (0, 1):
-        for i in lonely[side]:
-            if i not in accepted[side]:
-                match.unexplained.append(
-                    f'{_describe(names[side], runs[side], i)} has no twin in '
-                    f'{names[1 - side]} (label, score within {SCORE_ATOL}, box within '
-                    f'{BOX_ATOL} px), and no near-tie explains it: not within {SCORE_EPS} of a '
-                    f'score threshold {list(cuts.score_thrs)}, of an nms_pre cut '
-                    f'{np.round(cuts.rank_scores, 6).tolist()} or of the lowest kept score at '
-                    f'max_per_img={cuts.max_per_img}, no IoU within {IOU_EPS} of the NMS '
-                    f'threshold {cuts.iou_threshold} with a kept box of at least its score')
+    unexplained = []
+    for d in waiting:
+        why = next((why for rule in NEAR_TIES if (why := rule(d))), None)
+        if why:
+            accept(d, why)
+        else:
+            unexplained.append(d)
+    while unexplained:
+        followed = [(d, why) for d in unexplained
+                    if (why := suppressed_by_a_flip(d, flips[1 - d.side]))]
+        if not followed:
+            break
+        for d, why in followed:
+            accept(d, why)
+            unexplained.remove(d)
+    match.unexplained += [_unexplained(d) for d in unexplained]
     return match

@@ -1,11 +1,11 @@
-"""The tie-aware comparison of two runs' detections (mmlight.deployment.compare): near-ties at
+"""The tie-aware comparison of two runs' detections (mmlight.testing.parity): near-ties at
 the score threshold, at the nms_pre and max_per_img places, at the NMS IoU threshold and in
 the order NMS takes two boxes (and what they suppress in turn), and mask pixels at the mask
 threshold, are accepted and named; any other difference fails, named."""
 import numpy as np
 import pytest
 
-from mmlight.deployment.compare import Cuts, Detections, match_detections, rank_cut_scores
+from mmlight.testing.parity import Cuts, Detections, match_detections, rank_cut_scores
 
 CUTS = Cuts(score_thrs=[0.05], iou_threshold=0.5, max_per_img=100)
 # IoU(A, B) is 0.5 up to float rounding: B is A shifted right by 10/3

@@ -1,0 +1,82 @@
+"""The backend table: every runtime an exported detector can be deployed to.
+
+Each backend is one module exposing ``BACKEND``, a :class:`~.base.Backend` (name, file suffix,
+precisions, ``convert()``, runner class, ``profile()``), listed here by where it lives and
+imported only when asked for. The tools build their ``--backend`` and ``--precision`` choices,
+defaults and checks from this table, and the benchmark its runtimes, so that a new runtime is
+one module and one line below.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, NamedTuple
+
+from .base import OUTPUT_SIGNATURES, Backend, DetectorRunner
+
+BACKENDS: dict[str, str] = {
+    'onnxruntime': 'mmlight.deployment.backends.onnxruntime:BACKEND',
+    'openvino': 'mmlight.deployment.backends.openvino:BACKEND',
+}
+
+
+def backend_names() -> list[str]:
+    """The names in the table, in its order."""
+    return list(BACKENDS)
+
+
+def get_backend(name: str) -> Backend:
+    """The :class:`~.base.Backend` called ``name``; a ValueError listing the valid names."""
+    if name not in BACKENDS:
+        raise ValueError(f'unknown backend {name!r}; valid choices: {backend_names()}')
+    module, _, attribute = BACKENDS[name].partition(':')
+    backend = getattr(importlib.import_module(module), attribute)
+    if not isinstance(backend, Backend) or backend.name != name:
+        raise TypeError(f'the backend table entry {name!r} ({BACKENDS[name]}) is not a Backend '
+                        f'named {name!r}')
+    return backend
+
+
+def all_precisions() -> list[str]:
+    """Every precision some backend runs, in table order (the tools' ``--precision``)."""
+    precisions: list[str] = []
+    for name in BACKENDS:
+        precisions += [p for p in get_backend(name).precisions if p not in precisions]
+    return precisions
+
+
+def load_runner(backend: str, path: str, precision: str | None = None,
+                **options: Any) -> DetectorRunner:
+    """The exported detector ``path`` in ``backend`` ('onnxruntime', 'openvino', ...), in
+    ``precision`` (None: the model file's own, else the backend's default); ``options`` go to
+    the runner (``num_threads``, ``profile``). A precision the backend does not run is refused,
+    naming those it runs."""
+    return get_backend(backend).load(path, precision, **options)
+
+
+class Runtime(NamedTuple):
+    """A backend in one precision: what the benchmark measures as one column."""
+
+    backend: str
+    precision: str
+
+    @property
+    def label(self) -> str:
+        """'onnxruntime' for a backend with one precision, else 'openvino_int8'."""
+        if len(get_backend(self.backend).precisions) == 1:
+            return self.backend
+        return f'{self.backend}_{self.precision}'
+
+
+def runtimes(available_only: bool = False) -> list[Runtime]:
+    """Every (backend, precision) pair of the table; with ``available_only``, of the backends
+    whose packages this environment has."""
+    pairs = []
+    for name in BACKENDS:
+        backend = get_backend(name)
+        if not available_only or backend.available():
+            pairs += [Runtime(name, precision) for precision in backend.precisions]
+    return pairs
+
+
+__all__ = ['BACKENDS', 'OUTPUT_SIGNATURES', 'Backend', 'DetectorRunner', 'Runtime',
+           'all_precisions', 'backend_names', 'get_backend', 'load_runner', 'runtimes']

@@ -1,0 +1,111 @@
+"""Whole detectors to ONNX with torch's exporter (``torch.export`` + ``torch.onnx``): the graph
+every backend of :mod:`mmlight.deployment.backends` starts from.
+
+The graph holds only standard ONNX operators (NonMaxSuppression, RoiAlign, NonZero, TopK,
+GridSample, ...): plain onnxruntime runs it, no custom-op library.
+"""
+import os
+import os.path as osp
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from mmlight.utils.validators import check_integer
+
+from .detector import DeployableDetector
+
+OPSET = 18
+# The smallest side a dynamic graph accepts: the exporter proves facts about the feature maps
+# (e.g. that the stride-64 level of an FPN has at least 2 rows) over the whole range it is given.
+DYNAMIC_MIN_SIDE = 128
+DYNAMIC_MAX_SIDE = 4096
+
+
+def check_shape(shape: Sequence[int], owner: str = 'export') -> tuple:
+    if len(shape) != 2:
+        raise ValueError(f'{owner}: shape must be (height, width), got {tuple(shape)}')
+    return tuple(check_integer(name, side, minimum=32, owner=owner)
+                 for name, side in zip(('height', 'width'), shape, strict=True))
+
+
+def export_onnx(detector: nn.Module, out_file: str, shape: Sequence[int] = (800, 1344),
+                dynamic: bool = False, verbose: bool = False,
+                with_proposals: bool = False) -> str:
+    """Export a built mmdet detector's inference for one image to ``out_file``.
+
+    Args:
+        detector: the detector (or a :class:`DeployableDetector`), weights loaded.
+        out_file: the .onnx file to write.
+        shape: (height, width) of the example image; with ``dynamic=False`` the only size
+            the graph accepts. A dynamic graph is traced at this size or, where a feature
+            map would have a side of 1 there, at the smallest size where none has
+            (:func:`dynamic_example_shape`).
+        dynamic: height and width symbolic, from ``DYNAMIC_MIN_SIDE`` to ``DYNAMIC_MAX_SIDE``.
+        with_proposals: a two-stage detector's graph also outputs ``proposals``
+            (:class:`DeployableDetector`); ignored when ``detector`` is one already.
+    Returns:
+        ``out_file``.
+    """
+    height, width = check_shape(shape)
+    model = detector if isinstance(detector, DeployableDetector) else \
+        DeployableDetector(detector, with_proposals=with_proposals)
+    model.eval()
+    if dynamic and not (DYNAMIC_MIN_SIDE <= height <= DYNAMIC_MAX_SIDE and
+                        DYNAMIC_MIN_SIDE <= width <= DYNAMIC_MAX_SIDE):
+        raise ValueError(f'export: with dynamic=True the example shape must lie in '
+                         f'[{DYNAMIC_MIN_SIDE}, {DYNAMIC_MAX_SIDE}], got {(height, width)}')
+    if dynamic:
+        height, width = dynamic_example_shape(model, height, width)
+    example = (torch.rand(1, 3, height, width) * 255, )
+    with torch.no_grad():
+        # non-strict: Python runs as Python (mmdet's modules, configs), tensors are traced
+        program = _export_program(model, example, dynamic)
+        onnx_program = torch.onnx.export(
+            program, example, input_names=['image'], output_names=list(model.output_names),
+            opset_version=OPSET, dynamo=True, verbose=verbose, optimize=True)
+    out_dir = osp.dirname(osp.abspath(out_file))
+    os.makedirs(out_dir, exist_ok=True)
+    onnx_program.save(out_file)
+    return out_file
+
+
+def dynamic_example_shape(model: DeployableDetector, height: int, width: int):
+    """The size to trace a dynamic graph at: ``(height, width)``, each side raised where
+    needed above the detector's largest stride, so that every feature map has at least 2 rows
+    and columns. A size that is 1 at trace time is taken as the constant 1 (the
+    exporter specializes sizes 0 and 1), and the graph then fails at every size where that
+    map is larger (RetinaNet's stride-128 level at 128x160). Two raised sides are kept apart:
+    equal sizes at trace time may be taken as one symbol."""
+    side = model.largest_stride + 1
+    raised_h, raised_w = max(height, side), max(width, side)
+    if raised_h == raised_w and (raised_h, raised_w) != (height, width):
+        raised_w += max(model.pad_divisor, 1)
+    return raised_h, raised_w
+
+
+def _export_program(model, example, dynamic):
+    if not dynamic:
+        return torch.export.export(model, example, strict=False)
+    dim = torch.export.Dim
+    named = {'image': {2: dim('height', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE),
+                       3: dim('width', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE)}}
+    try:
+        return torch.export.export(model, example, dynamic_shapes=named, strict=False)
+    except torch._dynamo.exc.UserError as err:
+        if err.error_type != torch._dynamo.exc.UserErrorType.CONSTRAINT_VIOLATION:
+            raise
+    # The exporter could not prove a fact that holds over the whole range (HorNet: reshapes
+    # after the padding to a multiple of 32). Dim.DYNAMIC keeps such facts as run-time checks
+    # instead (and still refuses to specialize the size to the example's). It is the second
+    # choice: for YOLOv4-GhostNet it records a check whose bound (2.8e19) overflows ONNX's
+    # int64 and fails the translation.
+    side = dim.DYNAMIC(min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE)
+    return torch.export.export(model, example, dynamic_shapes={'image': {2: side, 3: side}},
+                               strict=False)
+
+
+def default_model_path(config: str, backend: str, suffix: str) -> str:
+    """Where the tools write a config's model file for ``backend`` when ``--out`` is not given:
+    ``work_dirs/BACKEND/CONFIG_NAME.SUFFIX``."""
+    return osp.join('work_dirs', backend, osp.splitext(osp.basename(config))[0] + suffix)

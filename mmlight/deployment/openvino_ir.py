@@ -1,0 +1,120 @@
+"""OpenVINO IR from an mmlight ONNX export: the graph converted to ``.xml`` + ``.bin`` for the CPU
+in FP32, BF16 or INT8 (:mod:`mmlight.deployment.backends.openvino` runs it).
+
+OpenVINO reads what :func:`mmlight.deployment.export.export_onnx` writes (NonZero,
+NonMaxSuppression, RoiAlign, TopK, GridSample) without custom operators.
+
+- ``fp32`` and ``bf16`` run the same FP32 IR; ``bf16`` sets OpenVINO's
+  ``INFERENCE_PRECISION_HINT`` to bf16 (the matrix units of CPUs with AMX-BF16 or AVX512-BF16).
+  On a CPU without BF16 support the hint falls back to f32, and
+  :attr:`OpenVINORunner.precision_used` says what ran.
+- ``int8`` is post-training quantization with NNCF (:func:`quantize_to_int8`) on calibration
+  images: the inputs of every convolution and matrix product get FakeQuantize nodes and run in
+  INT8 (AMX-INT8, AVX512-VNNI); every other operation, the post-processing (box decoding, NMS,
+  RoIAlign, TopK, mask pasting) included, stays in float, inferred in f32.
+
+The precision an IR was made for, and for int8 the calibration settings, are kept in its
+metadata; the precision is the runner's default.
+"""
+import logging
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+import numpy as np
+
+PRECISIONS = ('fp32', 'bf16', 'int8')
+# OpenVINO's inference precision for what is not quantized: an int8 IR keeps its float parts
+# (the post-processing among them) in f32
+HINTS = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
+# the operations whose inputs int8 quantizes; NNCF ignores every other type in the graph
+QUANTIZED_TYPES = ('Convolution', 'GroupConvolution', 'ConvolutionBackpropData', 'MatMul')
+# OpenVINO's CPU layers that do the arithmetic of those
+COMPUTE_LAYERS = ('Convolution', 'GroupConvolution', 'Deconvolution', 'FullyConnected',
+                  'MatMul')
+METADATA = 'mmlight'
+
+
+def _openvino():
+    try:
+        import openvino
+    except ImportError as err:  # an optional backend: say how to get it
+        raise ImportError('the OpenVINO backend needs the openvino package: pip install '
+                          'openvino (or bash tools/ensure_env.sh)') from err
+    return openvino
+
+
+def check_precision(precision: str, owner: str = 'OpenVINO') -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f'{owner}: precision must be one of {list(PRECISIONS)}, got '
+                         f'{precision!r}')
+    return precision
+
+
+def cpu_capabilities():
+    """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of this CPU ('FP32', 'BF16', 'INT8', ...)."""
+    return [str(c) for c in _openvino().Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES')]
+
+
+def convert_to_openvino(onnx_file: str, xml_file: str, precision: str = 'fp32',
+                        source: Optional[str] = None,
+                        calibration: Optional[Sequence[np.ndarray]] = None,
+                        calibration_info: Optional[dict] = None) -> str:
+    """Convert an mmlight ONNX export to OpenVINO IR (``xml_file`` and the ``.bin`` beside it),
+    with ``precision`` (the runner's default) and ``source`` (e.g. the config) in its
+    metadata. ``precision='int8'`` quantizes it on the ``calibration`` images (float32
+    ``[1, 3, H, W]`` each, as the runner takes them) and records ``calibration_info`` (where the
+    images came from) beside NNCF's settings. Returns ``xml_file``."""
+    ov = _openvino()
+    check_precision(precision, 'convert_to_openvino')
+    if not osp.isfile(onnx_file):
+        raise FileNotFoundError(f'convert_to_openvino: no ONNX file at {onnx_file}')
+    model = ov.convert_model(onnx_file)
+    if precision == 'int8':
+        if not calibration:
+            raise ValueError('convert_to_openvino: int8 needs calibration images, got none')
+        model = quantize_to_int8(model, calibration)
+        info = dict(calibration_info or {}, calibration_images=len(calibration),
+                    quantized_types=','.join(QUANTIZED_TYPES))
+        for key, value in info.items():
+            model.set_rt_info(str(value), [METADATA, key])
+    model.set_rt_info(precision, [METADATA, 'precision'])
+    model.set_rt_info(str(source or osp.basename(onnx_file)), [METADATA, 'source'])
+    if osp.dirname(xml_file):
+        os.makedirs(osp.dirname(xml_file), exist_ok=True)
+    ov.save_model(model, xml_file, compress_to_fp16=False)
+    return xml_file
+
+
+def quantize_to_int8(model, images: Sequence[np.ndarray]):
+    """NNCF post-training quantization of an OpenVINO model: statistics from ``images``,
+    FakeQuantize on the inputs of ``QUANTIZED_TYPES``, every other operation type in the
+    ignored scope (kept in float)."""
+    try:
+        import nncf
+    except ImportError as err:
+        raise ImportError('int8 needs the nncf package: pip install nncf (or bash '
+                          'tools/ensure_env.sh)') from err
+    kept_float = sorted({op.get_type_name() for op in model.get_ops()} - set(QUANTIZED_TYPES))
+    dataset = nncf.Dataset(list(images), lambda image: {'image': image})
+    # NNCF logs a line for each operation of the ignored scope at INFO (hundreds of them);
+    # its warnings still show, and its logger is as it was afterwards
+    logger = logging.getLogger('nncf')
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        return nncf.quantize(model, dataset, subset_size=len(images),
+                             ignored_scope=nncf.IgnoredScope(types=kept_float, validate=False))
+    finally:
+        logger.setLevel(level)
+
+
+def count_fake_quantize(model) -> int:
+    """FakeQuantize nodes of a model (an int8 IR has one per quantized input)."""
+    return sum(op.get_type_name() == 'FakeQuantize' for op in model.get_ops())
+
+
+def model_metadata(model, key: str) -> Optional[str]:
+    if model.has_rt_info([METADATA, key]):
+        return str(model.get_rt_info([METADATA, key]).astype(str))
+    return None

@@ -1,0 +1,174 @@
+"""What the deployment tests share: small detectors of every config with BN statistics from
+demo images and open score priors (an untrained detector that detects something to compare),
+the demo images they run on, and mmdet's configs of other detector types on mmlight
+backbones."""
+import os.path as osp
+
+import mmcv
+import numpy as np
+import torch
+
+from mmlight.apis import init_detector, load_detector_config
+from mmlight.demo_data import CLASSES
+from mmlight.deployment import DeployableDetector, detector_kind
+from tests.helpers import ROOT, dicts_in
+
+SIZES = ((128, 160), (160, 128))
+
+
+def drop_repeated_blocks(backbone, keep=1):
+    """Remove the shape-preserving blocks of each stage beyond the first ``keep``."""
+    x = torch.rand(1, 3, *SIZES[0])
+    with torch.no_grad():
+        x = backbone.stem(x)
+        for stage in backbone.stages:
+            if not isinstance(stage, torch.nn.Sequential):
+                x = stage(x)
+                continue
+            kept = 0
+            for name in list(stage._modules):
+                y = stage._modules[name](x)
+                if y.shape == x.shape:
+                    if kept >= keep:
+                        del stage._modules[name]
+                        continue
+                    kept += 1
+                x = y
+
+
+VARIANCE_FLOOR = 0.1
+
+
+def calibrate_norms(detector, images):
+    """BatchNorm running statistics from these images (cumulative average): without
+    ImageNet weights, eval-mode BN with its initial statistics lets the signal fade in deep
+    backbones, and every image would score alike."""
+    deployable = DeployableDetector(detector)
+    norms = [m for m in detector.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+        norm.train()
+    with torch.no_grad():
+        for image in images:
+            feats = detector.extract_feat(deployable.preprocess(image[None].float()))
+            if hasattr(detector, 'bbox_head'):  # single-stage heads may have BN layers
+                detector.bbox_head(feats)
+    for norm in norms:
+        norm.eval()
+        # a channel with a large mean and a tiny variance on these few images (after an init
+        # made for ImageNet weights to replace) would amplify float rounding ~100x per layer:
+        # every 1e-5 difference between two runtimes would move a box
+        norm.running_var.clamp_(min=VARIANCE_FLOOR)
+
+
+def open_score_priors(detector):
+    """Zero the prior bias of the single-stage heads' score layers: their init (mmdet's
+    ``bias_init_with_prob(0.01)``, YOLO's objectness and class priors) puts every score under
+    the 0.05 score threshold, and an untrained detector would detect nothing to compare. The
+    scores then sit near 0.5, many within float rounding of each other at every cut: the
+    comparison accepts the flips those near-ties explain, and only those."""
+    kind = detector_kind(detector).name
+    if kind == 'yolo':
+        head = detector.bbox_head
+        for conv in head.convs_pred:
+            conv.bias.data.view(-1, head.num_attrib)[:, 4:] = 0
+    elif kind in ('dense', 'yolox'):
+        for name in DENSE_SCORE_LAYERS:
+            for conv in _convs(getattr(detector.bbox_head, name, None)):
+                conv.bias.data.zero_()
+
+
+# the score layers of the dense heads (RetinaNet, FCOS, ATSS, RTMDet, YOLOX)
+DENSE_SCORE_LAYERS = ('retina_cls', 'conv_cls', 'atss_cls', 'rtm_cls', 'multi_level_conv_cls',
+                      'multi_level_conv_obj')
+
+
+def _convs(module):
+    if module is None:
+        return []
+    return list(module) if isinstance(module, torch.nn.ModuleList) else [module]
+
+
+def demo_images(demo_root):
+    """Two demo validation images at SIZES, with seeded noise: flat synthetic areas would give
+    exactly equal scores, whose order no two implementations need to agree on."""
+    generator = torch.Generator().manual_seed(0)
+    images = []
+    for index, (height, width) in enumerate(SIZES):
+        image = mmcv.imresize(mmcv.imread(osp.join(demo_root, 'val', f'{index + 1:06d}.png')),
+                              (width, height))
+        image = torch.from_numpy(image).permute(2, 0, 1).int()
+        noise = torch.randint(-24, 25, image.shape, generator=generator)
+        images.append((image + noise).clamp(0, 255).to(torch.uint8))
+    return images
+
+
+def tiny_detector(name, demo_root):
+    """The config's detector for the 3 demo classes, repeated blocks dropped, with its BN
+    statistics from demo images (no training: a few iterations from scratch leave every score
+    within 1e-4 of the others, and take longer than this)."""
+    cfg = load_detector_config(osp.join(ROOT, 'configs', name + '.py'))
+    for node in dicts_in(cfg.model):
+        if 'num_classes' in node:
+            node['num_classes'] = len(CLASSES)
+    return tiny_detector_from_cfg(cfg, demo_root)
+
+
+def tiny_detector_from_cfg(cfg, demo_root, drop_blocks=True):
+    torch.manual_seed(0)
+    detector = init_detector(cfg)
+    detector.init_weights()
+    if drop_blocks:
+        drop_repeated_blocks(detector.backbone)
+    images = demo_images(demo_root)
+    calibrate_norms(detector, images)
+    open_score_priors(detector)
+    return detector
+
+
+# mmdet's own configs of every detector type beyond Faster/Mask R-CNN and YOLOv4, with an
+# mmlight backbone in place of theirs (GhostNet under the FPN detectors, ShuffleNetV2 under the
+# PAFPN necks of RTMDet and YOLOX), as a user swaps one in; each exported with a fixed size and
+# with dynamic sizes, and the dynamic graph checked in OpenVINO FP32 too. (CONFIGS has
+# RetinaNet and RTMDet-tiny on GhostNet as well, and Cascade Mask R-CNN with HorNet's
+# class-specific stage heads: here Cascade R-CNN has mmdet's class-agnostic ones.)
+MMDET_DETECTORS = {
+    'retinanet': ('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', 'ghostnet'),
+    'fcos': ('mmdet::fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py', 'ghostnet'),
+    'atss': ('mmdet::atss/atss_r50_fpn_1x_coco.py', 'ghostnet'),
+    'rtmdet_tiny': ('mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py', 'shufflenetv2'),
+    'yolox_tiny': ('mmdet::yolox/yolox_tiny_8xb8-300e_coco.py', 'shufflenetv2'),
+    'cascade_rcnn': ('mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py', 'ghostnet_4_levels'),
+}
+SWAPPED_BACKBONES = {
+    'ghostnet': (dict(type='GhostNet', widen_factor=1.0, out_indices=(1, 2, 3)), [40, 112, 160]),
+    'ghostnet_4_levels': (dict(type='GhostNet', widen_factor=1.0, out_indices=(0, 1, 2, 3)),
+                          [24, 40, 112, 160]),
+    'shufflenetv2': (dict(type='ShuffleNetV2', widen_factor=1.0, out_indices=(1, 2, 3)),
+                     [116, 232, 464]),
+}
+KINDS = dict(yolox_tiny='yolox', cascade_rcnn='cascade')
+
+
+def mmdet_detector_cfg(name):
+    """mmdet's config ``name`` for the 3 demo classes on an mmlight backbone (its levels at
+    strides 8, 16, 32 where these necks start; from stride 4 for Cascade R-CNN's FPN)."""
+    path, backbone = MMDET_DETECTORS[name]
+    cfg = load_detector_config(path)
+    backbone_cfg, channels = SWAPPED_BACKBONES[backbone]
+    cfg.model.backbone = dict(backbone_cfg, init_cfg=None)
+    cfg.model.neck.in_channels = channels
+    if 'start_level' in cfg.model.neck:
+        cfg.model.neck.start_level = 0
+    for node in dicts_in(cfg.model):
+        if 'num_classes' in node:
+            node['num_classes'] = len(CLASSES)
+    return cfg
+
+
+def as_outputs(pred_instances):
+    """A dumped prediction as a runner's outputs."""
+    dets = np.concatenate([pred_instances['bboxes'].numpy(),
+                           pred_instances['scores'].numpy()[:, None]], axis=1)
+    return dict(dets=dets, labels=pred_instances['labels'].numpy())

@@ -1,0 +1,164 @@
+"""The deployment tools end to end: export_onnx.py + evaluate.py give tools/test.py's AP and
+detections; with OpenVINO, BF16 and INT8 keep a trained detector's AP and INT8 runs quantized;
+the image demo draws a deployed model's detections."""
+import os.path as osp
+import pickle
+
+import mmcv
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmengine.structures import InstanceData
+
+import mmlight  # noqa: F401
+from mmlight.demo_data import CLASSES
+from mmlight.deployment.backends import load_runner
+from mmlight.testing.mmdet_parity import assert_same_detections
+from mmlight.testing.parity import Detections
+from mmlight.utils.safe_load import safe_checkpoint_loading
+from tests.deployment_helpers import as_outputs, tiny_detector_from_cfg
+from tests.helpers import ROOT, run_tool
+
+
+def test_tools_export_and_evaluate_like_tools_test(demo_root, tmp_path):
+    """export_onnx.py + evaluate.py against mmdet's test loop (tools/test.py's Runner.test)
+    on the same checkpoint: the same AP and, image by image, the same detections in
+    original-image coordinates (the test pipeline resizes the 96 x 96 demo images to
+    128 x 128, so boxes are scaled back)."""
+    from tests.helpers import tiny_config
+    source = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ghostnetv2_fpn_1x.py'))
+    cfg = tiny_config(source, demo_root, str(tmp_path), size=(128, 128), num_images=8)
+    cfg.model.test_cfg = source.model.test_cfg
+    config = str(tmp_path / 'config.py')
+    cfg.dump(config)
+    # whole (the checkpoint must fit the config). The tools' graph has no proposals output, so
+    # this compares the last stage only: a proposal near-tie that changed the RoIs would show
+    # here as an unexplained detection (tests/test_export_parity.py compares stage by stage)
+    detector = tiny_detector_from_cfg(cfg, demo_root, drop_blocks=False)
+    checkpoint = str(tmp_path / 'detector.pth')
+    torch.save(dict(state_dict=detector.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=CLASSES))), checkpoint)
+    onnx_file = str(tmp_path / 'detector.onnx')
+    proc = run_tool(['tools/deployment/export_onnx.py', config, checkpoint, '--out', onnx_file])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '(128x128 only)' in proc.stdout
+    onnx_out = str(tmp_path / 'onnx.pkl')
+    proc = run_tool(['tools/deployment/evaluate.py', config, onnx_file, '--out', onnx_out])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [ln for ln in proc.stdout.splitlines() if "'coco/bbox_mAP'" in ln][-1]
+    ap_onnx = eval(line)['coco/bbox_mAP']
+    # tools/test.py --out, in this process
+    torch_out = str(tmp_path / 'torch.pkl')
+    cfg.load_from = checkpoint
+    cfg.test_evaluator = [cfg.test_evaluator, dict(type='DumpDetResults', out_file_path=torch_out)]
+    ap_torch = Runner.from_cfg(cfg).test()['coco/bbox_mAP']
+    assert abs(ap_torch - ap_onnx) <= 1e-3
+    with open(onnx_out, 'rb') as f:
+        dumped_onnx = pickle.load(f)
+    with open(torch_out, 'rb') as f:
+        dumped_torch = pickle.load(f)
+    assert len(dumped_torch) == len(dumped_onnx) == 8
+    for ours, theirs in zip(dumped_onnx, dumped_torch, strict=True):
+        assert ours['img_id'] == theirs['img_id'] and ours['ori_shape'] == (96, 96)
+        expected = Detections.from_instances(InstanceData(**theirs['pred_instances']))
+        assert_same_detections(expected, as_outputs(ours['pred_instances']), cfg.model.test_cfg)
+
+
+# The demo config trained on 32 demo images and evaluated on the same images: it learns them
+# in a minute, which gives an AP that the precisions can lose (how well it generalizes does
+# not matter here), over enough objects (about 130) that one detection more or less moves the
+# AP by well under the tolerance; on 8 images single flips moved it by 0.025
+TRAINED_IMAGES = 32
+TRAINED_EPOCHS = 40
+AP_FLOOR = 0.25
+PRECISION_AP_TOLERANCE = 0.02
+
+
+def trained_demo_checkpoint(work_dir):
+    """The demo Faster R-CNN trained from scratch (seeded) on TRAINED_IMAGES demo images, its
+    config pointed at them for training, validation and test, and the checkpoint."""
+    from mmlight.demo_data import generate
+    demo_root = osp.join(work_dir, 'data') + '/'
+    generate(demo_root, num_train=TRAINED_IMAGES, num_val=1, size=96, seed=1)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'faster_rcnn_ghostnet_fpn_demo.py'))
+    for split, loader in (('train', 'train_dataloader'), ('train', 'val_dataloader'),
+                          ('train', 'test_dataloader')):
+        cfg[loader].dataset.update(data_root=demo_root,
+                                   ann_file=f'annotations/instances_{split}.json',
+                                   data_prefix=dict(img=f'{split}/'))
+        cfg[loader].update(num_workers=0, persistent_workers=False)
+    for key in ('val_evaluator', 'test_evaluator'):
+        cfg[key].ann_file = osp.join(demo_root, 'annotations', 'instances_train.json')
+    cfg.train_cfg.max_epochs = TRAINED_EPOCHS
+    cfg.train_cfg.val_begin = TRAINED_EPOCHS + 1
+    cfg.param_scheduler[0].end = 10  # iterations of warm-up
+    cfg.param_scheduler[1].update(end=TRAINED_EPOCHS, milestones=[TRAINED_EPOCHS - 4])
+    cfg.default_hooks.checkpoint.interval = TRAINED_EPOCHS
+    cfg.default_hooks.logger.interval = 50
+    cfg.log_level = 'WARNING'
+    cfg.work_dir = work_dir
+    config = osp.join(work_dir, 'trained_demo.py')
+    cfg.dump(config)
+    with safe_checkpoint_loading():
+        Runner.from_cfg(cfg).train()
+    return config, osp.join(work_dir, f'epoch_{TRAINED_EPOCHS}.pth'), demo_root
+
+
+def coco_ap(proc):
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [ln for ln in proc.stdout.splitlines() if "'coco/bbox_mAP'" in ln][-1]
+    return eval(line)['coco/bbox_mAP']
+
+
+def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized(tmp_path):
+    """export_onnx.py --backend openvino (fp32; int8 calibrated through the config's pipeline)
+    and evaluate.py --backend openvino: bf16 and int8 within 0.02 bbox mAP of fp32 on a
+    trained detector; the int8 IR holds FakeQuantize nodes and its convolutions and matrix
+    products run in 8 bits, bf16 runs in bf16 where the CPU has it."""
+    import openvino as ov
+
+    from mmlight.deployment.openvino_ir import count_fake_quantize, cpu_capabilities, model_metadata
+    config, checkpoint, images = trained_demo_checkpoint(str(tmp_path))
+    fp32_xml, int8_xml = str(tmp_path / 'fp32' / 'det.xml'), str(tmp_path / 'int8' / 'det.xml')
+    for precision, xml in (('fp32', fp32_xml), ('int8', int8_xml)):
+        proc = run_tool(['tools/deployment/export_onnx.py', config, checkpoint, '--backend',
+                         'openvino', '--precision', precision, '--calib-images', '16',
+                         '--out', xml])
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'calibrated on 16 images' in proc.stdout
+    aps, layers = {}, {}
+    for precision, xml in (('fp32', fp32_xml), ('bf16', fp32_xml), ('int8', int8_xml)):
+        proc = run_tool(['tools/deployment/evaluate.py', config, xml, '--backend', 'openvino',
+                         '--precision', precision])
+        aps[precision] = coco_ap(proc)
+        layers[precision] = proc.stdout
+    print(f'bbox mAP by precision: {aps}')
+    assert aps['fp32'] >= AP_FLOOR, aps
+    assert abs(aps['bf16'] - aps['fp32']) <= PRECISION_AP_TOLERANCE, aps
+    assert abs(aps['int8'] - aps['fp32']) <= PRECISION_AP_TOLERANCE, aps
+    model = ov.Core().read_model(int8_xml)
+    convolutions = sum(op.get_type_name() == 'Convolution' for op in model.get_ops())
+    assert count_fake_quantize(model) >= convolutions > 0
+    assert model_metadata(model, 'precision') == 'int8'
+    assert model_metadata(model, 'calibration_images') == '16'
+    assert model_metadata(model, 'calibration_split') == 'val_dataloader'
+    int8 = load_runner('openvino', int8_xml)
+    assert int8.precision == 'int8' and int8.precision_used == 'f32'
+    with pytest.raises(ValueError, match='is quantized: it runs as int8, not bf16'):
+        load_runner('openvino', int8_xml, 'bf16')
+    with pytest.raises(ValueError, match='int8 needs a quantized IR'):
+        load_runner('openvino', fp32_xml, 'int8')
+    counts = int8.compute_precisions()
+    assert counts.get('u8', 0) + counts.get('i8', 0) >= 0.9 * sum(counts.values()), counts
+    bf16 = load_runner('openvino', fp32_xml, 'bf16').compute_precisions()
+    expected = 'bf16' if 'BF16' in cpu_capabilities() else 'f32'
+    assert set(bf16) == {expected}, bf16
+    assert 'inference precision f32' in layers['fp32']
+    # the image demo on the deployed model draws what the runner finds
+    image = osp.join(images, 'train', '000001.png')
+    proc = run_tool(['tools/analysis/image_demo.py', config, int8_xml, image, '--backend',
+                     'openvino', '--out-dir', str(tmp_path / 'demo'), '--score-thr', '0.3'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f'{image}: ' in proc.stdout
+    assert mmcv.imread(str(tmp_path / 'demo' / 'vis' / '000001.png')) is not None
