@@ -2,6 +2,7 @@
 package as ``mmlight/.mim/configs``, the OpenMMLab layout that mmengine's ``mmlight::`` bases
 and :mod:`mmlight.apis` read: a link to configs/ in an editable install (``pip install -e .``;
 a copy on Windows), a copy in a wheel (the source tree is left as it is)."""
+
 import os
 import os.path as osp
 import shutil

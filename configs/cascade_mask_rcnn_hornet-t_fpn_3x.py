@@ -11,7 +11,7 @@
 # Published: 51.7 box AP, 44.8 mask AP (HorNet's object_detection/README.md).
 _base_ = [
     'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
-    './_base_/detr_multiscale_resize.py'
+    './_base_/detr_multiscale_resize.py',
 ]
 custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
 
@@ -26,13 +26,15 @@ def _stage(stds):
         fc_out_channels=1024,
         roi_feat_size=7,
         num_classes=80,
-        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
-                        target_stds=stds),
+        bbox_coder=dict(
+            type='DeltaXYWHBBoxCoder', target_means=[0.0, 0.0, 0.0, 0.0], target_stds=stds
+        ),
         reg_class_agnostic=False,
         reg_decoded_bbox=True,
         norm_cfg=dict(type='SyncBN', requires_grad=True),
         loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-        loss_bbox=dict(type='GIoULoss', loss_weight=10.0))
+        loss_bbox=dict(type='GIoULoss', loss_weight=10.0),
+    )
 
 
 model = dict(
@@ -42,20 +44,24 @@ model = dict(
         arch='tiny',
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.4,
-        init_cfg=dict(type='Pretrained', checkpoint='mmlight://hornet-tiny')),
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://hornet-tiny'),
+    ),
     neck=dict(in_channels=[64, 128, 256, 512]),
-    roi_head=dict(bbox_head=[
-        _stage([0.1, 0.1, 0.2, 0.2]),
-        _stage([0.05, 0.05, 0.1, 0.1]),
-        _stage([0.033, 0.033, 0.067, 0.067]),
-    ]))
+    roi_head=dict(
+        bbox_head=[
+            _stage([0.1, 0.1, 0.2, 0.2]),
+            _stage([0.05, 0.05, 0.1, 0.1]),
+            _stage([0.033, 0.033, 0.067, 0.067]),
+        ]
+    ),
+)
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='RandomFlip', prob=0.5),
     {{_base_.detr_multiscale_resize}},
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 # AdamW with HorNet's layer-wise lr decay (official LearningRateDecayOptimizerConstructorHorNet,
@@ -65,12 +71,14 @@ optim_wrapper = dict(
     type='OptimWrapper',
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(decay_rate=0.7, num_layers=12),
-    optimizer=dict(type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05))
+    optimizer=dict(type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05),
+)
 
 max_epochs = 36
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[27, 33],
-         gamma=0.1)
+    dict(
+        type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[27, 33], gamma=0.1
+    ),
 ]

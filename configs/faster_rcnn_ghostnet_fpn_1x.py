@@ -11,5 +11,7 @@ model = dict(
         frozen_stages=1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='mmlight://ghostnet_1.0x')),
-    neck=dict(in_channels=[24, 40, 112, 160]))
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://ghostnet_1.0x'),
+    ),
+    neck=dict(in_channels=[24, 40, 112, 160]),
+)

@@ -4,10 +4,7 @@
 # object_detection/configs/hornet/cascade_mask_rcnn_hornet_tiny_7x7_3x_coco_in1k.py; the
 # multi-scale pipeline and weight decay 0.05 from every official detection config
 # (configs/_base_/detr_multiscale_resize.py); schedule and batch are mmdet's 1x.
-_base_ = [
-    'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
-    './_base_/detr_multiscale_resize.py'
-]
+_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', './_base_/detr_multiscale_resize.py']
 custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
 
 model = dict(
@@ -17,15 +14,17 @@ model = dict(
         arch='tiny',
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.4,
-        init_cfg=dict(type='Pretrained', checkpoint='mmlight://hornet-tiny')),
-    neck=dict(in_channels=[64, 128, 256, 512]))
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://hornet-tiny'),
+    ),
+    neck=dict(in_channels=[64, 128, 256, 512]),
+)
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='RandomFlip', prob=0.5),
     {{_base_.detr_multiscale_resize}},
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 # AdamW with HorNet's layer-wise lr decay (official LearningRateDecayOptimizerConstructorHorNet,
@@ -35,4 +34,5 @@ optim_wrapper = dict(
     type='OptimWrapper',
     constructor='LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(decay_rate=0.7, num_layers=12),
-    optimizer=dict(type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05))
+    optimizer=dict(type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05),
+)

@@ -5,8 +5,5 @@
 # drop_path_rate 0.6, AdamW lr 2e-4, layer-wise decay 0.7 over num_layers=12.
 _base_ = ['./mask_rcnn_hornet-s_fpn_1x.py']
 
-model = dict(
-    backbone=dict(
-        arch='small-gf', init_cfg=dict(checkpoint='mmlight://hornet-small-gf')))
-optim_wrapper = dict(
-    paramwise_cfg=dict(decay_rate=0.7, num_layers=12), optimizer=dict(lr=0.0002))
+model = dict(backbone=dict(arch='small-gf', init_cfg=dict(checkpoint='mmlight://hornet-small-gf')))
+optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.7, num_layers=12), optimizer=dict(lr=0.0002))

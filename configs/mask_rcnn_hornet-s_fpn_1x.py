@@ -6,9 +6,8 @@ _base_ = ['./mask_rcnn_hornet-t_fpn_1x.py']
 
 model = dict(
     backbone=dict(
-        arch='small',
-        drop_path_rate=0.6,
-        init_cfg=dict(checkpoint='mmlight://hornet-small')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
-optim_wrapper = dict(
-    paramwise_cfg=dict(decay_rate=0.95, num_layers=6), optimizer=dict(lr=0.0001))
+        arch='small', drop_path_rate=0.6, init_cfg=dict(checkpoint='mmlight://hornet-small')
+    ),
+    neck=dict(in_channels=[96, 192, 384, 768]),
+)
+optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.95, num_layers=6), optimizer=dict(lr=0.0001))

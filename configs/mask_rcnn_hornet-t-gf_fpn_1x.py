@@ -5,6 +5,4 @@
 # which this config inherits.
 _base_ = ['./mask_rcnn_hornet-t_fpn_1x.py']
 
-model = dict(
-    backbone=dict(
-        arch='tiny-gf', init_cfg=dict(checkpoint='mmlight://hornet-tiny-gf')))
+model = dict(backbone=dict(arch='tiny-gf', init_cfg=dict(checkpoint='mmlight://hornet-tiny-gf')))

@@ -2,6 +2,4 @@
 # configs (same network, levels and recipe; torchvision's ImageNet weights), COCO, 12 epochs.
 _base_ = ['./mask_rcnn_odconv_mobilenetv2_fpn_1x.py']
 
-model = dict(
-    backbone=dict(
-        od_cfg=None, init_cfg=dict(checkpoint='mmlight://mobilenetv2_1.0x')))
+model = dict(backbone=dict(od_cfg=None, init_cfg=dict(checkpoint='mmlight://mobilenetv2_1.0x')))

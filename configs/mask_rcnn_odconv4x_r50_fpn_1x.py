@@ -2,6 +2,5 @@
 _base_ = ['./mask_rcnn_odconv_r50_fpn_1x.py']
 
 model = dict(
-    backbone=dict(
-        od_cfg=dict(kernel_num=4),
-        init_cfg=dict(checkpoint='mmlight://od_resnet50_4x')))
+    backbone=dict(od_cfg=dict(kernel_num=4), init_cfg=dict(checkpoint='mmlight://od_resnet50_4x'))
+)

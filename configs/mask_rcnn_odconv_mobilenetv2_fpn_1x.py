@@ -13,8 +13,10 @@ model = dict(
         frozen_stages=1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='mmlight://od_mobilenetv2_1x')),
-    neck=dict(in_channels=[24, 32, 96, 1280]))
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://od_mobilenetv2_1x'),
+    ),
+    neck=dict(in_channels=[24, 32, 96, 1280]),
+)
 # The official detection runs keep the ODConv temperature at 1 (ImageNet-pretrained backbone).
 # Training ODConv from scratch anneals it from 30 to 1; that is one line:
 # custom_hooks = [dict(type='ODConvTemperatureHook', anneal_epochs=1)]

@@ -18,5 +18,7 @@ model = dict(
         frozen_stages=1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='mmlight://shufflenetv1_g3_1.0x')),
-    neck=dict(in_channels=[24, 240, 480, 960]))
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://shufflenetv1_g3_1.0x'),
+    ),
+    neck=dict(in_channels=[24, 240, 480, 960]),
+)

@@ -16,5 +16,7 @@ model = dict(
         frozen_stages=1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='mmlight://shufflenetv2_1.0x')),
-    neck=dict(in_channels=[24, 116, 232, 464]))
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://shufflenetv2_1.0x'),
+    ),
+    neck=dict(in_channels=[24, 116, 232, 464]),
+)

@@ -15,5 +15,7 @@ model = dict(
         frozen_stages=-1,
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
-        init_cfg=dict(type='Pretrained', checkpoint='mmlight://ghostnet_1.0x')),
-    neck=dict(in_channels=[40, 112, 160]))
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://ghostnet_1.0x'),
+    ),
+    neck=dict(in_channels=[40, 112, 160]),
+)

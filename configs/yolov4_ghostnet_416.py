@@ -16,19 +16,23 @@ model = dict(
         type='GhostNet',
         widen_factor=1.0,
         out_indices=(1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint='mmlight://ghostnet_1.0x')),
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://ghostnet_1.0x'),
+    ),
     neck=dict(
         _delete_=True,
         type='YOLOv4Neck',
         in_channels=[40, 112, 160],
         channels=[128, 256, 512],
         use_depthwise=True,
-        act_cfg=dict(type='ReLU6')),
+        act_cfg=dict(type='ReLU6'),
+    ),
     bbox_head=dict(
         type='YOLOv4Head',
         use_depthwise=True,
         in_channels=[512, 256, 128],
         out_channels=[1024, 512, 256],
-        act_cfg=dict(type='ReLU6')))
+        act_cfg=dict(type='ReLU6'),
+    ),
+)
 # every parameter gets a gradient (levels after the last output are not built into autograd)
 find_unused_parameters = False

@@ -3,6 +3,5 @@
 _base_ = ['./yolov4_ghostnet_416.py']
 
 model = dict(
-    backbone=dict(
-        type='GhostNetV2',
-        init_cfg=dict(checkpoint='mmlight://ghostnetv2_1.0x')))
+    backbone=dict(type='GhostNetV2', init_cfg=dict(checkpoint='mmlight://ghostnetv2_1.0x'))
+)

@@ -8,5 +8,7 @@ model = dict(
         type='ShuffleNetV2',
         widen_factor=1.0,
         out_indices=(1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint='mmlight://shufflenetv2_1.0x')),
-    neck=dict(in_channels=[116, 232, 464]))
+        init_cfg=dict(type='Pretrained', checkpoint='mmlight://shufflenetv2_1.0x'),
+    ),
+    neck=dict(in_channels=[116, 232, 464]),
+)

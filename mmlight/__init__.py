@@ -6,6 +6,7 @@ converter as the filter of its backbones' Pretrained loading, and the ``mmlight:
 checkpoint scheme, and lets configs inherit mmlight's (``_base_ = 'mmlight::NAME.py'``). It
 changes nothing about how other checkpoints or configs are loaded.
 """
+
 # importing these registers mmlight's modules, checkpoint filters and the mmlight:// scheme
 from . import converters, engine, evaluation, models, weights  # noqa: F401
 from .utils.package_configs import register_config_bases

@@ -5,6 +5,7 @@ Filled shapes (a few classes) of several scales on textured backgrounds, with oc
 RLE with ``iscrowd=1``. Same seed, same bytes: the demo and the tests train on it without
 any download.
 """
+
 import json
 import os
 import os.path as osp
@@ -28,8 +29,9 @@ def _background(rng, size):
     angle = rng.uniform(0, np.pi)
     wave = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period)
     if rng.random() < 0.5:
-        wave = np.sign(wave) * np.sign(np.sin(
-            (xx * np.sin(angle) - yy * np.cos(angle)) * 2 * np.pi / period))
+        wave = np.sign(wave) * np.sign(
+            np.sin((xx * np.sin(angle) - yy * np.cos(angle)) * 2 * np.pi / period)
+        )
     img = img + wave[..., None] * rng.uniform(5, 20)
     img = img + rng.normal(0, 6, size=img.shape)
     return img
@@ -49,8 +51,9 @@ def _shape_mask(rng, label, size, cx, cy, radius):
 
 
 def _polygons(mask):
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
     polys = [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= 3]
     return polys
 
@@ -80,7 +83,7 @@ def _make_image(rng, size, with_crowd):
     if with_crowd:
         label = int(rng.integers(len(CLASSES)))
         crowd_mask = np.zeros((size, size), bool)
-        x0, y0 = rng.uniform(0, size * 0.6, size=2)
+        x0, _y0 = rng.uniform(0, size * 0.6, size=2)
         color = rng.uniform(0, 255, size=3)
         for _ in range(8):
             cx, cy = x0 + rng.uniform(0, size * 0.35, size=2)
@@ -92,7 +95,7 @@ def _make_image(rng, size, with_crowd):
     annotations = []
     for i, (label, full) in enumerate(objects):
         visible = full.copy()
-        for _, later in objects[i + 1:]:
+        for _, later in objects[i + 1 :]:
             visible &= ~later
         if crowd is not None:
             visible &= ~crowd[1]
@@ -101,13 +104,27 @@ def _make_image(rng, size, with_crowd):
         polys = _polygons(visible)
         if not polys:
             continue
-        annotations.append(dict(category_id=label + 1, bbox=_bbox(visible),
-                                area=float(visible.sum()), segmentation=polys, iscrowd=0))
+        annotations.append(
+            dict(
+                category_id=label + 1,
+                bbox=_bbox(visible),
+                area=float(visible.sum()),
+                segmentation=polys,
+                iscrowd=0,
+            )
+        )
     if crowd is not None and crowd[1].sum() > 0:
         rle = mask_utils.encode(np.asfortranarray(crowd[1].astype(np.uint8)))
         rle['counts'] = rle['counts'].decode('ascii')
-        annotations.append(dict(category_id=crowd[0] + 1, bbox=_bbox(crowd[1]),
-                                area=float(crowd[1].sum()), segmentation=rle, iscrowd=1))
+        annotations.append(
+            dict(
+                category_id=crowd[0] + 1,
+                bbox=_bbox(crowd[1]),
+                area=float(crowd[1].sum()),
+                segmentation=rle,
+                iscrowd=1,
+            )
+        )
     img = np.clip(img, 0, 255).astype(np.uint8)
     return img, annotations
 
@@ -128,8 +145,11 @@ def generate_split(root, split, num_images, size=192, seed=0):
         for ann in anns:
             ann.update(id=len(annotations) + 1, image_id=image_id)
             annotations.append(ann)
-    coco = dict(images=images, annotations=annotations,
-                categories=[dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)])
+    coco = dict(
+        images=images,
+        annotations=annotations,
+        categories=[dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)],
+    )
     ann_file = osp.join(root, 'annotations', f'instances_{split}.json')
     with open(ann_file, 'w') as f:
         json.dump(coco, f)

@@ -15,6 +15,7 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
     for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
         os.environ[var] = '1'
     import torch
+
     torch.set_num_threads(1)
 
 
@@ -22,6 +23,7 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
 def demo_root(tmp_path_factory):
     """A small copy of the demo set (same generator as the README demo)."""
     from mmlight.demo_data import generate
+
     root = str(tmp_path_factory.mktemp('demo'))
     generate(root, num_train=16, num_val=8, size=96, seed=0)
     return root + '/'

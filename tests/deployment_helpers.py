@@ -2,6 +2,7 @@
 demo images and open score priors (an untrained detector that detects something to compare),
 the demo images they run on, and mmdet's configs of other detector types on mmlight
 backbones."""
+
 import os.path as osp
 
 import mmcv
@@ -80,8 +81,14 @@ def open_score_priors(detector):
 
 
 # the score layers of the dense heads (RetinaNet, FCOS, ATSS, RTMDet, YOLOX)
-DENSE_SCORE_LAYERS = ('retina_cls', 'conv_cls', 'atss_cls', 'rtm_cls', 'multi_level_conv_cls',
-                      'multi_level_conv_obj')
+DENSE_SCORE_LAYERS = (
+    'retina_cls',
+    'conv_cls',
+    'atss_cls',
+    'rtm_cls',
+    'multi_level_conv_cls',
+    'multi_level_conv_obj',
+)
 
 
 def _convs(module):
@@ -96,8 +103,9 @@ def demo_images(demo_root):
     generator = torch.Generator().manual_seed(0)
     images = []
     for index, (height, width) in enumerate(SIZES):
-        image = mmcv.imresize(mmcv.imread(osp.join(demo_root, 'val', f'{index + 1:06d}.png')),
-                              (width, height))
+        image = mmcv.imresize(
+            mmcv.imread(osp.join(demo_root, 'val', f'{index + 1:06d}.png')), (width, height)
+        )
         image = torch.from_numpy(image).permute(2, 0, 1).int()
         noise = torch.randint(-24, 25, image.shape, generator=generator)
         images.append((image + noise).clamp(0, 255).to(torch.uint8))
@@ -143,10 +151,14 @@ MMDET_DETECTORS = {
 }
 SWAPPED_BACKBONES = {
     'ghostnet': (dict(type='GhostNet', widen_factor=1.0, out_indices=(1, 2, 3)), [40, 112, 160]),
-    'ghostnet_4_levels': (dict(type='GhostNet', widen_factor=1.0, out_indices=(0, 1, 2, 3)),
-                          [24, 40, 112, 160]),
-    'shufflenetv2': (dict(type='ShuffleNetV2', widen_factor=1.0, out_indices=(1, 2, 3)),
-                     [116, 232, 464]),
+    'ghostnet_4_levels': (
+        dict(type='GhostNet', widen_factor=1.0, out_indices=(0, 1, 2, 3)),
+        [24, 40, 112, 160],
+    ),
+    'shufflenetv2': (
+        dict(type='ShuffleNetV2', widen_factor=1.0, out_indices=(1, 2, 3)),
+        [116, 232, 464],
+    ),
 }
 KINDS = dict(yolox_tiny='yolox', cascade_rcnn='cascade')
 
@@ -169,6 +181,7 @@ def mmdet_detector_cfg(name):
 
 def as_outputs(pred_instances):
     """A dumped prediction as a runner's outputs."""
-    dets = np.concatenate([pred_instances['bboxes'].numpy(),
-                           pred_instances['scores'].numpy()[:, None]], axis=1)
+    dets = np.concatenate(
+        [pred_instances['bboxes'].numpy(), pred_instances['scores'].numpy()[:, None]], axis=1
+    )
     return dict(dets=dets, labels=pred_instances['labels'].numpy())

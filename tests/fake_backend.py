@@ -1,6 +1,7 @@
 """A deployment backend in one module, as a new runtime would be added: its model file holds
 fixed detections (a .npz), which its runner returns for any image of the model's size. The
 backend-table tests register it with one line."""
+
 import numpy as np
 
 from mmlight.deployment.backends.base import Backend, DetectorRunner
@@ -22,8 +23,12 @@ class FixedDetectionsRunner(DetectorRunner):
 
 
 def convert(onnx_file, out_file, precision='fp16', calibration=None, metadata=None):
-    np.savez(out_file, dets=np.array([[1.0, 2.0, 30.0, 40.0, 0.9]], np.float32),
-             labels=np.array([2]), input_shape=np.array([1, 3, 64, 64]))
+    np.savez(
+        out_file,
+        dets=np.array([[1.0, 2.0, 30.0, 40.0, 0.9]], np.float32),
+        labels=np.array([2]),
+        input_shape=np.array([1, 3, 64, 64]),
+    )
     return out_file
 
 
@@ -31,9 +36,15 @@ def profile(model_file, image, iters=3, precision=None):
     runner = FixedDetectionsRunner(model_file, precision)
     for _ in range(iters + 1):
         runner(image)
-    return [(('dets', ), 'Constant', 0.0)], 0.0
+    return [(('dets',), 'Constant', 0.0)], 0.0
 
 
-BACKEND = Backend(name='fake', suffix='.npz', precisions=('fp16', 'fp32'),
-                  runner=FixedDetectionsRunner, convert=convert, profile=profile,
-                  requires=('numpy', ))
+BACKEND = Backend(
+    name='fake',
+    suffix='.npz',
+    precisions=('fp16', 'fp32'),
+    runner=FixedDetectionsRunner,
+    convert=convert,
+    profile=profile,
+    requires=('numpy',),
+)

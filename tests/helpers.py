@@ -1,6 +1,7 @@
 """What the test files share: tiny configs on the demo set, running tools as a user does, free
 ports, reference comparisons and recipe tables. Test files import from here, never from each
 other."""
+
 import copy
 import glob
 import json
@@ -59,8 +60,9 @@ def _shrink_pipeline(pipeline, size):
             transform['img_scale'] = size
 
 
-def tiny_config(cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_images=2,
-                save_checkpoint=True):
+def tiny_config(
+    cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_images=2, save_checkpoint=True
+):
     """One short epoch on a few demo images, then one evaluation: enough to run every part of
     a config (model, pipeline, loss, optimizer, evaluator) in seconds on a CPU.
     ``save_checkpoint=False``: no checkpoint file (several seconds for the large models)."""
@@ -78,8 +80,11 @@ def tiny_config(cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_i
         if 'num_classes' in node:
             node['num_classes'] = len(CLASSES)
     metainfo = dict(classes=CLASSES)
-    for split, loader_key in (('train', 'train_dataloader'), ('val', 'val_dataloader'),
-                              ('val', 'test_dataloader')):
+    for split, loader_key in (
+        ('train', 'train_dataloader'),
+        ('val', 'val_dataloader'),
+        ('val', 'test_dataloader'),
+    ):
         loader = cfg[loader_key]
         loader.batch_size = 2
         loader.num_workers = 0
@@ -87,9 +92,13 @@ def tiny_config(cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_i
         if loader.dataset.get('type') == 'RepeatDataset':
             loader.dataset.times = 1
         for dataset in _datasets(loader.dataset):
-            dataset.update(data_root=demo_root, ann_file=f'annotations/instances_{split}.json',
-                           data_prefix=dict(img=f'{split}/'), metainfo=metainfo,
-                           indices=num_images)
+            dataset.update(
+                data_root=demo_root,
+                ann_file=f'annotations/instances_{split}.json',
+                data_prefix=dict(img=f'{split}/'),
+                metainfo=metainfo,
+                indices=num_images,
+            )
             if 'filter_cfg' in dataset:
                 dataset.filter_cfg = dict(filter_empty_gt=True, min_size=1)
             _shrink_pipeline(dataset.get('pipeline'), size)
@@ -134,8 +143,14 @@ def run_tool(args, timeout=900, env=None):
     """Run a tools/ script (or torchrun) the way a user does, from the repository root."""
     full_env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable] + args, cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )
     return proc
 
 
@@ -177,6 +192,7 @@ HORNET_RECIPES = {
 def mmdet_config(*parts):
     """A config file shipped inside the installed mmdet package."""
     import mmdet
+
     return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', *parts)
 
 
@@ -188,11 +204,11 @@ def retinanet_cfg(demo_root, work_dir, max_iters):
     cfg.model = retina.model
     cfg.model.backbone = dict(type='GhostNet', widen_factor=0.5, out_indices=(1, 2, 3))
     cfg.model.neck.update(in_channels=[20, 56, 80], out_channels=32, start_level=0)
-    cfg.model.bbox_head.update(in_channels=32, feat_channels=32, stacked_convs=1,
-                               num_classes=3)
+    cfg.model.bbox_head.update(in_channels=32, feat_channels=32, stacked_convs=1, num_classes=3)
     cfg = tiny_config(cfg, demo_root, work_dir, num_images=8)
     cfg.train_dataloader.dataset.pipeline = [
-        p for p in cfg.train_dataloader.dataset.pipeline if p['type'] != 'RandomFlip']
+        p for p in cfg.train_dataloader.dataset.pipeline if p['type'] != 'RandomFlip'
+    ]
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=1000)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=2, by_epoch=False)
     cfg.log_processor = dict(by_epoch=False, window_size=1)

@@ -1,5 +1,6 @@
 """The analysis tools users expect: FLOPs of any config, mmdet's DetInferencer on an mmlight
 config, and the picture of predictions vs ground truth."""
+
 import json
 import os
 import os.path as osp
@@ -37,19 +38,37 @@ def test_flops_of_every_detector_type(config):
 
 
 def test_get_flops_tool_and_its_errors(tmp_path):
-    proc = run_tool(['tools/analysis/get_flops.py', 'configs/faster_rcnn_ghostnet_fpn_1x.py',
-                     '--shape', '128', '160'])
+    proc = run_tool(
+        [
+            'tools/analysis/get_flops.py',
+            'configs/faster_rcnn_ghostnet_fpn_1x.py',
+            '--shape',
+            '128',
+            '160',
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert '| detector |' in proc.stdout and '| backbone | 2.67 |' in proc.stdout
+    assert '| detector |' in proc.stdout
+    assert '| backbone | 2.67 |' in proc.stdout
     # --cfg-options reaches the model: the dense YOLOv4 neck + head cost over 3x the depthwise
-    proc = run_tool(['tools/analysis/get_flops.py', 'configs/yolov4_ghostnet_416.py', '--shape',
-                     '96', '96', '--cfg-options', 'model.neck.use_depthwise=False',
-                     'model.bbox_head.use_depthwise=False'])
+    proc = run_tool(
+        [
+            'tools/analysis/get_flops.py',
+            'configs/yolov4_ghostnet_416.py',
+            '--shape',
+            '96',
+            '96',
+            '--cfg-options',
+            'model.neck.use_depthwise=False',
+            'model.bbox_head.use_depthwise=False',
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(row for row in proc.stdout.splitlines() if row.startswith('| detector |'))
     dense_params, dense_gflops = [float(v) for v in line.split('|')[2:4]]
-    depthwise = detector_complexity(osp.join(ROOT, 'configs', 'yolov4_ghostnet_416.py'),
-                                    (96, 96))['detector']
+    depthwise = detector_complexity(osp.join(ROOT, 'configs', 'yolov4_ghostnet_416.py'), (96, 96))[
+        'detector'
+    ]
     assert dense_params > 3 * depthwise['params'] / 1e6
     assert dense_gflops > 3 * depthwise['flops'] / 1e9
     not_a_detector = tmp_path / 'nothing.py'
@@ -78,9 +97,14 @@ def demo_checkpoint(demo_root, tmp_path):
     # what mmengine's Runner saves: the message hub's HistoryBuffers and numpy values too
     hub = MessageHub.get_instance('analysis_tools_test')
     hub.update_scalar('train/loss', 1.5)
-    torch.save({'state_dict': model.state_dict(), 'message_hub': hub.state_dict(),
-                'meta': {'dataset_meta': {'classes': CLASSES}, 'seed': np.int64(0)}},
-               checkpoint)
+    torch.save(
+        {
+            'state_dict': model.state_dict(),
+            'message_hub': hub.state_dict(),
+            'meta': {'dataset_meta': {'classes': CLASSES}, 'seed': np.int64(0)},
+        },
+        checkpoint,
+    )
     return config, checkpoint
 
 
@@ -88,6 +112,7 @@ def test_det_inferencer_runs_an_mmlight_config(demo_checkpoint, demo_root, tmp_p
     """mmlight.apis: DetInferencer (mmdet's, reading the Runner checkpoint through the
     allow-list) returns what init_detector + inference_detector return."""
     from mmlight.apis import DetInferencer, inference_detector, init_detector
+
     config, checkpoint = demo_checkpoint
     image = osp.join(demo_root, 'val', '000001.png')
     assert osp.isfile(image)
@@ -99,12 +124,23 @@ def test_det_inferencer_runs_an_mmlight_config(demo_checkpoint, demo_root, tmp_p
     # the same detections as the model's own predict path
     expected = inference_detector(detector, image)
     assert len(prediction['scores']) == len(expected.pred_instances) > 0
-    np.testing.assert_allclose(prediction['bboxes'],
-                               expected.pred_instances.bboxes.numpy(), atol=1e-3)
+    np.testing.assert_allclose(
+        prediction['bboxes'], expected.pred_instances.bboxes.numpy(), atol=1e-3
+    )
     assert set(prediction['labels']) <= set(range(len(CLASSES)))
     # and the command line that wraps it writes the picture
-    proc = run_tool(['tools/analysis/image_demo.py', config, checkpoint, image, '--out-dir',
-                     str(tmp_path / 'out'), '--score-thr', '0.0'])
+    proc = run_tool(
+        [
+            'tools/analysis/image_demo.py',
+            config,
+            checkpoint,
+            image,
+            '--out-dir',
+            str(tmp_path / 'out'),
+            '--score-thr',
+            '0.0',
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f'{image}: {len(expected.pred_instances)} detections' in proc.stdout
     assert cv2.imread(str(tmp_path / 'out' / 'vis' / '000001.png')) is not None
@@ -113,13 +149,27 @@ def test_det_inferencer_runs_an_mmlight_config(demo_checkpoint, demo_root, tmp_p
 def test_show_predictions_writes_a_grid_png(demo_checkpoint, tmp_path):
     config, checkpoint = demo_checkpoint
     out = str(tmp_path / 'grid.png')
-    proc = run_tool(['tools/analysis/show_predictions.py', config, checkpoint, '--out', out,
-                     '--num', '3', '--columns', '2', '--score-thr', '0.05'])
+    proc = run_tool(
+        [
+            'tools/analysis/show_predictions.py',
+            config,
+            checkpoint,
+            '--out',
+            out,
+            '--num',
+            '3',
+            '--columns',
+            '2',
+            '--score-thr',
+            '0.05',
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert osp.abspath(out) in proc.stdout
     grid = cv2.imread(out)
     # two columns of (ground truth | predictions) panels, two rows (3 images, 1 blank)
-    assert grid.shape[1] >= 4 * 96 and grid.shape[0] >= 2 * 96
+    assert grid.shape[1] >= 4 * 96
+    assert grid.shape[0] >= 2 * 96
     assert grid.std() > 10  # a picture, not a blank page
 
 
@@ -128,6 +178,7 @@ def test_inference_benchmark_runtimes_compute_the_same_detections():
     same detections; unknown names are refused."""
     from mmlight.analysis.inference import benchmark_config, inference_fns
     from mmlight.apis import init_detector, resolve_config
+
     detector = init_detector(resolve_config('yolov4_ghostnet_416'))
     detector.test_cfg.score_thr = 0.0  # keep every box of the random weights
     fns = inference_fns(detector, (128, 160), ['eager', 'eager_fused'])
@@ -148,6 +199,7 @@ def test_random_weights_are_one_draw_in_every_process():
     without one, the weights come from the caller's generator."""
     from mmlight.analysis.inference import RANDOM_WEIGHTS_SEED
     from mmlight.apis import init_detector, resolve_config
+
     config = resolve_config('yolov4_ghostnet_416')
     torch.manual_seed(123)
     expected_next = torch.rand(1)
@@ -172,21 +224,34 @@ def test_eager_breakdown_times_each_part_of_a_two_stage_detector():
     from mmlight.analysis.inference import random_image
     from mmlight.analysis.profile import OTHER, eager_breakdown
     from mmlight.apis import init_detector, resolve_config
+
     detector = init_detector(resolve_config('faster_rcnn_shufflenetv2_fpn_1x'))
     breakdown = eager_breakdown(detector, random_image((128, 160)), iters=1)
-    assert list(breakdown) == ['backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
-                               'roi_head.bbox_head', OTHER]
+    assert list(breakdown) == [
+        'backbone',
+        'neck',
+        'rpn_head',
+        'roi_head.bbox_roi_extractor',
+        'roi_head.bbox_head',
+        OTHER,
+    ]
     assert all(seconds > 0 for seconds in breakdown.values()), breakdown
-    assert not any(module._forward_hooks or module._forward_pre_hooks
-                   for module in detector.modules())
+    assert not any(
+        module._forward_hooks or module._forward_pre_hooks for module in detector.modules()
+    )
 
 
 def test_runtime_node_names_trace_back_to_exported_modules():
     """The names onnxruntime's and OpenVINO's optimisations give the nodes they rewrite still
     lead to the module the node was exported from; the layout reorders they add lead to none."""
     from mmlight.analysis.profile import ADDED, _exported_part
-    parts = {'node_Conv_3': 'backbone', 'relu_4': 'neck', 'node_MatMul_16': 'backbone',
-             'node_linear': 'roi_head.bbox_head'}
+
+    parts = {
+        'node_Conv_3': 'backbone',
+        'relu_4': 'neck',
+        'node_MatMul_16': 'backbone',
+        'node_linear': 'roi_head.bbox_head',
+    }
     assert _exported_part(parts, 'node_Conv_3') == 'backbone'
     assert _exported_part(parts, 'relu_4_nchwc') == 'neck'
     assert _exported_part(parts, 'node_MatMul_16/MatMulAddFusion') == 'backbone'
@@ -203,22 +268,27 @@ def test_breakdown_sums_nodes_per_module_and_operator():
     the time outside the kernels is its own row, and where the counters add up to more than
     the wall-clock time there is no such row."""
     from mmlight.analysis.profile import ADDED, BETWEEN, OTHER, _breakdown
+
     parts = {'node_Conv_3': 'backbone', 'node_Conv_4': 'neck', 'node_nms': OTHER}
-    nodes = [(('Multiply_9', 'node_Conv_3'), 'Convolution i8', 0.4),
-             (('node_Conv_4', 'node_Conv_3'), 'Convolution i8', 0.2),
-             (('node_nms', ), 'NonMaxSuppression f32', 0.1),
-             (('Reorder_1', ), 'Reorder f32', 0.1)] * 2
+    nodes = [
+        (('Multiply_9', 'node_Conv_3'), 'Convolution i8', 0.4),
+        (('node_Conv_4', 'node_Conv_3'), 'Convolution i8', 0.2),
+        (('node_nms',), 'NonMaxSuppression f32', 0.1),
+        (('Reorder_1',), 'Reorder f32', 0.1),
+    ] * 2
     result = _breakdown(parts, nodes, total_seconds=2.0, iters=2)
-    assert result['module'] == pytest.approx({'backbone': 0.4, 'neck': 0.2, OTHER: 0.1,
-                                              ADDED: 0.1, BETWEEN: 0.2})
-    assert result['operator'] == pytest.approx({'Convolution i8': 0.6,
-                                                'NonMaxSuppression f32': 0.1,
-                                                'Reorder f32': 0.1, BETWEEN: 0.2})
-    assert list(result['operator'])[0] == 'Convolution i8'
+    assert result['module'] == pytest.approx(
+        {'backbone': 0.4, 'neck': 0.2, OTHER: 0.1, ADDED: 0.1, BETWEEN: 0.2}
+    )
+    assert result['operator'] == pytest.approx(
+        {'Convolution i8': 0.6, 'NonMaxSuppression f32': 0.1, 'Reorder f32': 0.1, BETWEEN: 0.2}
+    )
+    assert next(iter(result['operator'])) == 'Convolution i8'
     assert result['nodes'] == {'backbone': 1, 'neck': 1, OTHER: 1, ADDED: 1}
     assert result['wall'] == pytest.approx(1.0)
     overlapping = _breakdown(parts, nodes, total_seconds=1.0, iters=2)
-    assert BETWEEN not in overlapping['module'] and BETWEEN not in overlapping['operator']
+    assert BETWEEN not in overlapping['module']
+    assert BETWEEN not in overlapping['operator']
 
 
 # a detector the ONNX path does not cover: RTMDet-Ins has post-processing of its own
@@ -230,21 +300,43 @@ def test_inference_benchmark_profile_prints_where_the_time_goes():
     onnxruntime and in OpenVINO int8 (each executed node traced back to the module it was
     exported from), and each runtime's operator types, with their shares; a detector without an
     ONNX path is skipped by name."""
-    proc = run_tool(['tools/analysis/benchmark_inference.py', 'yolov4_ghostnet_416',
-                     RTMDET_INS, '--shape', '128', '160', '--iters', '1', '--profile',
-                     '--runtimes', 'eager', 'onnxruntime', 'openvino_int8'])
+    proc = run_tool(
+        [
+            'tools/analysis/benchmark_inference.py',
+            'yolov4_ghostnet_416',
+            RTMDET_INS,
+            '--shape',
+            '128',
+            '160',
+            '--iters',
+            '1',
+            '--profile',
+            '--runtimes',
+            'eager',
+            'onnxruntime',
+            'openvino_int8',
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     # a detector the ONNX path does not cover is named and skipped
-    assert (f'{RTMDET_INS}: not profiled: DeployableDetector: the ONNX path does not export '
-            'RTMDetInsSepBNHead') in out
+    assert (
+        f'{RTMDET_INS}: not profiled: DeployableDetector: the ONNX path does not export '
+        'RTMDetInsSepBNHead'
+    ) in out
     out = out.split(f'{RTMDET_INS}: not profiled')[0]
     assert 'yolov4_ghostnet_416 at 128x160: seconds per image (share)' in out
-    titles = ['eager', 'onnxruntime by module', 'onnxruntime by operator type',
-              'onnxruntime nodes', 'openvino_int8 by module', 'openvino_int8 by operator type',
-              'openvino_int8 nodes']
+    titles = [
+        'eager',
+        'onnxruntime by module',
+        'onnxruntime by operator type',
+        'onnxruntime nodes',
+        'openvino_int8 by module',
+        'openvino_int8 by operator type',
+        'openvino_int8 nodes',
+    ]
     sections = {}
-    for title, following in zip(titles, titles[1:] + [None]):
+    for title, following in zip(titles, [*titles[1:], None], strict=False):
         section = out.split(f'\n  {title}:')[1]
         sections[title] = section.split(f'\n  {following}:')[0] if following else section
 
@@ -254,25 +346,33 @@ def test_inference_benchmark_profile_prints_where_the_time_goes():
     parts = ('backbone', 'neck', 'bbox_head', 'other (pre/post-processing)')
     # every module has its row, however small its share (a share is timing: not compared)
     eager = {' '.join(row[:-2]): float(row[-2]) for row in rows('eager')}
-    assert set(parts) <= set(eager) and eager['backbone'] > 0, sections['eager']
+    assert set(parts) <= set(eager), sections['eager']
+    assert eager['backbone'] > 0, sections['eager']
     for title in ('onnxruntime by module', 'openvino_int8 by module'):
         # name, seconds, share, executed nodes: nodes traced to each module and to the rest
-        nodes = {' '.join(row[:-3]): int(row[-1]) for row in rows(title)
-                 if not row[-1].endswith('%')}
+        nodes = {
+            ' '.join(row[:-3]): int(row[-1]) for row in rows(title) if not row[-1].endswith('%')
+        }
         assert all(nodes.get(part, 0) > 0 for part in parts), (title, sections[title])
     for runtime in ('onnxruntime', 'openvino_int8'):
         # most executed nodes trace back to the exported graph, not to what the runtime made
-        executed, traced, processing, added = map(int, re.match(
-            r" (\d+) executed, (\d+) traced to the detector's modules, (\d+) to its "
-            r'pre/post-processing, (\d+) added by the runtime', sections[f'{runtime} nodes']
-        ).groups())
+        executed, traced, processing, added = map(
+            int,
+            re.match(
+                r" (\d+) executed, (\d+) traced to the detector's modules, (\d+) to its "
+                r'pre/post-processing, (\d+) added by the runtime',
+                sections[f'{runtime} nodes'],
+            ).groups(),
+        )
         assert traced + processing + added == executed
-        assert traced > added and processing > 0, sections[f'{runtime} nodes']
+        assert traced > added, sections[f'{runtime} nodes']
+        assert processing > 0, sections[f'{runtime} nodes']
         # the operator types, largest first; the small ones in one line
         operators = rows(f'{runtime} by operator type')
         named = [row for row in operators if not row[0].startswith(('other', '('))]
         seconds = [float(row[-2]) for row in named]
-        assert seconds == sorted(seconds, reverse=True) and seconds[0] > 0
+        assert seconds == sorted(seconds, reverse=True)
+        assert seconds[0] > 0
         assert operators[-1][1] == 'more,', operators
     # onnxruntime's ONNX operators; OpenVINO's layers with the precision they ran in
     assert 'Conv' in [row[0] for row in rows('onnxruntime by operator type')]
@@ -288,7 +388,8 @@ def test_without_openvino_the_benchmark_and_the_other_backends_still_run(tmp_pat
     # a None entry in sys.modules makes `import openvino` fail and find_spec report no module,
     # as where the packages are not installed
     (blocker / 'sitecustomize.py').write_text(
-        "import sys\nsys.modules.update(openvino=None, nncf=None)\n")
+        "import sys\nsys.modules.update(openvino=None, nncf=None)\n"
+    )
     env = {'PYTHONPATH': os.pathsep.join([str(blocker), ROOT])}
     # what the benchmark tool does with its default runtimes, in one process
     script = f"""
@@ -312,8 +413,10 @@ except ImportError as err:
     assert 'runtimes: eager eager_fused onnxruntime\n' in proc.stdout
     for runtime in ('eager', 'eager_fused', 'onnxruntime'):
         assert f'ran {runtime}' in proc.stdout, proc.stdout
-    assert ('refused: the OpenVINO backend needs the openvino package: pip install openvino'
-            in proc.stdout), proc.stdout
+    assert (
+        'refused: the OpenVINO backend needs the openvino package: pip install openvino'
+        in proc.stdout
+    ), proc.stdout
 
 
 def test_inference_benchmark_rows_hold_every_runtime_and_the_precision_peaks(tmp_path):
@@ -322,20 +425,36 @@ def test_inference_benchmark_rows_hold_every_runtime_and_the_precision_peaks(tmp
     achieved-of-peak table and the plot; a second run with the same JSON measures nothing."""
     out_json, plot = str(tmp_path / 'rows.json'), str(tmp_path / 'plot.png')
     runtimes = ['eager', 'onnxruntime', 'openvino_fp32', 'openvino_bf16', 'openvino_int8']
-    args = ['tools/analysis/benchmark_inference.py', 'yolov4_ghostnet_416', '--shape', '128',
-            '160', '--iters', '1', '--json', out_json, '--plot', plot, '--runtimes', *runtimes]
+    args = [
+        'tools/analysis/benchmark_inference.py',
+        'yolov4_ghostnet_416',
+        '--shape',
+        '128',
+        '160',
+        '--iters',
+        '1',
+        '--json',
+        out_json,
+        '--plot',
+        plot,
+        '--runtimes',
+        *runtimes,
+    ]
     proc = run_tool(args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out_json) as f:
-        (row, ) = json.load(f)
+        (row,) = json.load(f)
     for runtime in runtimes:
-        assert row[f'{runtime}_s'] > 0 and row[f'{runtime}_peak_mib'] >= 0, runtime
+        assert row[f'{runtime}_s'] > 0, runtime
+        assert row[f'{runtime}_peak_mib'] >= 0, runtime
     assert set(row['peak_gflops']) >= {'fp32', 'bf16'}
     assert all(value > 0 for value in row['peak_gflops'].values())
     assert 'matrix-product peak (GFLOP/s): fp32' in proc.stdout
     assert '| openvino_int8 (s) |' in proc.stdout
     achieved = proc.stdout.split('Achieved GFLOP/s')[1]
-    assert '| yolov4_ghostnet_416 | 128x160 | ' in achieved and '%)' in achieved
+    assert '| yolov4_ghostnet_416 | 128x160 | ' in achieved
+    assert '%)' in achieved
     assert cv2.imread(plot) is not None
     proc = run_tool(args)
-    assert proc.returncode == 0 and 'matrix-product peak (GFLOP/s)' not in proc.stdout
+    assert proc.returncode == 0
+    assert 'matrix-product peak (GFLOP/s)' not in proc.stdout

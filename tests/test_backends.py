@@ -1,5 +1,6 @@
 """The deployment backend table: every tool takes its backends, precisions and defaults from it,
 and a backend added as one module and one line of the table reaches all of them."""
+
 import contextlib
 import io
 import runpy
@@ -22,8 +23,12 @@ from tests.helpers import ROOT
 
 pytestmark = pytest.mark.quick
 
-TOOLS = ('tools/deployment/export_onnx.py', 'tools/deployment/evaluate.py',
-         'tools/analysis/image_demo.py', 'tools/analysis/benchmark_inference.py')
+TOOLS = (
+    'tools/deployment/export_onnx.py',
+    'tools/deployment/evaluate.py',
+    'tools/analysis/image_demo.py',
+    'tools/analysis/benchmark_inference.py',
+)
 
 
 @pytest.fixture
@@ -45,29 +50,47 @@ def test_the_table_lists_each_backend_with_its_file_and_precisions():
     assert backend_names() == ['onnxruntime', 'openvino']
     onnxruntime, openvino = get_backend('onnxruntime'), get_backend('openvino')
     assert (onnxruntime.suffix, onnxruntime.precisions, onnxruntime.default_precision) == (
-        '.onnx', ('fp32', ), 'fp32')
+        '.onnx',
+        ('fp32',),
+        'fp32',
+    )
     assert (openvino.suffix, openvino.precisions, openvino.calibrated) == (
-        '.xml', ('fp32', 'bf16', 'int8'), ('int8', ))
-    assert openvino.file_precision('bf16') == 'fp32' and openvino.file_precision('int8') == 'int8'
+        '.xml',
+        ('fp32', 'bf16', 'int8'),
+        ('int8',),
+    )
+    assert openvino.file_precision('bf16') == 'fp32'
+    assert openvino.file_precision('int8') == 'int8'
     assert all_precisions() == ['fp32', 'bf16', 'int8']
-    assert [r.label for r in runtimes()] == ['onnxruntime', 'openvino_fp32', 'openvino_bf16',
-                                             'openvino_int8']
+    assert [r.label for r in runtimes()] == [
+        'onnxruntime',
+        'openvino_fp32',
+        'openvino_bf16',
+        'openvino_int8',
+    ]
     assert Runtime('openvino', 'int8') in runtimes()
 
 
 def test_an_unknown_backend_or_precision_is_refused_by_name():
-    with pytest.raises(ValueError, match=r"unknown backend 'tensorrt'; valid choices: "
-                                         r"\['onnxruntime', 'openvino'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown backend 'tensorrt'; valid choices: "
+        r"\['onnxruntime', 'openvino'\]",
+    ):
         get_backend('tensorrt')
     assert get_backend('openvino').check_precision(None) is None
-    with pytest.raises(ValueError, match=r'the onnxruntime backend runs fp32, not precision '
-                                         r"'bf16'"):
+    with pytest.raises(
+        ValueError,
+        match=r'the onnxruntime backend runs fp32, not precision '
+        r"'bf16'",
+    ):
         get_backend('onnxruntime').check_precision('bf16')
 
 
 def test_a_table_entry_that_is_not_its_backend_is_refused(monkeypatch):
-    monkeypatch.setitem(backends.BACKENDS, 'copy', 'mmlight.deployment.backends.onnxruntime:'
-                                                   'BACKEND')
+    monkeypatch.setitem(
+        backends.BACKENDS, 'copy', 'mmlight.deployment.backends.onnxruntime:BACKEND'
+    )
     with pytest.raises(TypeError, match=r"entry 'copy' .* is not a Backend named 'copy'"):
         get_backend('copy')
 
@@ -89,17 +112,23 @@ def test_a_backend_added_in_one_module_reaches_every_tool(fake_backend, monkeypa
     assert outputs['labels'].tolist() == [2]
     with pytest.raises(ValueError, match=r'exported for height 64 \(no --dynamic\)'):
         runner(np.zeros((1, 3, 32, 64), np.float32))
-    with pytest.raises(ValueError, match=r"the fake backend runs fp16/fp32, not precision "
-                                         r"'int8'"):
+    with pytest.raises(
+        ValueError,
+        match=r"the fake backend runs fp16/fp32, not precision "
+        r"'int8'",
+    ):
         load_runner('fake', model, 'int8')
 
 
 def test_the_benchmark_converts_and_runs_every_runtime_of_a_new_backend(fake_backend, tmp_path):
     from mmlight.analysis.inference import inference_fns, model_file, prepare_models
+
     onnx_file = str(tmp_path / 'detector.onnx')
     written = prepare_models(onnx_file, (64, 64), ['eager', 'fake_fp16', 'fake_fp32'])
-    assert written == [model_file(onnx_file, Runtime('fake', 'fp16')),
-                       model_file(onnx_file, Runtime('fake', 'fp32'))]
+    assert written == [
+        model_file(onnx_file, Runtime('fake', 'fp16')),
+        model_file(onnx_file, Runtime('fake', 'fp32')),
+    ]
     assert written[0].endswith('detector.fake.fp16.npz')
     fns = inference_fns(None, (64, 64), ['fake_fp16', 'fake_fp32'], onnx_file)
     assert [fn()['labels'].tolist() for fn in fns.values()] == [[2], [2]]

@@ -1,6 +1,7 @@
 """The deployment tools end to end: export_onnx.py + evaluate.py give tools/test.py's AP and
 detections; with OpenVINO, BF16 and INT8 keep a trained detector's AP and INT8 runs quantized;
 the image demo draws a deployed model's detections."""
+
 import os.path as osp
 import pickle
 
@@ -27,6 +28,7 @@ def test_tools_export_and_evaluate_like_tools_test(demo_root, tmp_path):
     original-image coordinates (the test pipeline resizes the 96 x 96 demo images to
     128 x 128, so boxes are scaled back)."""
     from tests.helpers import tiny_config
+
     source = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ghostnetv2_fpn_1x.py'))
     cfg = tiny_config(source, demo_root, str(tmp_path), size=(128, 128), num_images=8)
     cfg.model.test_cfg = source.model.test_cfg
@@ -37,8 +39,10 @@ def test_tools_export_and_evaluate_like_tools_test(demo_root, tmp_path):
     # here as an unexplained detection (tests/test_export_parity.py compares stage by stage)
     detector = tiny_detector_from_cfg(cfg, demo_root, drop_blocks=False)
     checkpoint = str(tmp_path / 'detector.pth')
-    torch.save(dict(state_dict=detector.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=CLASSES))), checkpoint)
+    torch.save(
+        dict(state_dict=detector.state_dict(), meta=dict(dataset_meta=dict(classes=CLASSES))),
+        checkpoint,
+    )
     onnx_file = str(tmp_path / 'detector.onnx')
     proc = run_tool(['tools/deployment/export_onnx.py', config, checkpoint, '--out', onnx_file])
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -60,7 +64,8 @@ def test_tools_export_and_evaluate_like_tools_test(demo_root, tmp_path):
         dumped_torch = pickle.load(f)
     assert len(dumped_torch) == len(dumped_onnx) == 8
     for ours, theirs in zip(dumped_onnx, dumped_torch, strict=True):
-        assert ours['img_id'] == theirs['img_id'] and ours['ori_shape'] == (96, 96)
+        assert ours['img_id'] == theirs['img_id']
+        assert ours['ori_shape'] == (96, 96)
         expected = Detections.from_instances(InstanceData(**theirs['pred_instances']))
         assert_same_detections(expected, as_outputs(ours['pred_instances']), cfg.model.test_cfg)
 
@@ -79,14 +84,20 @@ def trained_demo_checkpoint(work_dir):
     """The demo Faster R-CNN trained from scratch (seeded) on TRAINED_IMAGES demo images, its
     config pointed at them for training, validation and test, and the checkpoint."""
     from mmlight.demo_data import generate
+
     demo_root = osp.join(work_dir, 'data') + '/'
     generate(demo_root, num_train=TRAINED_IMAGES, num_val=1, size=96, seed=1)
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'faster_rcnn_ghostnet_fpn_demo.py'))
-    for split, loader in (('train', 'train_dataloader'), ('train', 'val_dataloader'),
-                          ('train', 'test_dataloader')):
-        cfg[loader].dataset.update(data_root=demo_root,
-                                   ann_file=f'annotations/instances_{split}.json',
-                                   data_prefix=dict(img=f'{split}/'))
+    for split, loader in (
+        ('train', 'train_dataloader'),
+        ('train', 'val_dataloader'),
+        ('train', 'test_dataloader'),
+    ):
+        cfg[loader].dataset.update(
+            data_root=demo_root,
+            ann_file=f'annotations/instances_{split}.json',
+            data_prefix=dict(img=f'{split}/'),
+        )
         cfg[loader].update(num_workers=0, persistent_workers=False)
     for key in ('val_evaluator', 'test_evaluator'):
         cfg[key].ann_file = osp.join(demo_root, 'annotations', 'instances_train.json')
@@ -119,18 +130,40 @@ def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized
     import openvino as ov
 
     from mmlight.deployment.openvino_ir import count_fake_quantize, cpu_capabilities, model_metadata
+
     config, checkpoint, images = trained_demo_checkpoint(str(tmp_path))
     fp32_xml, int8_xml = str(tmp_path / 'fp32' / 'det.xml'), str(tmp_path / 'int8' / 'det.xml')
     for precision, xml in (('fp32', fp32_xml), ('int8', int8_xml)):
-        proc = run_tool(['tools/deployment/export_onnx.py', config, checkpoint, '--backend',
-                         'openvino', '--precision', precision, '--calib-images', '16',
-                         '--out', xml])
+        proc = run_tool(
+            [
+                'tools/deployment/export_onnx.py',
+                config,
+                checkpoint,
+                '--backend',
+                'openvino',
+                '--precision',
+                precision,
+                '--calib-images',
+                '16',
+                '--out',
+                xml,
+            ]
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'calibrated on 16 images' in proc.stdout
     aps, layers = {}, {}
     for precision, xml in (('fp32', fp32_xml), ('bf16', fp32_xml), ('int8', int8_xml)):
-        proc = run_tool(['tools/deployment/evaluate.py', config, xml, '--backend', 'openvino',
-                         '--precision', precision])
+        proc = run_tool(
+            [
+                'tools/deployment/evaluate.py',
+                config,
+                xml,
+                '--backend',
+                'openvino',
+                '--precision',
+                precision,
+            ]
+        )
         aps[precision] = coco_ap(proc)
         layers[precision] = proc.stdout
     print(f'bbox mAP by precision: {aps}')
@@ -144,7 +177,8 @@ def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized
     assert model_metadata(model, 'calibration_images') == '16'
     assert model_metadata(model, 'calibration_split') == 'val_dataloader'
     int8 = load_runner('openvino', int8_xml)
-    assert int8.precision == 'int8' and int8.precision_used == 'f32'
+    assert int8.precision == 'int8'
+    assert int8.precision_used == 'f32'
     with pytest.raises(ValueError, match='is quantized: it runs as int8, not bf16'):
         load_runner('openvino', int8_xml, 'bf16')
     with pytest.raises(ValueError, match='int8 needs a quantized IR'):
@@ -157,8 +191,20 @@ def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized
     assert 'inference precision f32' in layers['fp32']
     # the image demo on the deployed model draws what the runner finds
     image = osp.join(images, 'train', '000001.png')
-    proc = run_tool(['tools/analysis/image_demo.py', config, int8_xml, image, '--backend',
-                     'openvino', '--out-dir', str(tmp_path / 'demo'), '--score-thr', '0.3'])
+    proc = run_tool(
+        [
+            'tools/analysis/image_demo.py',
+            config,
+            int8_xml,
+            image,
+            '--backend',
+            'openvino',
+            '--out-dir',
+            str(tmp_path / 'demo'),
+            '--score-thr',
+            '0.3',
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f'{image}: ' in proc.stdout
     assert mmcv.imread(str(tmp_path / 'demo' / 'vis' / '000001.png')) is not None

@@ -6,6 +6,7 @@ R-CNN with an mmlight backbone (fixed and dynamic), and for one config per famil
 type in OpenVINO FP32; two-stage detectors stage by stage; the matrix-product global filter
 equals the FFTs.
 """
+
 import os.path as osp
 
 import pytest
@@ -40,20 +41,36 @@ from tests.helpers import ROOT
 # the others are exported for the first size and checked there.
 CONFIGS = config_names(recursive=True)
 TOOLS_TEST_CONFIG = 'faster_rcnn_ghostnetv2_fpn_1x'
-DYNAMIC = {'yolov4_ghostnet_416', 'faster_rcnn_odconv_r50_fpn_1x',
-           'mask_rcnn_shufflenetv2_fpn_1x', 'mask_rcnn_hornet-t-gf_fpn_1x'}
+DYNAMIC = {
+    'yolov4_ghostnet_416',
+    'faster_rcnn_odconv_r50_fpn_1x',
+    'mask_rcnn_shufflenetv2_fpn_1x',
+    'mask_rcnn_hornet-t-gf_fpn_1x',
+}
 # The same graphs in OpenVINO FP32: every family and detector type with a dynamic graph
 # (above), and with a fixed one
-OPENVINO = DYNAMIC | {'faster_rcnn_ghostnet_fpn_1x', 'mask_rcnn_odconv_mobilenetv2_fpn_1x',
-                      'faster_rcnn_hornet-t_fpn_1x', 'yolov4_shufflenetv2_416',
-                      'retinanet_ghostnet_fpn_1x', 'rtmdet_tiny_ghostnet',
-                      'cascade_mask_rcnn_hornet-t_fpn_3x'}
+OPENVINO = DYNAMIC | {
+    'faster_rcnn_ghostnet_fpn_1x',
+    'mask_rcnn_odconv_mobilenetv2_fpn_1x',
+    'faster_rcnn_hornet-t_fpn_1x',
+    'yolov4_shufflenetv2_416',
+    'retinanet_ghostnet_fpn_1x',
+    'rtmdet_tiny_ghostnet',
+    'cascade_mask_rcnn_hornet-t_fpn_3x',
+}
 # A Faster R-CNN config whose Mask R-CNN sibling is the same detector plus a mask head
 # (tests/test_configs_and_tools.py checks it) exports as a part of that sibling's graph: it is
 # checked through the sibling, unless a set above names it
-PARITY = [c for c in CONFIGS if c != TOOLS_TEST_CONFIG and not (
-    c.startswith('faster_rcnn_') and c.replace('faster_rcnn_', 'mask_rcnn_') in CONFIGS
-    and c not in OPENVINO)]
+PARITY = [
+    c
+    for c in CONFIGS
+    if c != TOOLS_TEST_CONFIG
+    and not (
+        c.startswith('faster_rcnn_')
+        and c.replace('faster_rcnn_', 'mask_rcnn_') in CONFIGS
+        and c not in OPENVINO
+    )
+]
 
 
 @pytest.mark.parametrize('name', PARITY)
@@ -61,11 +78,17 @@ def test_onnxruntime_gives_mmdets_detections(name, demo_root, tmp_path):
     dynamic = name in DYNAMIC
     detector = tiny_detector(name, demo_root)
     two_stage = 'rcnn' in name
-    onnx_file = export_onnx(detector, str(tmp_path / 'detector.onnx'), SIZES[0], dynamic=dynamic,
-                            with_proposals=two_stage)
+    onnx_file = export_onnx(
+        detector,
+        str(tmp_path / 'detector.onnx'),
+        SIZES[0],
+        dynamic=dynamic,
+        with_proposals=two_stage,
+    )
     session = load_runner('onnxruntime', onnx_file)
-    assert session.output_names == (('dets', 'labels') + ('masks', ) * ('mask_rcnn' in name)
-                                    + ('proposals', ) * two_stage)
+    assert session.output_names == (
+        ('dets', 'labels') + ('masks',) * ('mask_rcnn' in name) + ('proposals',) * two_stage
+    )
     images = demo_images(demo_root)
     for image in images if dynamic else images[:1]:
         assert_same_as_mmdet(detector, image, session(image[None].float()))
@@ -88,11 +111,17 @@ def test_onnxruntime_gives_mmdets_detections(name, demo_root, tmp_path):
 @pytest.mark.parametrize('dynamic', [False, True], ids=['fixed', 'dynamic'])
 @pytest.mark.parametrize('name', sorted(MMDET_DETECTORS))
 def test_onnxruntime_gives_mmdets_detections_for_mmdets_other_detector_types(
-        name, dynamic, demo_root, tmp_path):
+    name, dynamic, demo_root, tmp_path
+):
     detector = tiny_detector_from_cfg(mmdet_detector_cfg(name), demo_root)
     assert detector_kind(detector).name == KINDS.get(name, 'dense')
-    onnx_file = export_onnx(detector, str(tmp_path / 'detector.onnx'), SIZES[0], dynamic=dynamic,
-                            with_proposals=name == 'cascade_rcnn')
+    onnx_file = export_onnx(
+        detector,
+        str(tmp_path / 'detector.onnx'),
+        SIZES[0],
+        dynamic=dynamic,
+        with_proposals=name == 'cascade_rcnn',
+    )
     images = demo_images(demo_root)
     runners = [('onnxruntime', load_runner('onnxruntime', onnx_file))]
     if dynamic:
@@ -110,8 +139,9 @@ def test_global_filter_as_matmul_equals_the_ffts(size):
     height, width = size
     x = torch.randn(2, 6, height, width)
     weight = torch.randn(6, height, width // 2 + 1, 2)
-    expected = torch.fft.irfft2(torch.fft.rfft2(x, norm='ortho') * torch.view_as_complex(weight),
-                                s=size, norm='ortho')
+    expected = torch.fft.irfft2(
+        torch.fft.rfft2(x, norm='ortho') * torch.view_as_complex(weight), s=size, norm='ortho'
+    )
     torch.testing.assert_close(global_filter_as_matmul(x, weight), expected, atol=1e-4, rtol=0)
     # the layer, with its weight made for 14 x 8 and resized to other spectra
     layer = GlobalLocalFilter(12, h=14, w=8).eval()
@@ -133,8 +163,10 @@ def test_deployable_detector_leaves_the_given_detector_as_it_was():
     deployable = DeployableDetector(detector)
     filters = [m for m in detector.modules() if isinstance(m, GlobalLocalFilter)]
     copies = [m for m in deployable.detector.modules() if isinstance(m, GlobalLocalFilter)]
-    assert filters and len(copies) == len(filters)
-    assert detector.training and all(m.training for m in detector.modules())
+    assert filters
+    assert len(copies) == len(filters)
+    assert detector.training
+    assert all(m.training for m in detector.modules())
     assert not any(m.dft_as_matmul for m in filters)
     assert all(m.dft_as_matmul for m in copies)
     assert not any(m.training for m in deployable.detector.modules())

@@ -1,7 +1,7 @@
 import os.path as osp
 
 import pytest
-import timm  # noqa: E402  (a test dependency: tools/ensure_env.sh --test)
+import timm
 import torch
 from mmdet.registry import MODELS
 
@@ -20,7 +20,7 @@ def build(type_name, **kwargs):
     return MODELS.build(dict(type=type_name, **kwargs))
 
 
-@pytest.mark.parametrize('type_name,timm_name', FAMILIES)
+@pytest.mark.parametrize(('type_name', 'timm_name'), FAMILIES)
 def test_converted_timm_weights_give_timm_features(type_name, timm_name):
     torch.manual_seed(0)
     reference = timm.create_model(timm_name, pretrained=False).eval()
@@ -30,9 +30,10 @@ def test_converted_timm_weights_give_timm_features(type_name, timm_name):
 
     # timm's own forward_features, tapped after the last bottleneck group of every stride
     taps = {}
-    handles = [reference.blocks[i].register_forward_hook(
-        lambda m, inp, out, i=i: taps.__setitem__(i, out))
-        for i in TimmGhostNetLevels.LEVEL_LAST_GROUP]
+    handles = [
+        reference.blocks[i].register_forward_hook(lambda m, inp, out, i=i: taps.__setitem__(i, out))
+        for i in TimmGhostNetLevels.LEVEL_LAST_GROUP
+    ]
     x = torch.randn(2, 3, 97, 131)  # not a multiple of 32
     with torch.no_grad():
         final = reference.forward_features(x)
@@ -47,8 +48,9 @@ def test_converted_timm_weights_give_timm_features(type_name, timm_name):
         assert (a - b).abs().max().item() <= 1e-5, f'level {level}'
     # timm's features_only API taps the bottleneck that changes the stride (blocks 1, 3, 5, 7)
     with torch.no_grad():
-        timm_taps = reference.forward_intermediates(x, indices=[1, 2, 3, 4],
-                                                    intermediates_only=True)
+        timm_taps = reference.forward_intermediates(
+            x, indices=[1, 2, 3, 4], intermediates_only=True
+        )
         y, our_taps = ours.stem(x), []
         for level, stage in enumerate(list(ours.stages)[:4]):
             for index, block in enumerate(stage):
@@ -60,11 +62,13 @@ def test_converted_timm_weights_give_timm_features(type_name, timm_name):
         assert (a - b).abs().max().item() <= 1e-5
 
 
-@pytest.mark.parametrize('type_name,timm_name,millions', [
-    ('GhostNet', 'ghostnet_100', 5.18), ('GhostNetV2', 'ghostnetv2_100', 6.16)])
+@pytest.mark.parametrize(
+    ('type_name', 'timm_name', 'millions'),
+    [('GhostNet', 'ghostnet_100', 5.18), ('GhostNetV2', 'ghostnetv2_100', 6.16)],
+)
 def test_classification_param_count_matches_timm_and_paper(type_name, timm_name, millions):
     reference = timm.create_model(timm_name, pretrained=False)
-    ours = build(type_name, out_indices=(4, ))
+    ours = build(type_name, out_indices=(4,))
     final_channels, head_hidden, classes = ours.level_channels[4], 1280, 1000
     # the classification head the papers count: 1x1 conv 960->1280 (bias) and a 1000-way FC
     head = final_channels * head_hidden + head_hidden + head_hidden * classes + classes
@@ -74,9 +78,15 @@ def test_classification_param_count_matches_timm_and_paper(type_name, timm_name,
     assert round(ours_total / 1e6, 2) == millions
 
 
-@pytest.mark.parametrize('widen_factor,channels', [
-    (0.5, [12, 20, 56, 80, 480]), (1.0, [24, 40, 112, 160, 960]),
-    (1.3, [32, 52, 144, 208, 1248]), (0.75, [20, 32, 84, 120, 720])])
+@pytest.mark.parametrize(
+    ('widen_factor', 'channels'),
+    [
+        (0.5, [12, 20, 56, 80, 480]),
+        (1.0, [24, 40, 112, 160, 960]),
+        (1.3, [32, 52, 144, 208, 1248]),
+        (0.75, [20, 32, 84, 120, 720]),
+    ],
+)
 @pytest.mark.parametrize('type_name', ['GhostNet', 'GhostNetV2'])
 def test_levels_strides_and_channels(type_name, widen_factor, channels):
     model = build(type_name, widen_factor=widen_factor, out_indices=(0, 1, 2, 3, 4)).eval()
@@ -84,7 +94,7 @@ def test_levels_strides_and_channels(type_name, widen_factor, channels):
     for height, width in [(64, 64), (65, 97), (33, 47)]:
         with torch.no_grad():
             outs = model(torch.randn(1, 3, height, width))
-        strides = (4, 8, 16, 32, 32)[:len(channels)]
+        strides = (4, 8, 16, 32, 32)[: len(channels)]
         for out, stride, c in zip(outs, strides, channels, strict=True):
             assert out.shape == (1, c, -(-height // stride), -(-width // stride))
 
@@ -92,27 +102,31 @@ def test_levels_strides_and_channels(type_name, widen_factor, channels):
 def test_ghostnetv2_with_the_timm_table_matches_timm_at_other_widths():
     torch.manual_seed(0)
     reference = timm.create_model('ghostnetv2_130', pretrained=False).eval()
-    ours = build('GhostNetV2', widen_factor=1.3, out_indices=(4, )).eval()
+    ours = build('GhostNetV2', widen_factor=1.3, out_indices=(4,)).eval()
     ours.load_state_dict(convert_state_dict('ghostnet', reference.state_dict()), strict=True)
     x = torch.randn(1, 3, 64, 80)
     with torch.no_grad():
         assert (ours(x)[0] - reference.forward_features(x)).abs().max() <= 1e-5
 
 
-@pytest.mark.parametrize('kwargs,message', [
-    (dict(widen_factor=0), 'GhostNet: widen_factor must be a number > 0, got 0'),
-    (dict(widen_factor=-1.0), 'widen_factor must be a number > 0'),
-    (dict(widen_factor=True), 'widen_factor must be a number > 0, got True'),
-    (dict(out_indices=(5, )), r'valid levels: \[0, 1, 2, 3, 4\]'),
-])
+@pytest.mark.parametrize(
+    ('kwargs', 'message'),
+    [
+        (dict(widen_factor=0), 'GhostNet: widen_factor must be a number > 0, got 0'),
+        (dict(widen_factor=-1.0), 'widen_factor must be a number > 0'),
+        (dict(widen_factor=True), 'widen_factor must be a number > 0, got True'),
+        (dict(out_indices=(5,)), r'valid levels: \[0, 1, 2, 3, 4\]'),
+    ],
+)
 def test_bad_arguments_name_the_valid_choices(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build('GhostNet', **kwargs)
 
 
 def test_missing_pretrained_file_says_where_and_how():
-    model = build('GhostNet', init_cfg=dict(type='Pretrained',
-                                           checkpoint='checkpoints/not_there.pth'))
+    model = build(
+        'GhostNet', init_cfg=dict(type='Pretrained', checkpoint='checkpoints/not_there.pth')
+    )
     with pytest.raises(FileNotFoundError) as info:
         model.init_weights()
     text = str(info.value)
@@ -120,9 +134,14 @@ def test_missing_pretrained_file_says_where_and_how():
     assert 'model.backbone.init_cfg=None' in text
 
 
-@pytest.mark.parametrize('timm_name,type_name,width', [('ghostnet_050', 'GhostNet', 0.5),
-                                                       ('ghostnet_130', 'GhostNet', 1.3),
-                                                       ('ghostnetv2_160', 'GhostNetV2', 1.6)])
+@pytest.mark.parametrize(
+    ('timm_name', 'type_name', 'width'),
+    [
+        ('ghostnet_050', 'GhostNet', 0.5),
+        ('ghostnet_130', 'GhostNet', 1.3),
+        ('ghostnetv2_160', 'GhostNetV2', 1.6),
+    ],
+)
 def test_converter_cli_infers_any_width_from_the_shapes(timm_name, type_name, width, tmp_path):
     """timm files of widths the weights table does not hold: the converter tells the width
     from the tensor shapes, and the converted file gives timm's features."""
@@ -130,14 +149,17 @@ def test_converter_cli_infers_any_width_from_the_shapes(timm_name, type_name, wi
     reference = timm.create_model(timm_name, pretrained=False)
     src = str(tmp_path / 'official.pth')
     # official checkpoints come wrapped, with DataParallel prefixes
-    torch.save({'state_dict': {'module.' + k: v for k, v in reference.state_dict().items()}},
-               src)
+    torch.save({'state_dict': {'module.' + k: v for k, v in reference.state_dict().items()}}, src)
     dst = str(tmp_path / 'converted' / 'backbone.pth')
     proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', src, dst])
     assert proc.returncode == 0, proc.stderr
     assert f"'type': '{type_name}', 'widen_factor': {width}" in proc.stdout
-    model = build(type_name, widen_factor=width, out_indices=(4, ),
-                  init_cfg=dict(type='Pretrained', checkpoint=dst))
+    model = build(
+        type_name,
+        widen_factor=width,
+        out_indices=(4,),
+        init_cfg=dict(type='Pretrained', checkpoint=dst),
+    )
     model.init_weights()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():

@@ -1,5 +1,6 @@
 """The house stays layered: each mmlight sub-package imports only from the layers below it
 (never from its own callers), and product code never imports the test references."""
+
 import ast
 import os
 import os.path as osp
@@ -30,7 +31,7 @@ def mmlight_imports(path, package):
         names = []
         if isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package[:len(package) - node.level + 1]
+                base = package[: len(package) - node.level + 1]
                 module = '.'.join(base + ([node.module] if node.module else []))
                 names = [module] if node.module else [f'{module}.{a.name}' for a in node.names]
             else:
@@ -54,9 +55,11 @@ def product_modules():
 
 
 def test_every_subpackage_has_a_layer():
-    packages = {name[:-3] if name.endswith('.py') else name
-                for name in os.listdir(osp.join(ROOT, 'mmlight'))
-                if not name.startswith(('_', '.')) and name != 'testing'}
+    packages = {
+        name[:-3] if name.endswith('.py') else name
+        for name in os.listdir(osp.join(ROOT, 'mmlight'))
+        if not name.startswith(('_', '.')) and name != 'testing'
+    }
     assert packages == set(LAYER)
 
 
@@ -90,7 +93,7 @@ def imported_modules(path, known):
         tree = ast.parse(f.read())
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            base = package[:len(package) - node.level + 1] if node.level else []
+            base = package[: len(package) - node.level + 1] if node.level else []
             module = '.'.join(base + ([node.module] if node.module else []))
             for alias in node.names:
                 full = f'{module}.{alias.name}'
@@ -105,9 +108,12 @@ def test_no_import_circle_between_mmlight_modules():
     them are the only edges into a package that may come back."""
     paths = [path for path, _ in product_modules()]
     known = {module_name(path) for path in paths}
-    graph = {module_name(path): {m for m in imported_modules(path, known)
-                                 if m in known and m != module_name(path)}
-             for path in paths}
+    graph = {
+        module_name(path): {
+            m for m in imported_modules(path, known) if m in known and m != module_name(path)
+        }
+        for path in paths
+    }
     # a package root imports its modules; a module importing its own package's root (for a
     # name it re-exports) would be a circle, and is one
     state, circles = {}, []
@@ -116,9 +122,9 @@ def test_no_import_circle_between_mmlight_modules():
         state[module] = 'open'
         for child in sorted(graph[module]):
             if state.get(child) == 'open':
-                circles.append(' -> '.join(stack[stack.index(child):] + [child]))
+                circles.append(' -> '.join([*stack[stack.index(child) :], child]))
             elif child not in state:
-                visit(child, stack + [child])
+                visit(child, [*stack, child])
         state[module] = 'done'
 
     for module in sorted(graph):

@@ -2,6 +2,7 @@
 the score threshold, at the nms_pre and max_per_img places, at the NMS IoU threshold and in
 the order NMS takes two boxes (and what they suppress in turn), and mask pixels at the mask
 threshold, are accepted and named; any other difference fails, named."""
+
 import numpy as np
 import pytest
 
@@ -15,8 +16,12 @@ FAR = [50.0, 50.0, 60.0, 60.0]
 
 def dets(*rows, masks=None):
     boxes = np.array([row[0] for row in rows], dtype=np.float64).reshape(-1, 4)
-    return Detections(boxes, np.array([row[1] for row in rows], dtype=np.float64),
-                      np.array([row[2] for row in rows], dtype=np.int64), masks)
+    return Detections(
+        boxes,
+        np.array([row[1] for row in rows], dtype=np.float64),
+        np.array([row[2] for row in rows], dtype=np.int64),
+        masks,
+    )
 
 
 pytestmark = pytest.mark.quick
@@ -26,7 +31,9 @@ def test_the_same_detections_in_another_order_and_rounding_match():
     reference = dets((A, 0.9, 0), (FAR, 0.8, 1))
     candidate = dets((np.add(FAR, 1e-3), 0.8 + 5e-5, 1), (A, 0.9, 0))
     match = match_detections(reference, candidate, CUTS)
-    assert match.ok and sorted(match.pairs) == [(0, 1), (1, 0)] and not match.explained
+    assert match.ok
+    assert sorted(match.pairs) == [(0, 1), (1, 0)]
+    assert not match.explained
 
 
 def test_a_flip_at_the_score_threshold_is_accepted_and_named():
@@ -57,8 +64,7 @@ def test_a_flip_at_the_nms_threshold_and_what_it_suppresses_are_accepted():
     assert 'itself a near-tie flip, overlaps it above the NMS threshold' in match.explained[1]
     # the same boxes with IoU clearly below the threshold: B's absence is an error
     shifted = [4.0, 0.0, 14.0, 10.0]  # IoU 0.43 with A
-    assert not match_detections(dets((A, 0.9, 0), (shifted, 0.8, 0)), dets((A, 0.9, 0)),
-                                CUTS).ok
+    assert not match_detections(dets((A, 0.9, 0), (shifted, 0.8, 0)), dets((A, 0.9, 0)), CUTS).ok
     # class-aware NMS: a box of another label cannot have suppressed it
     assert not match_detections(dets((A, 0.9, 1), (B, 0.8, 0)), dets((A, 0.9, 1)), CUTS).ok
     agnostic = Cuts(score_thrs=[0.05], iou_threshold=0.5, class_agnostic=True)
@@ -70,7 +76,8 @@ def test_the_last_place_at_max_per_img_may_go_to_either_of_two_near_equal_boxes(
     reference = dets((A, 0.9, 0), (FAR, 0.4, 1))
     candidate = dets((A, 0.9, 0), ([80, 80, 90, 90], 0.4 + 5e-5, 2))
     match = match_detections(reference, candidate, cuts)
-    assert match.ok and len(match.explained) == 2, match.report()
+    assert match.ok, match.report()
+    assert len(match.explained) == 2, match.report()
     assert 'max_per_img=2' in match.explained[0]
     # below max_per_img there is no such cut
     assert not match_detections(reference, candidate, Cuts([0.05], 0.5, max_per_img=3)).ok
@@ -79,10 +86,10 @@ def test_the_last_place_at_max_per_img_may_go_to_either_of_two_near_equal_boxes(
 def test_matched_masks_must_agree():
     full, half = np.ones((1, 8, 8), bool), np.zeros((1, 8, 8), bool)
     half[0, :4] = True
-    assert match_detections(dets((A, 0.9, 0), masks=full), dets((A, 0.9, 0), masks=full),
-                            CUTS).ok
+    assert match_detections(dets((A, 0.9, 0), masks=full), dets((A, 0.9, 0), masks=full), CUTS).ok
     match = match_detections(dets((A, 0.9, 0), masks=full), dets((A, 0.9, 0), masks=half), CUTS)
-    assert not match.ok and 'its mask has IoU 0.5000' in match.unexplained[0]
+    assert not match.ok
+    assert 'its mask has IoU 0.5000' in match.unexplained[0]
 
 
 def test_a_flip_at_the_nms_pre_cut_is_accepted_only_at_the_score_where_it_cut():
@@ -94,9 +101,9 @@ def test_a_flip_at_the_nms_pre_cut_is_accepted_only_at_the_score_where_it_cut():
     cuts = Cuts(score_thrs=[0.05], iou_threshold=0.5, rank_scores=rank_cut_scores(scores, 3))
     reference, candidate = dets((A, 0.9, 0), (FAR, 0.4, 1)), dets((A, 0.9, 0))
     match = match_detections(reference, candidate, cuts)
-    assert match.ok and 'where the top-k before NMS (nms_pre) cut a level' in match.explained[0]
-    assert not match_detections(reference, candidate, Cuts(score_thrs=[0.05],
-                                                           iou_threshold=0.5)).ok
+    assert match.ok
+    assert 'where the top-k before NMS (nms_pre) cut a level' in match.explained[0]
+    assert not match_detections(reference, candidate, Cuts(score_thrs=[0.05], iou_threshold=0.5)).ok
 
 
 def test_two_overlapping_boxes_of_near_equal_scores_may_swap_in_nms():
@@ -104,13 +111,15 @@ def test_two_overlapping_boxes_of_near_equal_scores_may_swap_in_nms():
     to rounding: NMS kept whichever it took first. With scores apart, the swap is an error."""
     shifted = [2.0, 0.0, 12.0, 10.0]  # IoU 0.67 with A
     match = match_detections(dets((A, 0.6, 0)), dets((shifted, 0.6 + 2e-5, 0)), CUTS)
-    assert match.ok and len(match.explained) == 2, match.report()
+    assert match.ok, match.report()
+    assert len(match.explained) == 2, match.report()
     assert 'NMS kept whichever of the two it took first' in match.explained[0]
     assert not match_detections(dets((A, 0.6, 0)), dets((shifted, 0.61, 0)), CUTS).ok
     # the box the other run kept must itself be without a twin: if both runs kept it, it did
     # not take this one's place
-    assert not match_detections(dets((A, 0.6, 0), (shifted, 0.6 + 2e-5, 0)),
-                                dets((shifted, 0.6 + 2e-5, 0)), CUTS).ok
+    assert not match_detections(
+        dets((A, 0.6, 0), (shifted, 0.6 + 2e-5, 0)), dets((shifted, 0.6 + 2e-5, 0)), CUTS
+    ).ok
 
 
 def test_mask_pixels_may_differ_only_where_the_probability_ties_with_the_threshold():
@@ -126,21 +135,41 @@ def test_mask_pixels_may_differ_only_where_the_probability_ties_with_the_thresho
     far[0, 7, 7] = False
     match = match_detections(reference, dets((A, 0.9, 0), masks=far), CUTS)
     assert not match.ok
-    assert ('1 of the 3 pixels where its mask and its twin\'s differ have a probability '
-            'further than 0.0001 from the mask threshold 0.5') in match.unexplained[0]
+    assert (
+        '1 of the 3 pixels where its mask and its twin\'s differ have a probability '
+        'further than 0.0001 from the mask threshold 0.5'
+    ) in match.unexplained[0]
 
 
 def test_the_cuts_of_a_two_stage_test_cfg_per_stage():
-    cfg = dict(rpn=dict(nms_pre=1000, max_per_img=1000, nms=dict(type='nms', iou_threshold=0.7),
-                        min_bbox_size=0),
-               rcnn=dict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5),
-                         max_per_img=100, mask_thr_binary=0.4))
+    cfg = dict(
+        rpn=dict(
+            nms_pre=1000, max_per_img=1000, nms=dict(type='nms', iou_threshold=0.7), min_bbox_size=0
+        ),
+        rcnn=dict(
+            score_thr=0.05,
+            nms=dict(type='nms', iou_threshold=0.5),
+            max_per_img=100,
+            mask_thr_binary=0.4,
+        ),
+    )
     rcnn = Cuts.from_test_cfg(cfg)
-    assert (rcnn.score_thrs, rcnn.iou_threshold, rcnn.class_agnostic, rcnn.max_per_img,
-            rcnn.mask_thr) == ([0.05], 0.5, False, 100, 0.4)
+    assert (
+        rcnn.score_thrs,
+        rcnn.iou_threshold,
+        rcnn.class_agnostic,
+        rcnn.max_per_img,
+        rcnn.mask_thr,
+    ) == ([0.05], 0.5, False, 100, 0.4)
     # the RPN: one class; no score threshold
     rpn = Cuts.from_test_cfg(cfg, 'rpn', rank_scores=[0.5])
-    assert (rpn.score_thrs, rpn.iou_threshold, rpn.class_agnostic, rpn.max_per_img,
-            rpn.rank_scores) == ([0.0], 0.7, True, 1000, [0.5])
-    proposals = Detections.from_proposals(np.array([A + [0.8]]))
-    assert proposals.labels.tolist() == [0] and proposals.scores.tolist() == [0.8]
+    assert (
+        rpn.score_thrs,
+        rpn.iou_threshold,
+        rpn.class_agnostic,
+        rpn.max_per_img,
+        rpn.rank_scores,
+    ) == ([0.0], 0.7, True, 1000, [0.5])
+    proposals = Detections.from_proposals(np.array([[*A, 0.8]]))
+    assert proposals.labels.tolist() == [0]
+    assert proposals.scores.tolist() == [0.8]

@@ -1,6 +1,6 @@
 import pytest
 import torch
-import torchvision  # noqa: E402
+import torchvision
 from mmdet.registry import MODELS
 
 import mmlight  # noqa: F401
@@ -16,15 +16,17 @@ def build(type_name, **kwargs):
     return MODELS.build(dict(type=type_name, **kwargs))
 
 
-@pytest.mark.parametrize('name,widen_factor', [('shufflenet_v2_x1_0', 1.0),
-                                               ('shufflenet_v2_x0_5', 0.5)])
+@pytest.mark.parametrize(
+    ('name', 'widen_factor'), [('shufflenet_v2_x1_0', 1.0), ('shufflenet_v2_x0_5', 0.5)]
+)
 def test_torchvision_weights_give_torchvision_features(name, widen_factor):
     torch.manual_seed(0)
     reference = TorchvisionShuffleNetV2Levels(name, out_indices=(0, 1, 2, 3, 4))
     randomize_norm_statistics(reference)
     ours = build('ShuffleNetV2', widen_factor=widen_factor, out_indices=(0, 1, 2, 3, 4))
-    ours.load_state_dict(convert_state_dict('shufflenetv2', reference.model.state_dict()),
-                         strict=True)
+    ours.load_state_dict(
+        convert_state_dict('shufflenetv2', reference.model.state_dict()), strict=True
+    )
     assert_same_levels(ours, reference, torch.randn(2, 3, 97, 131))
     # the adapter taps torchvision's own forward: its last level feeds torchvision's head
     with torch.no_grad():
@@ -34,12 +36,15 @@ def test_torchvision_weights_give_torchvision_features(name, widen_factor):
         assert (reference.model.fc(pooled) - logits).abs().max() <= 1e-5
 
 
-@pytest.mark.parametrize('version,kwargs,type_name', [
-    ('v2', dict(widen_factor=1.0), 'ShuffleNetV2'),
-    ('v1', dict(groups=3, widen_factor=1.0), 'ShuffleNetV1'),
-    ('v1', dict(groups=8, widen_factor=1.0), 'ShuffleNetV1'),
-    ('v1', dict(groups=1, widen_factor=0.5), 'ShuffleNetV1'),
-])
+@pytest.mark.parametrize(
+    ('version', 'kwargs', 'type_name'),
+    [
+        ('v2', dict(widen_factor=1.0), 'ShuffleNetV2'),
+        ('v1', dict(groups=3, widen_factor=1.0), 'ShuffleNetV1'),
+        ('v1', dict(groups=8, widen_factor=1.0), 'ShuffleNetV1'),
+        ('v1', dict(groups=1, widen_factor=0.5), 'ShuffleNetV1'),
+    ],
+)
 def test_mmpretrain_weights_give_mmpretrain_features(version, kwargs, type_name):
     torch.manual_seed(0)
     reference = MMPretrainShuffleNetLevels(version, out_indices=(0, 1, 2, 3), **kwargs)
@@ -54,7 +59,7 @@ def test_mmpretrain_weights_give_mmpretrain_features(version, kwargs, type_name)
 
 
 def test_classification_param_counts_match_torchvision_and_mmpretrain():
-    ours = build('ShuffleNetV2', out_indices=(4, ))
+    ours = build('ShuffleNetV2', out_indices=(4,))
     head = 1024 * 1000 + 1000
     total = sum(p.numel() for p in ours.parameters()) + head
     reference = torchvision.models.shufflenet_v2_x1_0(weights=None)
@@ -65,17 +70,21 @@ def test_classification_param_counts_match_torchvision_and_mmpretrain():
     v1 = build('ShuffleNetV1', groups=3)
     total_v1 = sum(p.numel() for p in v1.parameters()) + 960 * 1000 + 1000
     from mmpretrain.models.backbones import ShuffleNetV1 as MMPretrainShuffleNetV1
-    reference_v1 = MMPretrainShuffleNetV1(groups=3, out_indices=(2, ))
+
+    reference_v1 = MMPretrainShuffleNetV1(groups=3, out_indices=(2,))
     assert total_v1 == sum(p.numel() for p in reference_v1.parameters()) + 960 * 1000 + 1000
     assert round(total_v1 / 1e6, 2) == 1.87
 
 
-@pytest.mark.parametrize('type_name,kwargs,channels', [
-    ('ShuffleNetV2', dict(widen_factor=1.0), [24, 116, 232, 464, 1024]),
-    ('ShuffleNetV2', dict(widen_factor=2.0), [24, 244, 488, 976, 2048]),
-    ('ShuffleNetV1', dict(groups=3), [24, 240, 480, 960]),
-    ('ShuffleNetV1', dict(groups=1, widen_factor=0.5), [12, 72, 144, 288]),
-])
+@pytest.mark.parametrize(
+    ('type_name', 'kwargs', 'channels'),
+    [
+        ('ShuffleNetV2', dict(widen_factor=1.0), [24, 116, 232, 464, 1024]),
+        ('ShuffleNetV2', dict(widen_factor=2.0), [24, 244, 488, 976, 2048]),
+        ('ShuffleNetV1', dict(groups=3), [24, 240, 480, 960]),
+        ('ShuffleNetV1', dict(groups=1, widen_factor=0.5), [12, 72, 144, 288]),
+    ],
+)
 def test_levels_strides_and_channels(type_name, kwargs, channels):
     levels = tuple(range(len(channels)))
     model = build(type_name, out_indices=levels, **kwargs).eval()
@@ -83,21 +92,30 @@ def test_levels_strides_and_channels(type_name, kwargs, channels):
     for h, w in [(64, 64), (65, 97)]:
         with torch.no_grad():
             outs = model(torch.randn(1, 3, h, w))
-        strides = (4, 8, 16, 32, 32)[:len(channels)]
+        strides = (4, 8, 16, 32, 32)[: len(channels)]
         for out, stride, c in zip(outs, strides, channels, strict=True):
             assert out.shape == (1, c, -(-h // stride), -(-w // stride))
 
 
-@pytest.mark.parametrize('type_name,kwargs,message', [
-    ('ShuffleNetV1', dict(groups=5),
-     r'groups 5 is not supported; valid choices: \[1, 2, 3, 4, 8\]'),
-    ('ShuffleNetV1', dict(widen_factor=0.75), r'valid choices: \[0.5, 1.0, 1.5, 2.0\]'),
-    ('ShuffleNetV2', dict(widen_factor=1.2), r'valid choices: \[0.5, 1.0, 1.5, 2.0\]'),
-    ('ShuffleNetV1', dict(groups=8, widen_factor=0.5),
-     r'valid widen_factor for groups=8: \[1.0, 2.0\]'),
-    ('ShuffleNetV2', dict(out_indices=(5, )), r'valid levels: \[0, 1, 2, 3, 4\]'),
-    ('ShuffleNetV1', dict(out_indices=(4, )), r'valid levels: \[0, 1, 2, 3\]'),
-])
+@pytest.mark.parametrize(
+    ('type_name', 'kwargs', 'message'),
+    [
+        (
+            'ShuffleNetV1',
+            dict(groups=5),
+            r'groups 5 is not supported; valid choices: \[1, 2, 3, 4, 8\]',
+        ),
+        ('ShuffleNetV1', dict(widen_factor=0.75), r'valid choices: \[0.5, 1.0, 1.5, 2.0\]'),
+        ('ShuffleNetV2', dict(widen_factor=1.2), r'valid choices: \[0.5, 1.0, 1.5, 2.0\]'),
+        (
+            'ShuffleNetV1',
+            dict(groups=8, widen_factor=0.5),
+            r'valid widen_factor for groups=8: \[1.0, 2.0\]',
+        ),
+        ('ShuffleNetV2', dict(out_indices=(5,)), r'valid levels: \[0, 1, 2, 3, 4\]'),
+        ('ShuffleNetV1', dict(out_indices=(4,)), r'valid levels: \[0, 1, 2, 3\]'),
+    ],
+)
 def test_bad_arguments(type_name, kwargs, message):
     with pytest.raises(ValueError, match=message):
         build(type_name, **kwargs)
@@ -105,6 +123,7 @@ def test_bad_arguments(type_name, kwargs, message):
 
 def test_channel_shuffle_interleaves_groups():
     from mmlight.models.layers import channel_shuffle
-    x = torch.arange(6.).view(1, 6, 1, 1)
+
+    x = torch.arange(6.0).view(1, 6, 1, 1)
     assert channel_shuffle(x, 2).flatten().tolist() == [0, 3, 1, 4, 2, 5]
     assert channel_shuffle(x, 3).flatten().tolist() == [0, 2, 4, 1, 3, 5]

@@ -4,6 +4,7 @@ No internet: official-layout files are written from reference models (timm, torc
 mmpretrain, the official ODConv code) with random weights and served from a local HTTP server
 on 127.0.0.1 through the ``MMLIGHT_WEIGHTS_URL`` mirror setting.
 """
+
 import argparse
 import dataclasses
 import functools
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 import torch
@@ -52,8 +54,8 @@ CONFIGS = [resolve_config(name) for name in config_names()]
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    truncate = set()
-    requests = []
+    truncate: ClassVar[set] = set()
+    requests: ClassVar[list] = []
 
     def log_message(self, *args):
         pass
@@ -67,7 +69,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.send_response(200)
             self.send_header('Content-Length', str(len(data)))
             self.end_headers()
-            self.wfile.write(data[:len(data) // 2])  # the connection drops half way
+            self.wfile.write(data[: len(data) // 2])  # the connection drops half way
             return
         super().do_GET()
 
@@ -78,9 +80,10 @@ def server(tmp_path, monkeypatch):
     torch's hub cache (where downloads and converted files go) in tmp_path."""
     root = tmp_path / 'served'
     root.mkdir()
-    handler = type('Handler', (_Handler, ), dict(truncate=set(), requests=[]))
+    handler = type('Handler', (_Handler,), dict(truncate=set(), requests=[]))
     httpd = http.server.ThreadingHTTPServer(
-        ('127.0.0.1', 0), functools.partial(handler, directory=str(root)))
+        ('127.0.0.1', 0), functools.partial(handler, directory=str(root))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     url = f'http://127.0.0.1:{httpd.server_address[1]}'
@@ -93,17 +96,18 @@ def server(tmp_path, monkeypatch):
 
 
 def _cache_files(tmp_path):
-    return sorted(osp.relpath(p, tmp_path) for p in
-                  glob.glob(str(tmp_path / 'torch_home' / '**' / '*'), recursive=True)
-                  if osp.isfile(p))
+    return sorted(
+        osp.relpath(p, tmp_path)
+        for p in glob.glob(str(tmp_path / 'torch_home' / '**' / '*'), recursive=True)
+        if osp.isfile(p)
+    )
 
 
 def _pin_sha(monkeypatch, name, path):
     """The table pins the real files' sha256; point it at the test file's."""
     entry = WEIGHTS[name]
     sha = file_sha256(path)
-    sources = tuple(dataclasses.replace(s, sha256=sha if s.sha256 else None)
-                    for s in entry.sources)
+    sources = tuple(dataclasses.replace(s, sha256=sha if s.sha256 else None) for s in entry.sources)
     monkeypatch.setitem(WEIGHTS, name, dataclasses.replace(entry, sources=sources))
 
 
@@ -125,8 +129,12 @@ def _hornet_reference(arch, out_indices):
 
 def _official_odconv_checkpoint(model):
     # the official main.py saves DistributedDataParallel's state_dict and its accuracies
-    return {'epoch': 100, 'state_dict': {'module.' + k: v for k, v in model.state_dict().items()},
-            'acc': torch.tensor(77.0), 'best_acc': torch.tensor(77.5)}
+    return {
+        'epoch': 100,
+        'state_dict': {'module.' + k: v for k, v in model.state_dict().items()},
+        'acc': torch.tensor(77.0),
+        'best_acc': torch.tensor(77.5),
+    }
 
 
 def _make_reference(name, out_indices):
@@ -138,32 +146,54 @@ def _make_reference(name, out_indices):
         if name == 'ghostnet_1.0x':
             return ref, ref.model.state_dict(), 0  # the official file is a bare state_dict
         # GhostNetV2's official files are timm train.py checkpoints, with its arguments
-        return ref, {'state_dict': ref.model.state_dict(), 'epoch': 450, 'version': 2,
-                     'args': argparse.Namespace(model='ghostnetv2', lr=0.064)}, 0
+        return (
+            ref,
+            {
+                'state_dict': ref.model.state_dict(),
+                'epoch': 450,
+                'version': 2,
+                'args': argparse.Namespace(model='ghostnetv2', lr=0.064),
+            },
+            0,
+        )
     if name == 'shufflenetv2_1.0x':
-        ref = _randomized(references.TorchvisionShuffleNetV2Levels('shufflenet_v2_x1_0',
-                                                                    out_indices))
+        ref = _randomized(
+            references.TorchvisionShuffleNetV2Levels('shufflenet_v2_x1_0', out_indices)
+        )
         return ref, ref.model.state_dict(), 0
     if name == 'shufflenetv1_g3_1.0x':
         ref = _randomized(references.MMPretrainShuffleNetLevels('v1', out_indices, groups=3))
-        return ref, {'state_dict': {'backbone.' + k: v for k, v in
-                                    ref.model.state_dict().items()},
-                     'meta': {'CLASSES': ['a', 'b'], 'epoch': 300}}, 0
+        return (
+            ref,
+            {
+                'state_dict': {'backbone.' + k: v for k, v in ref.model.state_dict().items()},
+                'meta': {'CLASSES': ['a', 'b'], 'epoch': 300},
+            },
+            0,
+        )
     if name.startswith('hornet-'):
-        ref = _hornet_reference(name[len('hornet-'):], out_indices)
+        ref = _hornet_reference(name[len('hornet-') :], out_indices)
         # served under mmpretrain's file name: the official (first) source is absent from the
         # mirror, so this also checks that the next source is tried
-        return ref, {'state_dict': {'backbone.' + k: v for k, v in ref.state_dict().items()},
-                     'meta': {'epoch': 300}}, 1
+        return (
+            ref,
+            {
+                'state_dict': {'backbone.' + k: v for k, v in ref.state_dict().items()},
+                'meta': {'epoch': 300},
+            },
+            1,
+        )
     if name.startswith('od_resnet'):
         depth, kernel_num = int(name[9:11]), int(name.split('_')[-1][0])
-        ref = _randomized(references.OfficialODResNetLevels(depth, kernel_num,
-                                                            out_indices=out_indices))
+        ref = _randomized(
+            references.OfficialODResNetLevels(depth, kernel_num, out_indices=out_indices)
+        )
         return ref, _official_odconv_checkpoint(ref.model), 0
     if name.startswith('od_mobilenetv2'):
         kernel_num = int(name.split('_')[-1][0])
-        ref = _randomized(references.OfficialODMobileNetV2Levels(1.0, kernel_num,
-                                                                out_indices=out_indices))
+        ref = _randomized(
+            references.OfficialODMobileNetV2Levels(1.0, kernel_num, out_indices=out_indices)
+        )
         return ref, _official_odconv_checkpoint(ref.model), 0
     if name == 'mobilenetv2_1.0x':
         ref = _randomized(references.TorchvisionMobileNetV2Levels(1.0, out_indices))
@@ -186,18 +216,31 @@ def _config_backbones():
     rows = []
     for config in CONFIGS:
         backbone = Config.fromfile(config).model.backbone
-        rows.append((osp.basename(config), backbone.to_dict(),
-                     backbone.init_cfg.checkpoint[len('mmlight://'):]))
+        rows.append(
+            (
+                osp.basename(config),
+                backbone.to_dict(),
+                backbone.init_cfg.checkpoint[len('mmlight://') :],
+            )
+        )
     return rows
 
 
 CONFIG_BACKBONES = _config_backbones()
 CONFIG_WEIGHTS = sorted({name for _, _, name in CONFIG_BACKBONES})
 # the plain R50 baseline is mmdet's own config; its weights are in the table all the same
-EXTRA_BACKBONES = [('(no config)', dict(type='ODResNet', depth=50, od_cfg=None,
-                                        init_cfg=dict(type='Pretrained',
-                                                      checkpoint='mmlight://resnet50')),
-                    'resnet50')]
+EXTRA_BACKBONES = [
+    (
+        '(no config)',
+        dict(
+            type='ODResNet',
+            depth=50,
+            od_cfg=None,
+            init_cfg=dict(type='Pretrained', checkpoint='mmlight://resnet50'),
+        ),
+        'resnet50',
+    )
+]
 
 
 @pytest.mark.quick
@@ -222,12 +265,31 @@ def test_every_config_names_weights_made_for_its_backbone():
 
 @pytest.mark.quick
 def test_weights_table_covers_the_published_weights_and_real_sources():
-    expected = {'ghostnet_1.0x', 'ghostnetv2_1.0x', 'ghostnetv2_1.3x', 'ghostnetv2_1.6x',
-                'shufflenetv2_0.5x', 'shufflenetv2_1.0x', 'shufflenetv2_1.5x',
-                'shufflenetv2_2.0x', 'shufflenetv1_g3_1.0x', 'hornet-tiny', 'hornet-tiny-gf',
-                'hornet-small', 'hornet-small-gf', 'hornet-base', 'hornet-base-gf',
-                'od_resnet18_1x', 'od_resnet18_4x', 'od_resnet50_1x', 'od_resnet50_4x',
-                'od_mobilenetv2_1x', 'od_mobilenetv2_4x', 'mobilenetv2_1.0x', 'resnet50'}
+    expected = {
+        'ghostnet_1.0x',
+        'ghostnetv2_1.0x',
+        'ghostnetv2_1.3x',
+        'ghostnetv2_1.6x',
+        'shufflenetv2_0.5x',
+        'shufflenetv2_1.0x',
+        'shufflenetv2_1.5x',
+        'shufflenetv2_2.0x',
+        'shufflenetv1_g3_1.0x',
+        'hornet-tiny',
+        'hornet-tiny-gf',
+        'hornet-small',
+        'hornet-small-gf',
+        'hornet-base',
+        'hornet-base-gf',
+        'od_resnet18_1x',
+        'od_resnet18_4x',
+        'od_resnet50_1x',
+        'od_resnet50_4x',
+        'od_mobilenetv2_1x',
+        'od_mobilenetv2_4x',
+        'mobilenetv2_1.0x',
+        'resnet50',
+    }
     assert expected <= set(WEIGHTS)
     for name, entry in WEIGHTS.items():
         MODELS.build(dict(entry.model))  # every entry names a backbone that builds
@@ -251,18 +313,23 @@ UNLISTED_VARIANTS = [
     ('hornet', dict(type='HorNet', arch='base-gf')),
     ('odresnet', dict(type='ODResNet', depth=101, od_cfg=dict(kernel_num=4, reduction=0.0625))),
     ('odresnet', dict(type='ODResNet', depth=34, od_cfg=None)),
-    ('odmobilenetv2', dict(type='ODMobileNetV2', widen_factor=0.75,
-                           od_cfg=dict(kernel_num=1, reduction=0.0625))),
+    (
+        'odmobilenetv2',
+        dict(type='ODMobileNetV2', widen_factor=0.75, od_cfg=dict(kernel_num=1, reduction=0.0625)),
+    ),
 ]
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize('family,cfg', UNLISTED_VARIANTS + [
-    (entry.family, entry.model) for entry in WEIGHTS.values()])
+@pytest.mark.parametrize(
+    ('family', 'cfg'),
+    UNLISTED_VARIANTS + [(entry.family, entry.model) for entry in WEIGHTS.values()],
+)
 def test_the_backbone_is_inferred_from_the_tensor_shapes(family, cfg):
     """Every weights-table backbone and variants it does not list: the state_dict's shapes
     name the backbone it came from (built on the meta device: shapes only, no memory)."""
     from mmlight.converters import infer_backbone
+
     with torch.device('meta'):
         state_dict = MODELS.build(dict(cfg)).state_dict()
     assert infer_backbone(family, state_dict) == dict(cfg)
@@ -271,20 +338,26 @@ def test_the_backbone_is_inferred_from_the_tensor_shapes(family, cfg):
 @pytest.mark.quick
 def test_a_state_dict_of_no_variant_names_what_was_tried():
     from mmlight.converters import infer_backbone
+
     with torch.device('meta'):
         state_dict = MODELS.build(dict(type='ShuffleNetV2', widen_factor=1.0)).state_dict()
     del state_dict['stages.1.0.branch1.depthwise_conv.conv.weight']
-    with pytest.raises(ValueError, match=r"(?s)fits none of the shufflenetv2 backbones.*"
-                                         r"'widen_factor': 0.5.*1 missing keys, 0 unexpected "
-                                         r"keys, e.g. stages.1.0.branch1.depthwise_conv"):
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)fits none of the shufflenetv2 backbones.*"
+        r"'widen_factor': 0.5.*1 missing keys, 0 unexpected "
+        r"keys, e.g. stages.1.0.branch1.depthwise_conv",
+    ):
         infer_backbone('shufflenetv2', state_dict)
 
 
-@pytest.mark.parametrize('name', CONFIG_WEIGHTS + ['resnet50'])
-def test_named_weights_download_convert_load_and_match_the_reference(name, server, tmp_path,
-                                                                     monkeypatch):
-    config, backbone_cfg, _ = next(row for row in CONFIG_BACKBONES + EXTRA_BACKBONES
-                                   if row[2] == name)
+@pytest.mark.parametrize('name', [*CONFIG_WEIGHTS, 'resnet50'])
+def test_named_weights_download_convert_load_and_match_the_reference(
+    name, server, tmp_path, monkeypatch
+):
+    config, backbone_cfg, _ = next(
+        row for row in CONFIG_BACKBONES + EXTRA_BACKBONES if row[2] == name
+    )
     out_indices = tuple(backbone_cfg.get('out_indices', (0, 1, 2, 3)))
     reference, path = _write_official(name, server.root, out_indices)
     _pin_sha(monkeypatch, name, path)
@@ -308,18 +381,23 @@ def test_named_weights_download_convert_load_and_match_the_reference(name, serve
     # the same name works as any mmengine checkpoint (load_from): the backbone of a detector
     checkpoint = CheckpointLoader.load_checkpoint(f'mmlight://{name}', map_location='cpu')
     assert checkpoint['meta']['mmlight_weights'] == name
-    own = {f'backbone.{k}' for k in backbone.state_dict()
-           if not k.startswith(tuple(backbone.detection_only_prefixes))}
+    own = {
+        f'backbone.{k}'
+        for k in backbone.state_dict()
+        if not k.startswith(tuple(backbone.detection_only_prefixes))
+    }
     assert own <= set(checkpoint['state_dict'])
 
 
 def test_load_from_a_name_loads_the_backbone_of_a_detector(server, monkeypatch):
     """What the Runner does with ``load_from='mmlight://NAME'``."""
     from mmengine.runner.checkpoint import load_checkpoint
-    reference, path = _write_official('ghostnet_1.0x', server.root)
+
+    reference, _path = _write_official('ghostnet_1.0x', server.root)
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ghostnet_fpn_1x.py'))
     cfg.model.backbone.init_cfg = None
     from mmengine.registry import init_default_scope
+
     init_default_scope('mmdet')
     detector = MODELS.build(cfg.model)
     load_checkpoint(detector, 'mmlight://ghostnet_1.0x', map_location='cpu')
@@ -332,7 +410,7 @@ def test_load_from_a_name_loads_the_backbone_of_a_detector(server, monkeypatch):
 def test_weights_dir_is_used_first_and_needs_no_network(tmp_path, monkeypatch):
     folder = tmp_path / 'official'
     folder.mkdir()
-    reference, path = _write_official('od_mobilenetv2_1x', str(folder))
+    reference, _path = _write_official('od_mobilenetv2_1x', str(folder))
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     monkeypatch.setenv('MMLIGHT_WEIGHTS_DIR', str(folder))
     monkeypatch.delenv('MMLIGHT_WEIGHTS_URL', raising=False)
@@ -341,10 +419,14 @@ def test_weights_dir_is_used_first_and_needs_no_network(tmp_path, monkeypatch):
         raise AssertionError('the network was used')
 
     monkeypatch.setattr('urllib.request.urlopen', no_network)
-    backbone = MODELS.build(dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=1),
-                                 out_indices=(0, 1, 2, 3),
-                                 init_cfg=dict(type='Pretrained',
-                                               checkpoint='mmlight://od_mobilenetv2_1x')))
+    backbone = MODELS.build(
+        dict(
+            type='ODMobileNetV2',
+            od_cfg=dict(kernel_num=1),
+            out_indices=(0, 1, 2, 3),
+            init_cfg=dict(type='Pretrained', checkpoint='mmlight://od_mobilenetv2_1x'),
+        )
+    )
     backbone.init_weights()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -359,15 +441,21 @@ def test_bad_downloads_are_clear_errors_and_cache_nothing(fault, server, tmp_pat
         _pin_sha(monkeypatch, 'shufflenetv2_1.0x', path)
         server.handler.truncate.add(osp.basename(path))
     # (without _pin_sha the table's real sha256 prefix does not match the test file)
-    backbone = MODELS.build(dict(type='ShuffleNetV2', init_cfg=dict(
-        type='Pretrained', checkpoint='mmlight://shufflenetv2_1.0x')))
+    backbone = MODELS.build(
+        dict(
+            type='ShuffleNetV2',
+            init_cfg=dict(type='Pretrained', checkpoint='mmlight://shufflenetv2_1.0x'),
+        )
+    )
     with pytest.raises(DownloadError) as info:
         backbone.init_weights()
     text = str(info.value)
     if fault == 'truncated':
-        assert 'cut short' in text and osp.basename(path) in text
+        assert 'cut short' in text
+        assert osp.basename(path) in text
     else:
-        assert 'sha256' in text and '5666bf0f80' in text
+        assert 'sha256' in text
+        assert '5666bf0f80' in text
     assert _cache_files(tmp_path) == []  # no partial file, no converted file
     # once the fault is gone, the same name works
     server.handler.truncate.clear()
@@ -380,35 +468,56 @@ def test_drive_only_weights_say_the_page_the_file_and_the_folder(tmp_path, monke
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     monkeypatch.delenv('MMLIGHT_WEIGHTS_URL', raising=False)
     monkeypatch.delenv('MMLIGHT_WEIGHTS_DIR', raising=False)
-    backbone = MODELS.build(dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=1),
-                                 init_cfg=dict(type='Pretrained',
-                                               checkpoint='mmlight://od_resnet50_1x')))
+    backbone = MODELS.build(
+        dict(
+            type='ODResNet',
+            depth=50,
+            od_cfg=dict(kernel_num=1),
+            init_cfg=dict(type='Pretrained', checkpoint='mmlight://od_resnet50_1x'),
+        )
+    )
     with pytest.raises(ManualDownloadRequired) as info:
         backbone.init_weights()
     text = str(info.value)
     assert 'https://drive.google.com/file/d/1Aqwv6uQ9iI8a8Z5vjqmKuSTar0U8gfVJ' in text
-    assert osp.join(str(tmp_path / 'torch_home'), 'hub', 'checkpoints',
-                    'od_resnet50_1x.pth.tar') in text
+    assert (
+        osp.join(str(tmp_path / 'torch_home'), 'hub', 'checkpoints', 'od_resnet50_1x.pth.tar')
+        in text
+    )
     assert 'MMLIGHT_WEIGHTS_DIR' in text
 
 
 def test_train_tool_says_what_to_fetch_before_building_the_dataset(tmp_path):
-    env = {'TORCH_HOME': str(tmp_path / 'torch_home'), 'MMLIGHT_WEIGHTS_URL': '',
-           'MMLIGHT_WEIGHTS_DIR': ''}
-    proc = run_tool(['tools/train.py', 'configs/faster_rcnn_odconv_r50_fpn_1x.py',
-                     '--work-dir', str(tmp_path / 'work')], timeout=300, env=env)
+    env = {
+        'TORCH_HOME': str(tmp_path / 'torch_home'),
+        'MMLIGHT_WEIGHTS_URL': '',
+        'MMLIGHT_WEIGHTS_DIR': '',
+    }
+    proc = run_tool(
+        [
+            'tools/train.py',
+            'configs/faster_rcnn_odconv_r50_fpn_1x.py',
+            '--work-dir',
+            str(tmp_path / 'work'),
+        ],
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode != 0
     assert 'ManualDownloadRequired' in proc.stderr
-    assert 'drive.google.com' in proc.stderr and 'od_resnet50_1x.pth.tar' in proc.stderr
-    assert 'annotations' not in proc.stderr and 'data/coco' not in proc.stderr
+    assert 'drive.google.com' in proc.stderr
+    assert 'od_resnet50_1x.pth.tar' in proc.stderr
+    assert 'annotations' not in proc.stderr
+    assert 'data/coco' not in proc.stderr
 
 
 def test_unconverted_files_and_urls_load_directly(server, tmp_path):
     # a torchvision file by path, a timm/official file by URL: converted on load
     torch.manual_seed(0)
     reference, path = _write_official('shufflenetv2_1.0x', str(tmp_path))
-    model = MODELS.build(dict(type='ShuffleNetV2', init_cfg=dict(type='Pretrained',
-                                                                 checkpoint=path)))
+    model = MODELS.build(
+        dict(type='ShuffleNetV2', init_cfg=dict(type='Pretrained', checkpoint=path))
+    )
     model.init_weights()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -421,32 +530,39 @@ def test_unconverted_files_and_urls_load_directly(server, tmp_path):
     with torch.no_grad():
         for a, b in zip(model.eval()(x), reference(x), strict=True):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
-    assert osp.isfile(osp.join(str(tmp_path / 'torch_home'), 'hub', 'checkpoints',
-                               osp.basename(served)))
+    assert osp.isfile(
+        osp.join(str(tmp_path / 'torch_home'), 'hub', 'checkpoints', osp.basename(served))
+    )
 
 
 def test_a_checkpoint_of_another_family_is_a_clear_error(tmp_path):
     _, path = _write_official('shufflenetv2_1.0x', str(tmp_path))
-    model = MODELS.build(dict(type='GhostNet', init_cfg=dict(type='Pretrained',
-                                                             checkpoint=path)))
-    with pytest.raises(ValueError) as info:
+    model = MODELS.build(dict(type='GhostNet', init_cfg=dict(type='Pretrained', checkpoint=path)))
+    with pytest.raises(ValueError, match='is not a ghostnet checkpoint') as info:
         model.init_weights()
     text = str(info.value)
-    assert 'is not a ghostnet checkpoint' in text
-    assert 'conv_stem.weight' in text and 'torchvision shufflenetv2 keys' in text
+    assert 'conv_stem.weight' in text
+    assert 'torchvision shufflenetv2 keys' in text
 
 
 def test_a_convnext_checkpoint_and_a_truncated_file_are_clear_converter_errors(tmp_path):
     from mmlight.converters import convert_state_dict
+
     # the official ConvNeXt layout shares HorNet's stem and stage names
-    convnext = {'downsample_layers.0.0.weight': torch.zeros(96, 3, 4, 4),
-                'downsample_layers.0.1.weight': torch.zeros(96),
-                'stages.0.0.dwconv.weight': torch.zeros(96, 1, 7, 7),
-                'stages.0.0.pwconv1.weight': torch.zeros(384, 96),
-                'stages.0.0.gamma': torch.zeros(96), 'head.weight': torch.zeros(1000, 768)}
-    with pytest.raises(ValueError, match=r'is not a hornet checkpoint: expected official or '
-                                         r'mmpretrain HorNet keys.*found keys '
-                                         r'downsample_layers\.0\.0\.weight'):
+    convnext = {
+        'downsample_layers.0.0.weight': torch.zeros(96, 3, 4, 4),
+        'downsample_layers.0.1.weight': torch.zeros(96),
+        'stages.0.0.dwconv.weight': torch.zeros(96, 1, 7, 7),
+        'stages.0.0.pwconv1.weight': torch.zeros(384, 96),
+        'stages.0.0.gamma': torch.zeros(96),
+        'head.weight': torch.zeros(1000, 768),
+    }
+    with pytest.raises(
+        ValueError,
+        match=r'is not a hornet checkpoint: expected official or '
+        r'mmpretrain HorNet keys.*found keys '
+        r'downsample_layers\.0\.0\.weight',
+    ):
         convert_state_dict('hornet', convnext)
     good = str(tmp_path / 'good.pth')
     torch.save(MODELS.build(dict(type='GhostNet', widen_factor=0.5)).state_dict(), good)
@@ -454,12 +570,14 @@ def test_a_convnext_checkpoint_and_a_truncated_file_are_clear_converter_errors(t
         data = f.read()
     truncated = str(tmp_path / 'truncated.pth')
     with open(truncated, 'wb') as f:
-        f.write(data[:len(data) // 2])
-    proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', truncated,
-                     str(tmp_path / 'out.pth')])
+        f.write(data[: len(data) // 2])
+    proc = run_tool(
+        ['tools/model_converters/convert.py', 'ghostnet', truncated, str(tmp_path / 'out.pth')]
+    )
     assert proc.returncode != 0
     assert 'not a readable PyTorch checkpoint' in proc.stderr, proc.stderr[-2000:]
-    assert 'Traceback' not in proc.stderr and not osp.exists(tmp_path / 'out.pth')
+    assert 'Traceback' not in proc.stderr
+    assert not osp.exists(tmp_path / 'out.pth')
 
 
 class _WritesAFile:
@@ -469,7 +587,7 @@ class _WritesAFile:
         self.marker = marker
 
     def __reduce__(self):
-        return (os.system, (f'touch {self.marker}', ))
+        return (os.system, (f'touch {self.marker}',))
 
 
 class _LooksUp:
@@ -491,20 +609,23 @@ def _evil_checkpoint(tmp_path):
 
 
 def _assert_refused(text, marker):
-    assert 'refused to load' in text and 'system' in text, text[-2000:]
+    assert 'refused to load' in text, text[-2000:]
+    assert 'system' in text, text[-2000:]
     assert 'MMLIGHT_TRUSTED_CHECKPOINTS' in text
     assert not osp.exists(marker)
 
 
 def test_a_pickle_that_runs_code_is_refused_by_pretrained_and_the_converter(tmp_path):
     path, marker = _evil_checkpoint(tmp_path)
-    model = MODELS.build(dict(type='GhostNet', widen_factor=0.5,
-                              init_cfg=dict(type='Pretrained', checkpoint=path)))
+    model = MODELS.build(
+        dict(type='GhostNet', widen_factor=0.5, init_cfg=dict(type='Pretrained', checkpoint=path))
+    )
     with pytest.raises(UnsafeCheckpointError) as info:
         model.init_weights()
     _assert_refused(str(info.value), marker)
-    proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', path,
-                     str(tmp_path / 'out.pth')])
+    proc = run_tool(
+        ['tools/model_converters/convert.py', 'ghostnet', path, str(tmp_path / 'out.pth')]
+    )
     assert proc.returncode != 0
     _assert_refused(proc.stderr, marker)
     assert not osp.exists(tmp_path / 'out.pth')
@@ -512,16 +633,20 @@ def test_a_pickle_that_runs_code_is_refused_by_pretrained_and_the_converter(tmp_
 
 def test_a_pickle_that_runs_code_is_refused_by_load_from_and_resume(demo_root, tmp_path):
     path, marker = _evil_checkpoint(tmp_path)
-    cfg = tiny_config(Config.fromfile(osp.join(ROOT, 'configs',
-                                               'faster_rcnn_ghostnet_fpn_1x.py')),
-                      demo_root, str(tmp_path / 'work'))
+    cfg = tiny_config(
+        Config.fromfile(osp.join(ROOT, 'configs', 'faster_rcnn_ghostnet_fpn_1x.py')),
+        demo_root,
+        str(tmp_path / 'work'),
+    )
     cfg.model.backbone.widen_factor = 0.5
     cfg.model.neck.in_channels = [12, 20, 56, 80]
     config = str(tmp_path / 'cfg.py')
     cfg.dump(config)
-    for args in (['tools/test.py', config, path],
-                 ['tools/train.py', config, '--resume', path],
-                 ['tools/train.py', config, '--cfg-options', f'load_from={path}']):
+    for args in (
+        ['tools/test.py', config, path],
+        ['tools/train.py', config, '--resume', path],
+        ['tools/train.py', config, '--cfg-options', f'load_from={path}'],
+    ):
         proc = run_tool(args, timeout=600)
         assert proc.returncode != 0, args
         _assert_refused(proc.stderr, marker)
@@ -529,6 +654,7 @@ def test_a_pickle_that_runs_code_is_refused_by_load_from_and_resume(demo_root, t
 
 def test_types_outside_the_allow_list_need_an_explicit_opt_in(tmp_path, monkeypatch):
     import fractions
+
     path = str(tmp_path / 'odd.pth')
     torch.save({'state_dict': {'w': torch.ones(2)}, 'ratio': fractions.Fraction(1, 3)}, path)
     with pytest.raises(UnsafeCheckpointError, match='fractions.Fraction'):
@@ -554,21 +680,29 @@ def test_types_outside_the_allow_list_need_an_explicit_opt_in(tmp_path, monkeypa
 
 def test_import_mmlight_leaves_mmengine_checkpoint_loading_alone(tmp_path):
     # after the import, mmengine's loaders are its own and torch.load allows nothing more
-    code = ('import argparse, pickle, sys, torch\n'
-            'from mmengine.runner.checkpoint import CheckpointLoader as L\n'
-            'before = dict(L._schemes)\n'
-            'import mmlight\n'
-            'after = dict(L._schemes)\n'
-            'assert set(after) - set(before) == {"mmlight://"}, set(after) ^ set(before)\n'
-            'assert all(after[k] is before[k] for k in before)\n'
-            'torch.save({"args": argparse.Namespace(lr=0.1)}, sys.argv[1])\n'
-            'try:\n'
-            '    torch.load(sys.argv[1], weights_only=True)\n'
-            'except pickle.UnpicklingError:\n'
-            '    print("ok")\n')
-    proc = subprocess.run([sys.executable, '-c', code, str(tmp_path / 'ns.pth')], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and 'ok' in proc.stdout, proc.stderr[-3000:]
+    code = (
+        'import argparse, pickle, sys, torch\n'
+        'from mmengine.runner.checkpoint import CheckpointLoader as L\n'
+        'before = dict(L._schemes)\n'
+        'import mmlight\n'
+        'after = dict(L._schemes)\n'
+        'assert set(after) - set(before) == {"mmlight://"}, set(after) ^ set(before)\n'
+        'assert all(after[k] is before[k] for k in before)\n'
+        'torch.save({"args": argparse.Namespace(lr=0.1)}, sys.argv[1])\n'
+        'try:\n'
+        '    torch.load(sys.argv[1], weights_only=True)\n'
+        'except pickle.UnpicklingError:\n'
+        '    print("ok")\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, '-c', code, str(tmp_path / 'ns.pth')],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'ok' in proc.stdout, proc.stderr[-3000:]
 
 
 def test_resume_after_a_kill_gives_the_same_losses(demo_root, tmp_path):
@@ -582,9 +716,13 @@ def test_resume_after_a_kill_gives_the_same_losses(demo_root, tmp_path):
     long_cfg = retinanet_cfg(demo_root, part_dir, 1000)
     long_cfg.dump(str(tmp_path / 'long.py'))
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    victim = subprocess.Popen([sys.executable, 'tools/train.py', str(tmp_path / 'long.py'),
-                               '--work-dir', part_dir], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    victim = subprocess.Popen(
+        [sys.executable, 'tools/train.py', str(tmp_path / 'long.py'), '--work-dir', part_dir],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     last = osp.join(part_dir, 'last_checkpoint')  # written after a checkpoint is saved
     deadline = time.time() + 600
     while not osp.isfile(last) and time.time() < deadline and victim.poll() is None:
@@ -594,11 +732,21 @@ def test_resume_after_a_kill_gives_the_same_losses(demo_root, tmp_path):
     assert victim.returncode == -signal.SIGKILL
     checkpoint = osp.join(part_dir, 'iter_2.pth')
     saved = load_checkpoint_file(checkpoint)  # mmengine's own checkpoint, weights_only=True
-    assert saved['meta']['iter'] == 2 and saved['optimizer']['state']
+    assert saved['meta']['iter'] == 2
+    assert saved['optimizer']['state']
 
     retinanet_cfg(demo_root, part_dir, 4).dump(str(tmp_path / 'resume.py'))
-    proc = run_tool(['tools/train.py', str(tmp_path / 'resume.py'), '--work-dir', part_dir,
-                     '--resume', checkpoint], timeout=600)
+    proc = run_tool(
+        [
+            'tools/train.py',
+            str(tmp_path / 'resume.py'),
+            '--work-dir',
+            part_dir,
+            '--resume',
+            checkpoint,
+        ],
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
     full = logged_losses(full_dir)

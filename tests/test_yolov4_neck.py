@@ -1,4 +1,5 @@
 """The YOLOv4 neck: structure, shapes, the depthwise saving, and every mmlight backbone."""
+
 import pytest
 import torch
 from mmcv.cnn import ConvModule
@@ -20,20 +21,26 @@ def build_neck(**kwargs):
 
 def levels(channels, size, batch=1):
     h, w = size
-    return [torch.randn(batch, c, -(-h // s), -(-w // s)) for c, s in zip(channels, (8, 16, 32))]
+    return [
+        torch.randn(batch, c, -(-h // s), -(-w // s))
+        for c, s in zip(channels, (8, 16, 32), strict=False)
+    ]
 
 
 @pytest.mark.parametrize('size', [(416, 416), (320, 480), (333, 517)])
 @pytest.mark.parametrize('use_depthwise', [True, False])
 def test_output_levels_high_to_low(size, use_depthwise):
-    neck = build_neck(in_channels=[40, 112, 160], channels=[32, 48, 64],
-                      use_depthwise=use_depthwise)
+    neck = build_neck(
+        in_channels=[40, 112, 160], channels=[32, 48, 64], use_depthwise=use_depthwise
+    )
     inputs = levels([40, 112, 160], size, batch=2)
     outs = neck(inputs)
     assert neck.out_channels == [64, 48, 32]
     assert [tuple(o.shape) for o in outs] == [
-        (2, 64, *inputs[2].shape[-2:]), (2, 48, *inputs[1].shape[-2:]),
-        (2, 32, *inputs[0].shape[-2:])]
+        (2, 64, *inputs[2].shape[-2:]),
+        (2, 48, *inputs[1].shape[-2:]),
+        (2, 32, *inputs[0].shape[-2:]),
+    ]
 
 
 def test_every_3x3_conv_is_depthwise_separable_and_the_paths_are_yolov4():
@@ -42,15 +49,20 @@ def test_every_3x3_conv_is_depthwise_separable_and_the_paths_are_yolov4():
     # 2 around the SPP, 2 in each of the four five-conv blocks, 2 stride-2 downsamples
     assert len(separable) == 12
     assert sum(m.depthwise_conv.conv.stride == (2, 2) for m in separable) == 2
-    plain = [m.conv for m in neck.modules() if isinstance(m, ConvModule)
-             and not any(m is s.depthwise_conv or m is s.pointwise_conv for s in separable)]
+    plain = [
+        m.conv
+        for m in neck.modules()
+        if isinstance(m, ConvModule)
+        and not any(m is s.depthwise_conv or m is s.pointwise_conv for s in separable)
+    ]
     assert all(c.kernel_size == (1, 1) for c in plain)
-    assert all(m.depthwise_conv.conv.groups == m.depthwise_conv.conv.in_channels
-               for m in separable)
+    assert all(m.depthwise_conv.conv.groups == m.depthwise_conv.conv.in_channels for m in separable)
     dense = build_neck(in_channels=[40, 112, 160], use_depthwise=False)
     assert not any(isinstance(m, DepthwiseSeparableConvModule) for m in dense.modules())
-    assert sum(m.conv.kernel_size == (3, 3) for m in dense.modules()
-               if isinstance(m, ConvModule)) == 12
+    assert (
+        sum(m.conv.kernel_size == (3, 3) for m in dense.modules() if isinstance(m, ConvModule))
+        == 12
+    )
     # SPP concatenates 4 x 512 channels; the five-conv blocks take 2C
     assert neck.top_out[0].conv.in_channels == 2048
     assert [b[0].conv.in_channels for b in neck.top_down_blocks] == [512, 256]
@@ -72,10 +84,12 @@ def test_depthwise_neck_has_fewer_params_and_flops_than_the_dense_one():
     for use_depthwise in (False, True):
         neck = build_neck(in_channels=[40, 112, 160], use_depthwise=use_depthwise).eval()
         params = sum(p.numel() for p in neck.parameters())
-        flops = FlopAnalyzer(neck, (inputs, )).total()
+        flops = FlopAnalyzer(neck, (inputs,)).total()
         counts[use_depthwise] = (params, flops)
-        print(f'YOLOv4Neck use_depthwise={use_depthwise}: {params / 1e6:.2f} M params, '
-              f'{flops / 1e9:.2f} GFLOPs at 416x416')
+        print(
+            f'YOLOv4Neck use_depthwise={use_depthwise}: {params / 1e6:.2f} M params, '
+            f'{flops / 1e9:.2f} GFLOPs at 416x416'
+        )
     assert counts[True][0] < 0.5 * counts[False][0]
     assert counts[True][1] < 0.5 * counts[False][1]
 
@@ -125,16 +139,24 @@ def test_bad_input_is_a_clear_error():
 # = 3x3 depthwise + BN + ReLU6 + 1x1 + BN + ReLU6, yolo_head = conv_dw(C, 2C) + 1x1 conv with
 # bias. Widths as in the reference (128/256/512).
 
+
 def _ref_conv(cin, cout, kernel_size):
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel_size, 1, kernel_size // 2, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU6())
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel_size, 1, kernel_size // 2, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU6(),
+    )
 
 
 def _ref_conv_dw(cin, cout, stride=1):
-    return nn.Sequential(nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
-                         nn.BatchNorm2d(cin), nn.ReLU6(),
-                         nn.Conv2d(cin, cout, 1, 1, 0, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU6())
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
+        nn.BatchNorm2d(cin),
+        nn.ReLU6(),
+        nn.Conv2d(cin, cout, 1, 1, 0, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU6(),
+    )
 
 
 def _ref_three(c, cin):
@@ -142,8 +164,13 @@ def _ref_three(c, cin):
 
 
 def _ref_five(c, cin):
-    return nn.Sequential(_ref_conv(cin, c, 1), _ref_conv_dw(c, 2 * c), _ref_conv(2 * c, c, 1),
-                         _ref_conv_dw(c, 2 * c), _ref_conv(2 * c, c, 1))
+    return nn.Sequential(
+        _ref_conv(cin, c, 1),
+        _ref_conv_dw(c, 2 * c),
+        _ref_conv(2 * c, c, 1),
+        _ref_conv_dw(c, 2 * c),
+        _ref_conv(2 * c, c, 1),
+    )
 
 
 def _ref_head(c, cin, outputs):
@@ -151,7 +178,6 @@ def _ref_head(c, cin, outputs):
 
 
 class ReferenceYoloBodyWithoutBackbone(nn.Module):
-
     def __init__(self, in_filters, num_classes, num_anchors=3):
         super().__init__()
         outputs = num_anchors * (5 + num_classes)
@@ -185,9 +211,9 @@ def _copy_in_order(target: nn.Module, source: nn.Module):
     """Copies source's parameters and buffers into target, matched by registration order."""
     target_state, source_state = target.state_dict(), source.state_dict()
     assert len(target_state) == len(source_state), (list(target_state), list(source_state))
-    for (target_key, target_value), (source_key, source_value) in zip(target_state.items(),
-                                                                      source_state.items(),
-                                                                      strict=True):
+    for (target_key, target_value), (source_key, source_value) in zip(
+        target_state.items(), source_state.items(), strict=True
+    ):
         assert target_value.shape == source_value.shape, (target_key, source_key)
         target_value.copy_(source_value)
 
@@ -205,27 +231,40 @@ def test_neck_and_depthwise_head_compute_the_reference_yolo_body(train):
             module.running_var.uniform_(0.5, 1.5)
     act = dict(type='ReLU6')
     neck = build_neck(in_channels=in_filters, act_cfg=act)
-    head = MODELS.build(dict(type='YOLOv4Head', num_classes=num_classes,
-                             in_channels=neck.out_channels, out_channels=[1024, 512, 256],
-                             act_cfg=act))
-    pairs = [(neck.top_in, reference.conv1), (neck.top_out, reference.conv2),
-             (neck.reduce[0], reference.upsample1[0]), (neck.lateral[0], reference.conv_for_P4),
-             (neck.top_down_blocks[0], reference.make_five_conv1),
-             (neck.reduce[1], reference.upsample2[0]), (neck.lateral[1], reference.conv_for_P3),
-             (neck.top_down_blocks[1], reference.make_five_conv2),
-             (neck.downsample[0], reference.down_sample1),
-             (neck.bottom_up_blocks[0], reference.make_five_conv3),
-             (neck.downsample[1], reference.down_sample2),
-             (neck.bottom_up_blocks[1], reference.make_five_conv4)]
-    for level, ref_head in enumerate((reference.yolo_head1, reference.yolo_head2,
-                                      reference.yolo_head3)):
+    head = MODELS.build(
+        dict(
+            type='YOLOv4Head',
+            num_classes=num_classes,
+            in_channels=neck.out_channels,
+            out_channels=[1024, 512, 256],
+            act_cfg=act,
+        )
+    )
+    pairs = [
+        (neck.top_in, reference.conv1),
+        (neck.top_out, reference.conv2),
+        (neck.reduce[0], reference.upsample1[0]),
+        (neck.lateral[0], reference.conv_for_P4),
+        (neck.top_down_blocks[0], reference.make_five_conv1),
+        (neck.reduce[1], reference.upsample2[0]),
+        (neck.lateral[1], reference.conv_for_P3),
+        (neck.top_down_blocks[1], reference.make_five_conv2),
+        (neck.downsample[0], reference.down_sample1),
+        (neck.bottom_up_blocks[0], reference.make_five_conv3),
+        (neck.downsample[1], reference.down_sample2),
+        (neck.bottom_up_blocks[1], reference.make_five_conv4),
+    ]
+    for level, ref_head in enumerate(
+        (reference.yolo_head1, reference.yolo_head2, reference.yolo_head3)
+    ):
         pairs += [(head.convs_bridge[level], ref_head[0]), (head.convs_pred[level], ref_head[1])]
     with torch.no_grad():
         for ours, theirs in pairs:
             _copy_in_order(ours, theirs)
     # every parameter of the neck and head was matched to one of the reference
     assert sum(p.numel() for p in neck.parameters()) + sum(
-        p.numel() for p in head.parameters()) == sum(p.numel() for p in reference.parameters())
+        p.numel() for p in head.parameters()
+    ) == sum(p.numel() for p in reference.parameters())
     for module in (reference, neck, head):
         module.train(train)
     inputs = levels(in_filters, (128, 192), batch=2)
@@ -242,7 +281,8 @@ def test_yolov4_head_without_depthwise_is_mmdet_yolov3_head():
     ours = MODELS.build(dict(type='YOLOv4Head', use_depthwise=False, **cfg))
     theirs = MODELS.build(dict(type='mmdet.YOLOV3Head', **cfg))
     assert {k: v.shape for k, v in ours.state_dict().items()} == {
-        k: v.shape for k, v in theirs.state_dict().items()}
+        k: v.shape for k, v in theirs.state_dict().items()
+    }
     depthwise = MODELS.build(dict(type='YOLOv4Head', **cfg))
     assert all(isinstance(m, DepthwiseSeparableConvModule) for m in depthwise.convs_bridge)
     assert [m.depthwise_conv.conv.groups for m in depthwise.convs_bridge] == [64, 32, 16]

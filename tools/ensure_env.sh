@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what mmlight needs into the current Python, skipping every step that is already done.
 #   bash tools/ensure_env.sh          # runtime: torch, mmcv 2.1.0 (compiled ops), mmengine, mmdet, mmlight
-#   bash tools/ensure_env.sh --test   # and the test/reference dependencies (pytest, pytest-xdist, ruff, timm, mmpretrain)
+#   bash tools/ensure_env.sh --test   # and the test/reference dependencies (pytest, pytest-xdist, ruff, mypy, timm, mmpretrain)
 # Environment: PYTHON (default python3), MMLIGHT_CACHE (default ~/.cache/mmlight; holds the built
 # mmcv wheel so that a second set-up with the same torch skips the one-time build, about 9
 # minutes on 2 CPU cores),
@@ -19,6 +19,7 @@ MMENGINE_VERSION=0.10.7
 MMDET_VERSION=3.3.0
 TIMM_VERSION=1.0.31
 RUFF_VERSION=0.17.6
+MYPY_VERSION=2.4.1
 MMPRETRAIN_VERSION=1.2.0
 FASTER_COCO_EVAL_VERSION=1.8.0
 ONNX_VERSION=1.23.2
@@ -122,11 +123,11 @@ fi
 
 # 6. test and reference implementations.
 if [ $WITH_TEST = 1 ]; then
-  if ! has "import pytest, xdist, ruff, timm; assert timm.__version__ == '$TIMM_VERSION'" \
+  if ! has "import pytest, xdist, ruff, mypy.version, timm; assert timm.__version__ == '$TIMM_VERSION' and mypy.version.__version__ == '$MYPY_VERSION'" \
       || [ "$("$PY" -m ruff --version 2>/dev/null)" != "ruff $RUFF_VERSION" ]; then
-    say "installing pytest, pytest-xdist, ruff $RUFF_VERSION, timm $TIMM_VERSION"
-    pip_install pytest pytest-xdist "ruff==$RUFF_VERSION" "timm==$TIMM_VERSION" \
-      || die "test deps" "pip install pytest pytest-xdist ruff timm failed"
+    say "installing pytest, pytest-xdist, ruff $RUFF_VERSION, mypy $MYPY_VERSION, timm $TIMM_VERSION"
+    pip_install pytest pytest-xdist "ruff==$RUFF_VERSION" "mypy==$MYPY_VERSION" "timm==$TIMM_VERSION" \
+      || die "test deps" "pip install pytest pytest-xdist ruff mypy timm failed"
   fi
   if ! has "import mmpretrain; assert mmpretrain.__version__ == '$MMPRETRAIN_VERSION'"; then
     # --no-deps: its requirements would pull in packages we do not need (and may not build);

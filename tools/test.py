@@ -5,6 +5,7 @@
 CONFIG is a config file, an mmlight config name ('faster_rcnn_ghostnet_fpn_1x') or
 PACKAGE::PATH ('mmlight::faster_rcnn_ghostnet_fpn_1x.py', 'mmdet::...').
 """
+
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -39,8 +40,9 @@ def main():
         cfg.default_hooks.visualization.draw = True
         cfg.default_hooks.visualization.test_out_dir = args.show_dir
     if args.out is not None:
-        cfg.test_evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
-            else [cfg.test_evaluator]
+        cfg.test_evaluator = (
+            cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        )
         cfg.test_evaluator.append(dict(type='DumpDetResults', out_file_path=args.out))
 
     # mmengine reads load_from / --resume through mmlight's safe loader in this block only

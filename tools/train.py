@@ -5,6 +5,7 @@
 CONFIG is a config file, an mmlight config name ('faster_rcnn_ghostnet_fpn_1x') or
 PACKAGE::PATH ('mmlight::faster_rcnn_ghostnet_fpn_1x.py', 'mmdet::...').
 """
+
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -25,8 +26,12 @@ def parse_args():
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument('--auto-scale-lr', action='store_true', help='scale the LR by batch size')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
-        help='resume from this checkpoint, or (no value) from the latest in the work dir')
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from this checkpoint, or (no value) from the latest in the work dir',
+    )
     return parse_train_test_args(parser)
 
 

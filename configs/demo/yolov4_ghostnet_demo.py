@@ -15,9 +15,15 @@ model = dict(
         in_channels=[256, 128, 64],
         out_channels=[256, 128, 64],
         # the demo's shapes are 16-115 px squares, triangles and circles
-        anchor_generator=dict(base_sizes=[[(84, 84), (100, 100), (120, 120)],
-                                          [(36, 36), (50, 50), (66, 66)],
-                                          [(12, 12), (18, 18), (26, 26)]])))
+        anchor_generator=dict(
+            base_sizes=[
+                [(84, 84), (100, 100), (120, 120)],
+                [(36, 36), (50, 50), (66, 66)],
+                [(12, 12), (18, 18), (26, 26)],
+            ]
+        ),
+    ),
+)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -25,14 +31,16 @@ train_pipeline = [
     dict(type='RandomResize', scale=[(160, 160), (224, 224)], keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_size, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'),
+    ),
 ]
 train_dataloader = dict(
     batch_size=8,
@@ -47,7 +55,9 @@ train_dataloader = dict(
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=4),
-        pipeline=train_pipeline))
+        pipeline=train_pipeline,
+    ),
+)
 val_dataloader = dict(
     batch_size=8,
     num_workers=0,
@@ -57,7 +67,9 @@ val_dataloader = dict(
         metainfo=metainfo,
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
-        pipeline=test_pipeline))
+        pipeline=test_pipeline,
+    ),
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
@@ -66,8 +78,9 @@ max_epochs = 16
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[12, 15],
-         gamma=0.1)
+    dict(
+        type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[12, 15], gamma=0.1
+    ),
 ]
 optim_wrapper = dict(optimizer=dict(lr=0.01, weight_decay=5e-4), clip_grad=dict(max_norm=35))
 auto_scale_lr = dict(enable=False)

@@ -1,8 +1,9 @@
 """Parameters and FLOPs of a detector config, without its dataset: one synthetic image goes
 through the detector's own data preprocessor and its ``mode='tensor'`` forward (backbone, neck
 and heads; for two-stage detectors the RPN proposals and the RoI head as at test time)."""
+
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -23,8 +24,7 @@ class _TensorForward(nn.Module):
 
 def _complexity(module, inputs):
     logging.getLogger('mmengine').setLevel(logging.ERROR)  # unsupported-op warnings
-    info = get_model_complexity_info(module, inputs=(inputs, ), show_table=False,
-                                     show_arch=False)
+    info = get_model_complexity_info(module, inputs=(inputs,), show_table=False, show_arch=False)
     return dict(flops=float(info['flops']), params=float(info['params']))
 
 
@@ -48,5 +48,4 @@ def detector_complexity(config, shape: Sequence[int] = (800, 1333)):
         backbone = _complexity(detector.backbone, data['inputs'])
     whole['params'] = float(sum(p.numel() for p in detector.parameters()))
     backbone['params'] = float(sum(p.numel() for p in detector.backbone.parameters()))
-    return dict(detector=whole, backbone=backbone,
-                shape=tuple(data['inputs'].shape[-2:]))
+    return dict(detector=whole, backbone=backbone, shape=tuple(data['inputs'].shape[-2:]))

@@ -4,9 +4,10 @@ fused (mmcv's ``fuse_conv_bn``), and the exported graph in every (backend, preci
 the deployment backend table (onnxruntime; OpenVINO FP32, BF16 and INT8 where openvino and
 nncf are installed). A runtime is named by its label: 'eager', 'eager_fused', or
 :attr:`mmlight.deployment.backends.Runtime.label` ('onnxruntime', 'openvino_int8')."""
+
 import copy
 import os.path as osp
-from typing import Callable, Dict, List, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -45,8 +46,10 @@ def random_image(shape: Sequence[int]) -> torch.Tensor:
 def image_sample(height: int, width: int):
     """The DetDataSample of one test image taken at its own size (no resize)."""
     from mmdet.structures import DetDataSample
-    return DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
-                                       scale_factor=(1.0, 1.0)))
+
+    return DetDataSample(
+        metainfo=dict(img_shape=(height, width), ori_shape=(height, width), scale_factor=(1.0, 1.0))
+    )
 
 
 def eager_predict(detector, image: torch.Tensor) -> Callable:
@@ -55,24 +58,23 @@ def eager_predict(detector, image: torch.Tensor) -> Callable:
 
     def run():
         with torch.no_grad():
-            data = detector.data_preprocessor(dict(inputs=[image], data_samples=[sample]),
-                                              False)
+            data = detector.data_preprocessor(dict(inputs=[image], data_samples=[sample]), False)
             return detector.predict(data['inputs'], data['data_samples'], rescale=True)
 
     return run
 
 
-def exported_runtimes(available_only: bool = False) -> Dict[str, Runtime]:
+def exported_runtimes(available_only: bool = False) -> dict[str, Runtime]:
     """Label -> (backend, precision) of every exported runtime in the backend table."""
     return {runtime.label: runtime for runtime in runtimes(available_only)}
 
 
-def runtime_labels() -> List[str]:
+def runtime_labels() -> list[str]:
     """Every runtime the benchmark knows: the eager ones, then the table's pairs."""
     return list(EAGER_RUNTIMES) + list(exported_runtimes())
 
 
-def available_runtimes() -> List[str]:
+def available_runtimes() -> list[str]:
     """The runtimes this environment can run (a backend's need its packages)."""
     return list(EAGER_RUNTIMES) + list(exported_runtimes(available_only=True))
 
@@ -92,7 +94,7 @@ def model_file(onnx_file: str, runtime: Runtime) -> str:
     return f'{osp.splitext(onnx_file)[0]}.{backend.name}.{precision}{backend.suffix}'
 
 
-def prepare_models(onnx_file: str, shape: Sequence[int], labels: Sequence[str]) -> List[str]:
+def prepare_models(onnx_file: str, shape: Sequence[int], labels: Sequence[str]) -> list[str]:
     """The model files of the exported runtimes among ``labels``, converted from
     ``onnx_file``; a precision that needs calibration is calibrated on
     ``BENCHMARK_CALIBRATION_IMAGES`` seeded random images of ``shape`` (enough for timing;
@@ -110,16 +112,27 @@ def prepare_models(onnx_file: str, shape: Sequence[int], labels: Sequence[str]) 
         images = None
         if precision in backend.calibrated:
             generator = torch.Generator().manual_seed(0)
-            images = [torch.randint(0, 256, (1, 3, *shape), generator=generator).float().numpy()
-                      for _ in range(BENCHMARK_CALIBRATION_IMAGES)]
-        backend.convert(onnx_file, path, precision, calibration=images,
-                        metadata=dict(calibration_split='random images') if images else None)
+            images = [
+                torch.randint(0, 256, (1, 3, *shape), generator=generator).float().numpy()
+                for _ in range(BENCHMARK_CALIBRATION_IMAGES)
+            ]
+        backend.convert(
+            onnx_file,
+            path,
+            precision,
+            calibration=images,
+            metadata=dict(calibration_split='random images') if images else None,
+        )
         written.append(path)
     return written
 
 
-def inference_fns(detector, shape: Sequence[int], labels: Sequence[str] = EAGER_RUNTIMES,
-                  onnx_file: str = None) -> Dict[str, Callable]:
+def inference_fns(
+    detector,
+    shape: Sequence[int],
+    labels: Sequence[str] = EAGER_RUNTIMES,
+    onnx_file: str | None = None,
+) -> dict[str, Callable]:
     """One callable per runtime label, each running one image of ``shape`` through
     ``detector`` (the exported ones read the model files :func:`prepare_models` wrote beside
     ``onnx_file``)."""
@@ -131,11 +144,13 @@ def inference_fns(detector, shape: Sequence[int], labels: Sequence[str] = EAGER_
             fns[label] = eager_predict(detector, image)
         elif label == 'eager_fused':
             from mmcv.cnn import fuse_conv_bn
+
             fns[label] = eager_predict(fuse_conv_bn(copy.deepcopy(detector)).eval(), image)
         elif label in exported:
             runtime = exported[label]
-            session = load_runner(runtime.backend, model_file(onnx_file, runtime),
-                                  runtime.precision)
+            session = load_runner(
+                runtime.backend, model_file(onnx_file, runtime), runtime.precision
+            )
             batch = image[None].float().numpy()
             fns[label] = lambda session=session, batch=batch: session(batch)
         else:

@@ -8,9 +8,9 @@ operator type.
 Both runtimes rewrite the graph they are given (fusions, layout reorders, quantization), and
 keep the exported node names in what they run: each executed node is traced back to the
 module it was exported from through the exporter's name scopes."""
+
 import time
 from collections import defaultdict
-from typing import Dict
 
 import torch
 
@@ -20,9 +20,16 @@ from mmlight.utils.benchmark import timed
 from .inference import eager_predict
 
 # the modules whose forward is timed, where the detector has them
-EAGER_PARTS = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
-               'roi_head.bbox_head', 'roi_head.mask_roi_extractor', 'roi_head.mask_head',
-               'bbox_head')
+EAGER_PARTS = (
+    'backbone',
+    'neck',
+    'rpn_head',
+    'roi_head.bbox_roi_extractor',
+    'roi_head.bbox_head',
+    'roi_head.mask_roi_extractor',
+    'roi_head.mask_head',
+    'bbox_head',
+)
 OTHER = 'other (pre/post-processing)'
 BETWEEN = 'other (between operators)'
 ADDED = 'other (nodes the runtime added)'
@@ -36,7 +43,7 @@ def _submodule(module, dotted: str):
     return module
 
 
-def eager_breakdown(detector, image: torch.Tensor, iters: int = 3) -> Dict[str, float]:
+def eager_breakdown(detector, image: torch.Tensor, iters: int = 3) -> dict[str, float]:
     """Seconds per image in each of :data:`EAGER_PARTS` (forward only) and in the rest of
     ``predict`` (:data:`OTHER`), over ``iters`` calls after one warm-up."""
     parts = {}
@@ -48,6 +55,7 @@ def eager_breakdown(detector, image: torch.Tensor, iters: int = 3) -> Dict[str, 
     seconds, started = defaultdict(float), {}
     handles = []
     for name, module in parts.items():
+
         def pre(_module, _args, name=name):
             started[name] = time.perf_counter()
 
@@ -68,13 +76,14 @@ def eager_breakdown(detector, image: torch.Tensor, iters: int = 3) -> Dict[str, 
     return result
 
 
-def _module_parts(onnx_file: str) -> Dict[str, str]:
+def _module_parts(onnx_file: str) -> dict[str, str]:
     """Node and output names of the graph -> the entry of :data:`EAGER_PARTS` they were
     exported from (torch's exporter records each node's module path in its metadata), or
     :data:`OTHER` for the detector's own pre/post-processing."""
     import ast
 
     import onnx
+
     parts = {}
     for node in onnx.load(onnx_file, load_external_data=False).graph.node:
         meta = {prop.key: prop.value for prop in node.metadata_props}
@@ -86,7 +95,7 @@ def _module_parts(onnx_file: str) -> Dict[str, str]:
     return parts
 
 
-def _exported_part(parts: Dict[str, str], node: str) -> str:
+def _exported_part(parts: dict[str, str], node: str) -> str:
     # the runtimes rename what they rewrite: onnxruntime 'fused NODE', 'NODE/MatMulAddFusion'
     # and 'OUTPUT_nchwc', OpenVINO 'NODE/fq_output_0' and 'NODE/WithoutBiases'; the layout
     # reorders they add belong to no exported node
@@ -97,14 +106,14 @@ def _exported_part(parts: Dict[str, str], node: str) -> str:
     return ADDED
 
 
-def _breakdown(parts: Dict[str, str], nodes, total_seconds: float, iters: int):
+def _breakdown(parts: dict[str, str], nodes, total_seconds: float, iters: int):
     """The breakdowns of executed ``nodes`` ``(names, operator type, seconds)``, summed over
     ``iters`` runs that took ``total_seconds``: ``'module'`` (per entry of :data:`EAGER_PARTS`,
     :data:`OTHER` or :data:`ADDED`; a node the runtime fused from several exported ones
     counts for the first of them that traces back), ``'operator'`` (largest first), both with
     the time between operators (:data:`BETWEEN`), ``'wall'``, seconds per run, and
     ``'nodes'``, how many executed nodes each module has."""
-    by_module = {name: 0.0 for name in EAGER_PARTS + (OTHER, ADDED)}
+    by_module = {name: 0.0 for name in (*EAGER_PARTS, OTHER, ADDED)}
     by_operator, counts = defaultdict(float), defaultdict(set)
     for names, operator, seconds in nodes:
         traced = [_exported_part(parts, name) for name in names]
@@ -117,17 +126,23 @@ def _breakdown(parts: Dict[str, str], nodes, total_seconds: float, iters: int):
     wall = total_seconds / iters
     between = wall - sum(by_operator.values())
     exported = set(parts.values())
-    by_module = {name: seconds for name, seconds in by_module.items()
-                 if name in exported or seconds > 0}
+    by_module = {
+        name: seconds for name, seconds in by_module.items() if name in exported or seconds > 0
+    }
     by_operator = dict(sorted(by_operator.items(), key=lambda item: -item[1]))
     if between >= 0:
         by_module[BETWEEN] = by_operator[BETWEEN] = between
-    return dict(module=by_module, operator=by_operator, wall=wall,
-                nodes={part: len(names) for part, names in counts.items()})
+    return dict(
+        module=by_module,
+        operator=by_operator,
+        wall=wall,
+        nodes={part: len(names) for part, names in counts.items()},
+    )
 
 
-def exported_breakdown(onnx_file: str, model_file: str, runtime: Runtime, image,
-                       iters: int = 3) -> dict:
+def exported_breakdown(
+    onnx_file: str, model_file: str, runtime: Runtime, image, iters: int = 3
+) -> dict:
     """Seconds per image of ``runtime`` (a backend and precision of the backend table) running
     ``model_file``, converted from ``onnx_file``, over ``iters`` runs after one warm-up, from
     the backend's own profiler (onnxruntime's, OpenVINO's performance counters): ``'module'``,

@@ -2,28 +2,31 @@
 ``mmlight/.mim/configs``, see :mod:`mmlight.utils.package_configs`), so the same names work
 from a checkout, from a wheel and in ``_base_ = 'mmlight::NAME.py'``.
 """
+
 import copy
 import glob
 import os.path as osp
-from typing import List, Optional
 
 from mmengine.config import Config
 
 from mmlight.utils.package_configs import PREFIX, config_root, package_config_path
 
 
-def config_names(recursive: bool = False) -> List[str]:
+def config_names(recursive: bool = False) -> list[str]:
     """The detector configs shipped with mmlight as names :func:`resolve_config` takes ('NAME'
     for ``configs/NAME.py``; with ``recursive`` also 'demo/NAME' for the demo configs)."""
     root = config_root()
     pattern = osp.join(root, '**', '*.py') if recursive else osp.join(root, '*.py')
-    return sorted(osp.relpath(path, root)[:-3]
-                  for path in glob.glob(pattern, recursive=recursive)
-                  if '_base_' not in osp.relpath(path, root))
+    return sorted(
+        osp.relpath(path, root)[:-3]
+        for path in glob.glob(pattern, recursive=recursive)
+        if '_base_' not in osp.relpath(path, root)
+    )
 
 
 def _package_config(package: str, path: str) -> str:
     import importlib
+
     module = importlib.import_module(package)
     return osp.join(osp.dirname(module.__file__), '.mim', 'configs', path)
 
@@ -47,21 +50,27 @@ def resolve_config(name_or_path: str) -> str:
         return candidate
     raise FileNotFoundError(
         f'{name_or_path!r} is neither a config file, PACKAGE::PATH of an installed package\'s '
-        f'config, nor an mmlight config name; mmlight\'s names: {", ".join(config_names())}')
+        f'config, nor an mmlight config name; mmlight\'s names: {", ".join(config_names())}'
+    )
 
 
-def load_detector_config(config, cfg_options: Optional[dict] = None) -> Config:
+def load_detector_config(config, cfg_options: dict | None = None) -> Config:
     """The config (path, name or Config) with ``cfg_options`` merged; raises unless it
     describes a detector (``model`` with a backbone)."""
-    cfg = Config.fromfile(resolve_config(config)) if isinstance(config, str) \
+    cfg = (
+        Config.fromfile(resolve_config(config))
+        if isinstance(config, str)
         else copy.deepcopy(config)
+    )
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     model = cfg.get('model')
     if not isinstance(model, dict) or 'backbone' not in model:
         found = sorted(model) if isinstance(model, dict) else type(model).__name__
-        raise ValueError(f'{config}: expected a detector config (a model dict with a '
-                         f'backbone), found model {found}')
+        raise ValueError(
+            f'{config}: expected a detector config (a model dict with a '
+            f'backbone), found model {found}'
+        )
     return cfg
 
 

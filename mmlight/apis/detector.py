@@ -1,5 +1,4 @@
 """A detector from a config and a checkpoint, for inference outside mmengine's Runner."""
-from typing import Optional
 
 import torch
 
@@ -15,9 +14,13 @@ def _config_metainfo(cfg):
     return dict(metainfo) if metainfo else None
 
 
-def init_detector(config, checkpoint: Optional[str] = None, device: str = 'cpu',
-                  cfg_options: Optional[dict] = None,
-                  seed: Optional[int] = None) -> torch.nn.Module:
+def init_detector(
+    config,
+    checkpoint: str | None = None,
+    device: str = 'cpu',
+    cfg_options: dict | None = None,
+    seed: int | None = None,
+) -> torch.nn.Module:
     """mmdet's ``init_detector`` with safe and strict loading: build the config's detector in
     eval mode on ``device`` and load ``checkpoint`` into it strictly (``weights_only=True``
     with mmlight's allow-list; every missing or unexpected key is an error).
@@ -46,8 +49,9 @@ def init_detector(config, checkpoint: Optional[str] = None, device: str = 'cpu',
         detector = MODELS.build(cfg.model)
     if checkpoint is not None:
         state = load_checkpoint_file(checkpoint)
-        load_state_dict_strict(detector, unwrap_state_dict(state),
-                               source=f'checkpoint {checkpoint!r}')
+        load_state_dict_strict(
+            detector, unwrap_state_dict(state), source=f'checkpoint {checkpoint!r}'
+        )
         meta = state.get('meta', {}) if isinstance(state, dict) else {}
         # the classes the checkpoint was trained on, else those the config's test set names
         detector.dataset_meta = meta.get('dataset_meta') or _config_metainfo(cfg)

@@ -5,6 +5,7 @@ which on torch >= 2.6 refuse the message hub that mmengine saves in every checkp
 run inside :func:`mmlight.utils.safe_load.safe_checkpoint_loading` (``weights_only=True`` with
 mmlight's allow-list), and mmlight config names are accepted where mmdet takes a config.
 """
+
 import os.path as osp
 
 from mmdet.apis import DetInferencer as _MMDetInferencer

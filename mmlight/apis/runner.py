@@ -1,5 +1,6 @@
 """Deprecated: the train/test tools' checks moved to :mod:`mmlight.apis.train_test` (every name
 is also in :mod:`mmlight.apis`)."""
+
 import importlib
 import warnings
 
@@ -8,6 +9,10 @@ def __getattr__(name):
     module = importlib.import_module('mmlight.apis.train_test')
     if not hasattr(module, name):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f'mmlight.apis.runner is deprecated and will be removed in the next release: '
-                  f'import {name} from mmlight.apis', DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        f'mmlight.apis.runner is deprecated and will be removed in the next release: '
+        f'import {name} from mmlight.apis',
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return getattr(module, name)

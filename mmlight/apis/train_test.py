@@ -2,6 +2,7 @@
 their common arguments, the config by path, name or ``PACKAGE::PATH``, the custom_imports
 check, pretrained files fetched or named before any data loads, the ``--trust-checkpoint``
 option, and distributed runs without GPUs."""
+
 import argparse
 import os
 import os.path as osp
@@ -22,6 +23,7 @@ CUSTOM_IMPORTS_LINE = "custom_imports = dict(imports=['mmlight'], allow_failed_i
 def mmlight_type_names():
     """Names that ``import mmlight`` registers into mmdet's/mmengine's registries."""
     from mmdet.registry import HOOKS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+
     names = set()
     for registry in (MODELS, HOOKS, OPTIM_WRAPPER_CONSTRUCTORS):
         for name, cls in registry.module_dict.items():
@@ -49,21 +51,32 @@ def check_custom_imports(cfg: Config):
     if any(str(name).split('.')[0] == 'mmlight' for name in imports):
         return
     names = mmlight_type_names()
-    used = sorted({node['type'] for _, node in _walk(cfg._cfg_dict.to_dict())
-                   if isinstance(node.get('type'), str) and node['type'] in names})
+    used = sorted(
+        {
+            node['type']
+            for _, node in _walk(cfg._cfg_dict.to_dict())
+            if isinstance(node.get('type'), str) and node['type'] in names
+        }
+    )
     if used:
-        raise ValueError(f'This config uses mmlight modules ({", ".join(used)}) but does not '
-                         f'import mmlight. Add this line to the config:\n    '
-                         f'{CUSTOM_IMPORTS_LINE}')
+        raise ValueError(
+            f'This config uses mmlight modules ({", ".join(used)}) but does not '
+            f'import mmlight. Add this line to the config:\n    '
+            f'{CUSTOM_IMPORTS_LINE}'
+        )
 
 
 def add_trust_checkpoint_argument(parser):
     """``--trust-checkpoint FILE`` (repeatable): the explicit opt-in for a file that needs more
     than mmlight's allow-list of checkpoint types."""
     parser.add_argument(
-        '--trust-checkpoint', action='append', default=[], metavar='FILE',
+        '--trust-checkpoint',
+        action='append',
+        default=[],
+        metavar='FILE',
         help='load this checkpoint with full pickle (it may run code): only for files you '
-        'trust; every other file is read with weights_only=True and an allow-list')
+        'trust; every other file is read with weights_only=True and an allow-list',
+    )
 
 
 def check_pretrained_checkpoints(cfg: Config):
@@ -78,10 +91,15 @@ def check_pretrained_checkpoints(cfg: Config):
         if checkpoint.startswith(SCHEME):
             prepare_named_weights(checkpoint)
             continue
-        names = weights_for_backbone(node.get('type')) if isinstance(node.get('type'), str) \
-            else []
-        hint = (f'Weights by name for {node["type"]}: '
-                + ', '.join(f'{SCHEME}{name}' for name in names)) if names else ''
+        names = weights_for_backbone(node.get('type')) if isinstance(node.get('type'), str) else []
+        hint = (
+            (
+                f'Weights by name for {node["type"]}: '
+                + ', '.join(f'{SCHEME}{name}' for name in names)
+            )
+            if names
+            else ''
+        )
         check_pretrained_exists(checkpoint, hint)
     load_from = cfg.get('load_from')
     if isinstance(load_from, str) and load_from.startswith(SCHEME):
@@ -109,12 +127,15 @@ def setup_distributed(cfg: Config, launcher: str):
     if launcher == 'pytorch' and not torch_dist.is_initialized():
         # mmengine's init_dist calls torch.cuda.set_device first, which fails without CUDA;
         # the Runner skips init_dist when the process group already exists.
-        torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
-                                      world_size=int(os.environ['WORLD_SIZE']))
+        torch_dist.init_process_group(
+            backend='gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE'])
+        )
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(
-            type='CPUFriendlyDistributedDataParallel', broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
+            type='CPUFriendlyDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False),
+        )
 
 
 def train_test_parser(description: str, checkpoint: bool = False) -> argparse.ArgumentParser:
@@ -123,18 +144,30 @@ def train_test_parser(description: str, checkpoint: bool = False) -> argparse.Ar
     ``--work-dir``, ``--cfg-options``, ``--trust-checkpoint``, ``--launcher`` and
     ``--local-rank``. Each tool adds its own."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('config', help='the config: a file, an mmlight config name '
-                        "('faster_rcnn_ghostnet_fpn_1x') or PACKAGE::PATH ('mmdet::...')")
+    parser.add_argument(
+        'config',
+        help='the config: a file, an mmlight config name '
+        "('faster_rcnn_ghostnet_fpn_1x') or PACKAGE::PATH ('mmdet::...')",
+    )
     if checkpoint:
         parser.add_argument('checkpoint', help='the detector checkpoint')
-    parser.add_argument('--work-dir', help='the folder for logs, metrics and checkpoints '
-                        '(default work_dirs/CONFIG_NAME)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings, key=value (e.g. model.backbone.init_cfg=None)')
+        '--work-dir',
+        help='the folder for logs, metrics and checkpoints (default work_dirs/CONFIG_NAME)',
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings, key=value (e.g. model.backbone.init_cfg=None)',
+    )
     add_trust_checkpoint_argument(parser)
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher',
+    )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser
 

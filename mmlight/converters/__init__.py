@@ -8,7 +8,9 @@ Importing this package registers each family as the checkpoint filter of its bac
 ``init_cfg=dict(type='Pretrained', checkpoint=...)`` accepts unconverted files
 (``tools/model_converters/convert.py`` is the offline front end).
 """
-from typing import Callable, NamedTuple, Tuple
+
+from collections.abc import Callable
+from typing import NamedTuple
 
 from mmlight.utils.pretrained import register_checkpoint_filter
 from mmlight.utils.state_dict import strip_key_prefix
@@ -33,28 +35,49 @@ from .variants import infer_backbone
 class Family(NamedTuple):
     convert: Callable
     detect: Callable  # keys -> layout name, or None when the keys are not this family's
-    backbones: Tuple[str, ...]
+    backbones: tuple[str, ...]
     expected: str  # what its files look like, for error messages
 
 
 FAMILIES = {
-    'ghostnet': Family(convert_ghostnet, detect_ghostnet_layout, ('GhostNet', 'GhostNetV2'),
-                       'official/timm GhostNet keys (conv_stem.weight, blocks.N.M.ghost1...)'),
-    'hornet': Family(convert_hornet, detect_hornet_layout, ('HorNet', ),
-                     'official or mmpretrain HorNet keys (downsample_layers.0..., '
-                     'stages.N.M.gnconv...)'),
-    'odmobilenetv2': Family(convert_odmobilenetv2, detect_odmobilenetv2_layout,
-                            ('ODMobileNetV2', ),
-                            'official OD-MobileNetV2 or torchvision MobileNetV2 keys '
-                            '(features.0.0.weight, features.N.conv...)'),
-    'odresnet': Family(convert_odresnet, detect_odresnet_layout, ('ODResNet', ),
-                       'official OD-ResNet or torchvision ResNet keys (conv1.weight, '
-                       'layer1.0.conv1...)'),
-    'shufflenetv1': Family(convert_shufflenetv1, detect_shufflenetv1_layout, ('ShuffleNetV1', ),
-                           'mmpretrain ShuffleNetV1 keys (layers.N.M.g_conv_1x1_...)'),
-    'shufflenetv2': Family(convert_shufflenetv2, detect_shufflenetv2_layout, ('ShuffleNetV2', ),
-                           'torchvision (conv1.0.weight, stage2...) or mmpretrain '
-                           '(layers.N.M.branch2...) ShuffleNetV2 keys'),
+    'ghostnet': Family(
+        convert_ghostnet,
+        detect_ghostnet_layout,
+        ('GhostNet', 'GhostNetV2'),
+        'official/timm GhostNet keys (conv_stem.weight, blocks.N.M.ghost1...)',
+    ),
+    'hornet': Family(
+        convert_hornet,
+        detect_hornet_layout,
+        ('HorNet',),
+        'official or mmpretrain HorNet keys (downsample_layers.0..., stages.N.M.gnconv...)',
+    ),
+    'odmobilenetv2': Family(
+        convert_odmobilenetv2,
+        detect_odmobilenetv2_layout,
+        ('ODMobileNetV2',),
+        'official OD-MobileNetV2 or torchvision MobileNetV2 keys '
+        '(features.0.0.weight, features.N.conv...)',
+    ),
+    'odresnet': Family(
+        convert_odresnet,
+        detect_odresnet_layout,
+        ('ODResNet',),
+        'official OD-ResNet or torchvision ResNet keys (conv1.weight, layer1.0.conv1...)',
+    ),
+    'shufflenetv1': Family(
+        convert_shufflenetv1,
+        detect_shufflenetv1_layout,
+        ('ShuffleNetV1',),
+        'mmpretrain ShuffleNetV1 keys (layers.N.M.g_conv_1x1_...)',
+    ),
+    'shufflenetv2': Family(
+        convert_shufflenetv2,
+        detect_shufflenetv2_layout,
+        ('ShuffleNetV2',),
+        'torchvision (conv1.0.weight, stage2...) or mmpretrain '
+        '(layers.N.M.branch2...) ShuffleNetV2 keys',
+    ),
 }
 CONVERTERS = {name: family.convert for name, family in FAMILIES.items()}
 
@@ -97,8 +120,9 @@ def convert_state_dict(source: str, state_dict, origin: str = 'the checkpoint'):
         found = f'{layout} {other} keys' if other else f'keys {_describe_keys(keys)}'
         if other is None and is_mmlight_layout(keys):
             found = 'mmlight keys (it is converted already)'
-        raise ValueError(f'{origin} is not a {source} checkpoint: expected {family.expected}; '
-                         f'found {found}')
+        raise ValueError(
+            f'{origin} is not a {source} checkpoint: expected {family.expected}; found {found}'
+        )
     return family.convert(state_dict)
 
 
@@ -117,8 +141,14 @@ for _name, _family in FAMILIES.items():
 
 # the weights table moved to mmlight.weights.table: its old names here keep working for one
 # release (looked up by name, so that this layer does not import the one above it)
-_MOVED_TO_WEIGHTS = ('WEIGHTS', 'PretrainedWeights', 'WeightSource', 'get_weights',
-                     'register_weights', 'weights_for_backbone')
+_MOVED_TO_WEIGHTS = (
+    'WEIGHTS',
+    'PretrainedWeights',
+    'WeightSource',
+    'get_weights',
+    'register_weights',
+    'weights_for_backbone',
+)
 
 
 def __getattr__(name):
@@ -126,10 +156,22 @@ def __getattr__(name):
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
     import importlib
     import warnings
-    warnings.warn(f'mmlight.converters.{name} is deprecated and will be removed in the next '
-                  f'release: import it from mmlight.weights', DeprecationWarning, stacklevel=2)
+
+    warnings.warn(
+        f'mmlight.converters.{name} is deprecated and will be removed in the next '
+        f'release: import it from mmlight.weights',
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return getattr(importlib.import_module('mmlight.weights.table'), name)
 
 
-__all__ = ['CONVERTERS', 'FAMILIES', 'convert_state_dict', 'guess_family', 'infer_backbone',
-           'is_mmlight_layout', 'strip_module_prefix']
+__all__ = [
+    'CONVERTERS',
+    'FAMILIES',
+    'convert_state_dict',
+    'guess_family',
+    'infer_backbone',
+    'is_mmlight_layout',
+    'strip_module_prefix',
+]

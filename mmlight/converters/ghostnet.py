@@ -1,4 +1,5 @@
 """Official GhostNet / GhostNetV2 checkpoints and timm's ghostnet*/ghostnetv2* to mmlight."""
+
 import re
 from collections import OrderedDict
 
@@ -24,6 +25,7 @@ _BLOCK_RENAMES = [
 ]
 _HEAD_KEYS = ('conv_head.', 'classifier.')
 
+
 def detect_ghostnet_layout(keys):
     """'official' for the official GhostNet/GhostNetV2 files and timm's (the same names)."""
     if 'conv_stem.weight' in keys and any(k.startswith('blocks.') for k in keys):
@@ -40,8 +42,9 @@ def convert_ghostnet(state_dict):
     positions = _block_positions()
     # Official and timm group bottlenecks differently (9 groups + final conv); the flat order
     # of bottlenecks is the same, so count them in that order.
-    groups = sorted({int(m.group(1)) for k in state_dict
-                     for m in [re.match(r'^blocks\.(\d+)\.', k)] if m})
+    groups = sorted(
+        {int(m.group(1)) for k in state_dict for m in [re.match(r'^blocks\.(\d+)\.', k)] if m}
+    )
     final_group = groups[-1]
     flat_index = {}
     for key in state_dict:
@@ -51,8 +54,10 @@ def convert_ghostnet(state_dict):
     for i, group_block in enumerate(sorted(flat_index)):
         flat_index[group_block] = i
     if len(flat_index) != len(positions):
-        raise ValueError(f'expected {len(positions)} Ghost bottlenecks, the checkpoint has '
-                         f'{len(flat_index)}: is it a GhostNet/GhostNetV2 checkpoint?')
+        raise ValueError(
+            f'expected {len(positions)} Ghost bottlenecks, the checkpoint has '
+            f'{len(flat_index)}: is it a GhostNet/GhostNetV2 checkpoint?'
+        )
 
     converted = OrderedDict()
     for key, value in state_dict.items():
@@ -60,9 +65,9 @@ def convert_ghostnet(state_dict):
             continue
         new_key = None
         if key.startswith('conv_stem.'):
-            new_key = 'stem.conv.' + key[len('conv_stem.'):]
+            new_key = 'stem.conv.' + key[len('conv_stem.') :]
         elif key.startswith('bn1.'):
-            new_key = 'stem.bn.' + key[len('bn1.'):]
+            new_key = 'stem.bn.' + key[len('bn1.') :]
         else:
             m = re.match(r'^blocks\.(\d+)\.(\d+)\.(.*)$', key)
             if m and int(m.group(1)) == final_group:

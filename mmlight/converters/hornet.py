@@ -1,4 +1,5 @@
 """Official HorNet (raoyongming/HorNet) and mmpretrain HorNet checkpoints to mmlight."""
+
 import re
 from collections import OrderedDict
 

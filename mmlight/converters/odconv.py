@@ -6,6 +6,7 @@ mmlight's [K * C_out, C_in/g, k, k]) and its attention under
 ``<conv>.attention.{fc,bn,channel_fc,filter_fc,spatial_fc,kernel_fc}``; so one converter per
 architecture reads both (a plain torchvision checkpoint is the ``od_cfg=None`` baseline).
 """
+
 import re
 from collections import OrderedDict
 
@@ -27,8 +28,7 @@ def detect_odmobilenetv2_layout(keys):
 
 def _flatten_banks(state_dict):
     """mmlight stores an ODConv bank [K, C_out, C_in/g, k, k] as [K * C_out, C_in/g, k, k]."""
-    return OrderedDict((k, v.flatten(0, 1) if v.dim() == 5 else v)
-                       for k, v in state_dict.items())
+    return OrderedDict((k, v.flatten(0, 1) if v.dim() == 5 else v) for k, v in state_dict.items())
 
 
 def convert_odresnet(state_dict):
@@ -38,9 +38,9 @@ def convert_odresnet(state_dict):
         if key.startswith('fc.'):
             continue
         if key.startswith('conv1.'):
-            converted['stem.0.' + key[len('conv1.'):]] = value
+            converted['stem.0.' + key[len('conv1.') :]] = value
         elif key.startswith('bn1.'):
-            converted['stem.1.' + key[len('bn1.'):]] = value
+            converted['stem.1.' + key[len('bn1.') :]] = value
         else:
             m = re.match(r'^layer([1-4])\.(.+)$', key)
             if not m:
@@ -77,8 +77,7 @@ def convert_odmobilenetv2(state_dict):
         if feature in (0, last):  # the stem and the final 1x1 conv: ConvBNReLU(6)
             prefix = 'stem.' if feature == 0 else 'stages.4.'
             part = re.match(r'^([01])\.(.+)$', rest)
-            converted[prefix + ('conv.' if part.group(1) == '0' else 'bn.') + part.group(2)] = \
-                value
+            converted[prefix + ('conv.' if part.group(1) == '0' else 'bn.') + part.group(2)] = value
             continue
         level, index, expand_ratio = blocks[feature - 1]
         # ConvBNReLU layers conv.0 (, conv.1), then the linear conv and its BN

@@ -1,4 +1,5 @@
 """torchvision shufflenet_v2_x* and mmpretrain ShuffleNetV1/V2 checkpoints to mmlight."""
+
 import re
 from collections import OrderedDict
 
@@ -49,7 +50,7 @@ def _convert_mmpretrain(state_dict, num_layers, block_rules):
     converted = OrderedDict()
     for key, value in state_dict.items():
         if key.startswith('conv1.'):
-            converted['stem.' + key[len('conv1.'):]] = value
+            converted['stem.' + key[len('conv1.') :]] = value
             continue
         m = re.match(r'^layers\.(\d+)\.(.*)$', key)
         if not m:
@@ -75,8 +76,10 @@ def detect_shufflenetv2_layout(keys):
 
 
 def detect_shufflenetv1_layout(keys):
-    if any(k.startswith('layers.') and '.g_conv_1x1_' in k
-           for k in keys_without_prefix(keys, 'backbone.')):
+    if any(
+        k.startswith('layers.') and '.g_conv_1x1_' in k
+        for k in keys_without_prefix(keys, 'backbone.')
+    ):
         return 'mmpretrain'
     return None
 

@@ -1,8 +1,8 @@
 """Calibration images for post-training quantization, taken through the config's own test
 pipeline: what the deployed model will see."""
+
 import copy
 import random
-from typing import List
 
 import numpy as np
 from mmengine.config import Config
@@ -10,8 +10,12 @@ from mmengine.config import Config
 DEFAULT_CALIBRATION_IMAGES = 300
 
 
-def calibration_images(cfg: Config, num_images: int = DEFAULT_CALIBRATION_IMAGES,
-                       split: str = 'val_dataloader', seed: int = 0) -> List[np.ndarray]:
+def calibration_images(
+    cfg: Config,
+    num_images: int = DEFAULT_CALIBRATION_IMAGES,
+    split: str = 'val_dataloader',
+    seed: int = 0,
+) -> list[np.ndarray]:
     """``num_images`` images of the config's ``split`` dataset (all of them when it has
     fewer), chosen at random with ``seed``, each as the pipeline makes it: float32
     ``[1, 3, H, W]`` (BGR, 0-255, resized), the input of a deployed detector.
@@ -28,8 +32,10 @@ def calibration_images(cfg: Config, num_images: int = DEFAULT_CALIBRATION_IMAGES
     from mmengine.runner import Runner
 
     if split not in cfg:
-        raise ValueError(f'calibration: the config has no {split!r}; valid splits: '
-                         f'{[k for k in cfg if k.endswith("_dataloader")]}')
+        raise ValueError(
+            f'calibration: the config has no {split!r}; valid splits: '
+            f'{[k for k in cfg if k.endswith("_dataloader")]}'
+        )
     if num_images < 1:
         raise ValueError(f'calibration: num_images must be >= 1, got {num_images}')
     init_default_scope(cfg.get('default_scope', 'mmdet'))

@@ -12,9 +12,10 @@ Outputs (mmdeploy's convention), in the input image's coordinates:
 ``masks`` [N, H, W] bool; with ``with_proposals``, a two-stage detector's RPN proposals too,
 ``proposals`` [P, 5] (x1, y1, x2, y2, objectness), the RoIs its RoI head runs on.
 """
+
 import copy
 import warnings
-from typing import Tuple
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,13 +30,19 @@ PROPOSALS = 'proposals'
 
 
 # what the export covers, for the errors that refuse the rest
-SUPPORTED = ('two-stage: RPNHead + StandardRoIHead (Faster/Mask R-CNN) or CascadeRoIHead '
-             '(Cascade (Mask) R-CNN); single-stage: '
-             'YOLOV3Head (and YOLOv4Head), YOLOXHead, and the dense heads that keep mmdet\'s '
-             'base post-processing (RetinaHead, FCOSHead, ATSSHead, RTMDetHead, ...)')
+SUPPORTED = (
+    'two-stage: RPNHead + StandardRoIHead (Faster/Mask R-CNN) or CascadeRoIHead '
+    '(Cascade (Mask) R-CNN); single-stage: '
+    'YOLOV3Head (and YOLOv4Head), YOLOXHead, and the dense heads that keep mmdet\'s '
+    'base post-processing (RetinaHead, FCOSHead, ATSSHead, RTMDetHead, ...)'
+)
 # BaseDenseHead's post-processing, which a dense head must not override to be exported
-BASE_POST_PROCESSING = ('predict', 'predict_by_feat', '_predict_by_feat_single',
-                        '_bbox_post_process')
+BASE_POST_PROCESSING = (
+    'predict',
+    'predict_by_feat',
+    '_predict_by_feat_single',
+    '_bbox_post_process',
+)
 
 
 def _class_names(obj):
@@ -44,8 +51,12 @@ def _class_names(obj):
 
 def _largest_stride(head) -> int:
     """The largest stride of the feature maps ``head`` predicts from (its prior generator's)."""
-    return int(max(max(stride) if isinstance(stride, (tuple, list)) else stride
-                   for stride in head.prior_generator.strides))
+    return int(
+        max(
+            max(stride) if isinstance(stride, (tuple, list)) else stride
+            for stride in head.prior_generator.strides
+        )
+    )
 
 
 def _with_rois(boxes: Tensor) -> Tensor:
@@ -64,20 +75,20 @@ class DetectorKind:
     name = ''
     with_mask = False
 
-    def __init__(self, detector: nn.Module):
+    def __init__(self, detector: Any):
         self.check(detector)
 
     @classmethod
-    def matches(cls, detector: nn.Module) -> bool:
+    def matches(cls, detector: Any) -> bool:
         raise NotImplementedError
 
-    def check(self, detector: nn.Module) -> None:
+    def check(self, detector: Any) -> None:
         """Raise unless the export computes what this detector's ``predict`` computes."""
 
-    def largest_stride(self, detector: nn.Module) -> int:
+    def largest_stride(self, detector: Any) -> int:
         return _largest_stride(detector.bbox_head)
 
-    def detections(self, detector: nn.Module, feats, height, width) -> Tuple[Tensor, ...]:
+    def detections(self, detector: Any, feats, height, width) -> tuple[Tensor, ...]:
         """(dets, labels[, masks][, proposals]) from the neck's ``feats`` of an image of
         ``height`` x ``width``."""
         raise NotImplementedError
@@ -94,56 +105,63 @@ class RoIHeadKind(DetectorKind):
 
     roi_head_type = ''
 
-    def __init__(self, detector: nn.Module, with_proposals: bool = False):
+    def __init__(self, detector: Any, with_proposals: bool = False):
         super().__init__(detector)
         self.with_proposals = with_proposals
         self.with_mask = bool(detector.roi_head.with_mask)
 
     @classmethod
-    def matches(cls, detector: nn.Module) -> bool:
+    def matches(cls, detector: Any) -> bool:
         # exactly this RoI head class: a subclass (HTC, SCNet, ...) has its own inference
-        return ('TwoStageDetector' in _class_names(detector)
-                and type(getattr(detector, 'roi_head', None)).__name__ == cls.roi_head_type)
+        return (
+            'TwoStageDetector' in _class_names(detector)
+            and type(getattr(detector, 'roi_head', None)).__name__ == cls.roi_head_type
+        )
 
     @staticmethod
     def stages(module) -> list:
         """A cascade's per-stage modules (a ModuleList) or a single stage's one, as a list."""
         return list(module) if isinstance(module, nn.ModuleList) else [module]
 
-    def check(self, detector: nn.Module) -> None:
+    def check(self, detector: Any) -> None:
         rpn = getattr(detector, 'rpn_head', None)
         if rpn is None or 'RPNHead' not in _class_names(rpn):
-            raise ValueError(f'DeployableDetector: a two-stage detector needs an RPNHead, got '
-                             f'{type(rpn).__name__}; supported: {SUPPORTED}')
+            raise ValueError(
+                f'DeployableDetector: a two-stage detector needs an RPNHead, got '
+                f'{type(rpn).__name__}; supported: {SUPPORTED}'
+            )
         roi_head = detector.roi_head
         for extractor in self.stages(roi_head.bbox_roi_extractor):
             post.check_roi_layer(extractor.roi_layers[0], 'bbox_roi_extractor')
         for bbox_head in self.stages(roi_head.bbox_head):
             if bbox_head.custom_cls_channels or bbox_head.custom_activation:
-                raise ValueError('DeployableDetector: a bbox head with its own '
-                                 'classification activation (e.g. Seesaw loss) is not '
-                                 f'supported, got {type(bbox_head.loss_cls).__name__}')
+                raise ValueError(
+                    'DeployableDetector: a bbox head with its own '
+                    'classification activation (e.g. Seesaw loss) is not '
+                    f'supported, got {type(bbox_head.loss_cls).__name__}'
+                )
         if roi_head.with_mask:
             for extractor in self.stages(roi_head.mask_roi_extractor):
                 post.check_roi_layer(extractor.roi_layers[0], 'mask_roi_extractor')
 
-    def largest_stride(self, detector: nn.Module) -> int:
+    def largest_stride(self, detector: Any) -> int:
         return _largest_stride(detector.rpn_head)
 
     def detections(self, detector, feats, height, width):
         cls_scores, bbox_preds = detector.rpn_head(feats)
-        boxes, scores = post.rpn_proposals(detector.rpn_head, cls_scores, bbox_preds,
-                                           (height, width), detector.test_cfg.rpn)
+        boxes, scores = post.rpn_proposals(
+            detector.rpn_head, cls_scores, bbox_preds, (height, width), detector.test_cfg.rpn
+        )
         proposals = torch.cat([boxes, scores[:, None]], dim=1)
         dets, labels = self.roi_detections(detector, feats, _with_rois(boxes), height, width)
-        outputs: Tuple[Tensor, ...] = (dets, labels)
+        outputs: tuple[Tensor, ...] = (dets, labels)
         if self.with_mask:
-            outputs += (self.masks(detector, feats, dets, labels, height, width), )
-        return outputs + (proposals, ) if self.with_proposals else outputs
+            outputs += (self.masks(detector, feats, dets, labels, height, width),)
+        return (*outputs, proposals) if self.with_proposals else outputs
 
     @staticmethod
     def roi_features(roi_head, extractor, feats, rois):
-        roi_feats = post.extract_roi_features(extractor, feats[:extractor.num_inputs], rois)
+        roi_feats = post.extract_roi_features(extractor, feats[: extractor.num_inputs], rois)
         return roi_head.shared_head(roi_feats) if roi_head.with_shared_head else roi_feats
 
     def roi_detections(self, detector, feats, rois, height, width):
@@ -158,14 +176,19 @@ class RoIHeadKind(DetectorKind):
             cls_score, bbox_pred = bbox_head(self.roi_features(roi_head, extractor, feats, rois))
             stage_scores.append(cls_score)
             if stage < len(bbox_heads) - 1:
-                boxes = post.regress_by_class(bbox_head, rois[:, 1:],
-                                              cls_score[:, :-1].argmax(dim=1), bbox_pred,
-                                              (height, width))
+                boxes = post.regress_by_class(
+                    bbox_head,
+                    rois[:, 1:],
+                    cls_score[:, :-1].argmax(dim=1),
+                    bbox_pred,
+                    (height, width),
+                )
                 rois = torch.cat([rois[:, :1], boxes], dim=1)
         if len(stage_scores) > 1:
             cls_score = sum(stage_scores) / float(len(stage_scores))
-        return post.roi_head_detections(bbox_heads[-1], rois, cls_score, bbox_pred,
-                                        (height, width), detector.test_cfg.rcnn)
+        return post.roi_head_detections(
+            bbox_heads[-1], rois, cls_score, bbox_pred, (height, width), detector.test_cfg.rcnn
+        )
 
     def masks(self, detector, feats, dets, labels, height, width):
         """``FCNMaskHead`` masks of the detections: the mean of every stage's mask
@@ -173,12 +196,23 @@ class RoIHeadKind(DetectorKind):
         roi_head, boxes = detector.roi_head, dets[:, :4]
         mask_rois = _with_rois(boxes)
         mask_heads = self.stages(roi_head.mask_head)
-        probs = [mask_head(self.roi_features(roi_head, extractor, feats, mask_rois)).sigmoid()
-                 for extractor, mask_head in zip(self.stages(roi_head.mask_roi_extractor),
-                                                 mask_heads, strict=True)]
+        probs = [
+            mask_head(self.roi_features(roi_head, extractor, feats, mask_rois)).sigmoid()
+            for extractor, mask_head in zip(
+                self.stages(roi_head.mask_roi_extractor), mask_heads, strict=True
+            )
+        ]
         mean = probs[0] if len(probs) == 1 else torch.stack(probs).mean(0)
-        return post.mask_head_masks(mask_heads[-1], mean, boxes, labels, height, width,
-                                    detector.test_cfg.rcnn.mask_thr_binary, activated=True)
+        return post.mask_head_masks(
+            mask_heads[-1],
+            mean,
+            boxes,
+            labels,
+            height,
+            width,
+            detector.test_cfg.rcnn.mask_thr_binary,
+            activated=True,
+        )
 
 
 class TwoStageKind(RoIHeadKind):
@@ -199,18 +233,21 @@ class SingleStageKind(DetectorKind):
     """A single-stage detector: its ``bbox_head``'s outputs, then the head's post-processing."""
 
     @classmethod
-    def matches(cls, detector: nn.Module) -> bool:
-        return ('SingleStageDetector' in _class_names(detector)
-                and getattr(detector, 'bbox_head', None) is not None
-                and cls.matches_head(detector.bbox_head))
+    def matches(cls, detector: Any) -> bool:
+        return (
+            'SingleStageDetector' in _class_names(detector)
+            and getattr(detector, 'bbox_head', None) is not None
+            and cls.matches_head(detector.bbox_head)
+        )
 
     @classmethod
     def matches_head(cls, head) -> bool:
         raise NotImplementedError
 
     def detections(self, detector, feats, height, width):
-        return self.head_detections(detector.bbox_head, detector.bbox_head(feats),
-                                    (height, width), detector.test_cfg)
+        return self.head_detections(
+            detector.bbox_head, detector.bbox_head(feats), (height, width), detector.test_cfg
+        )
 
     def head_detections(self, head, outputs, img_shape, cfg):
         raise NotImplementedError
@@ -230,8 +267,11 @@ class YOLOKind(SingleStageKind):
 
 
 def _overridden_post_processing(head, base) -> list:
-    return [method for method in BASE_POST_PROCESSING
-            if getattr(type(head), method, None) is not getattr(base, method)]
+    return [
+        method
+        for method in BASE_POST_PROCESSING
+        if getattr(type(head), method, None) is not getattr(base, method)
+    ]
 
 
 class YOLOXKind(SingleStageKind):
@@ -242,10 +282,12 @@ class YOLOXKind(SingleStageKind):
     @classmethod
     def matches_head(cls, head) -> bool:
         from mmdet.models.dense_heads import YOLOXHead
+
         return isinstance(head, YOLOXHead) and not _overridden_post_processing(head, YOLOXHead)
 
     def head_detections(self, head, outputs, img_shape, cfg):
-        return post.yolox_detections(head, *outputs, cfg)
+        cls_scores, bbox_preds, objectnesses = outputs
+        return post.yolox_detections(head, cls_scores, bbox_preds, objectnesses, cfg)
 
 
 class DenseKind(SingleStageKind):
@@ -257,18 +299,23 @@ class DenseKind(SingleStageKind):
     def matches_head(cls, head) -> bool:
         return True  # the last single-stage kind: check() says why a head is not one
 
-    def check(self, detector: nn.Module) -> None:
+    def check(self, detector: Any) -> None:
         from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+
         head = detector.bbox_head
         overridden = _overridden_post_processing(head, BaseDenseHead)
         if not isinstance(head, BaseDenseHead) or overridden:
             own = f" (its own {', '.join(overridden)})" if overridden else ''
-            raise ValueError(f'DeployableDetector: the ONNX path does not export '
-                             f'{type(head).__name__}{own}; supported: {SUPPORTED}')
+            raise ValueError(
+                f'DeployableDetector: the ONNX path does not export '
+                f'{type(head).__name__}{own}; supported: {SUPPORTED}'
+            )
         if getattr(head.loss_cls, 'custom_cls_channels', False):
-            raise ValueError(f'DeployableDetector: {type(head).__name__} with its own '
-                             'classification activation (custom_cls_channels) is not '
-                             f'supported, got {type(head.loss_cls).__name__}')
+            raise ValueError(
+                f'DeployableDetector: {type(head).__name__} with its own '
+                'classification activation (custom_cls_channels) is not '
+                f'supported, got {type(head.loss_cls).__name__}'
+            )
 
     def head_detections(self, head, outputs, img_shape, cfg):
         return post.dense_detections(head, outputs, img_shape, cfg)
@@ -297,22 +344,31 @@ def detector_kind(detector: nn.Module, with_proposals: bool = False) -> Detector
         raise ValueError(
             'DeployableDetector: a two-stage detector needs an RPNHead and a StandardRoIHead '
             f"or CascadeRoIHead, got {type(getattr(detector, 'rpn_head', None)).__name__} and "
-            f"{type(getattr(detector, 'roi_head', None)).__name__}; supported: {SUPPORTED}")
-    for kind in (YOLOKind, YOLOXKind, DenseKind):
-        if kind.matches(detector):
+            f"{type(getattr(detector, 'roi_head', None)).__name__}; supported: {SUPPORTED}"
+        )
+    for single_stage in (YOLOKind, YOLOXKind, DenseKind):
+        if single_stage.matches(detector):
             if with_proposals:
-                raise ValueError('DeployableDetector: with_proposals needs a two-stage '
-                                 f'detector (an RPN), got {type(detector).__name__} with '
-                                 f'{type(detector.bbox_head).__name__}')
-            return kind(detector)
-    raise ValueError(f'DeployableDetector: expected an mmdet detector, got '
-                     f'{type(detector).__name__}; supported: {SUPPORTED}')
+                raise ValueError(
+                    'DeployableDetector: with_proposals needs a two-stage '
+                    f'detector (an RPN), got {type(detector).__name__} with '
+                    f'{type(detector.bbox_head).__name__}'
+                )
+            return single_stage(detector)
+    raise ValueError(
+        f'DeployableDetector: expected an mmdet detector, got '
+        f'{type(detector).__name__}; supported: {SUPPORTED}'
+    )
 
 
 def detector_layout(detector: nn.Module) -> str:
     """Deprecated: ``detector_kind(detector).name``."""
-    warnings.warn('detector_layout is deprecated and will be removed in the next release: use '
-                  'detector_kind(detector).name', DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        'detector_layout is deprecated and will be removed in the next release: use '
+        'detector_kind(detector).name',
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return detector_kind(detector).name
 
 
@@ -339,7 +395,7 @@ class DeployableDetector(nn.Module):
         self.with_proposals = with_proposals
         self.with_mask = self.kind.with_mask
         detector = copy.deepcopy(detector).eval()
-        self.detector = detector
+        self.detector: Any = detector
         for module in detector.modules():
             if isinstance(module, GlobalLocalFilter):
                 module.dft_as_matmul = True
@@ -356,16 +412,16 @@ class DeployableDetector(nn.Module):
         return self.kind.largest_stride(self.detector)
 
     @property
-    def output_names(self) -> Tuple[str, ...]:
+    def output_names(self) -> tuple[str, ...]:
         names = OUTPUT_NAMES['mask' if self.with_mask else 'bbox']
-        return names + (PROPOSALS, ) if self.with_proposals else names
+        return (*names, PROPOSALS) if self.with_proposals else names
 
     def preprocess(self, image: Tensor) -> Tensor:
         """DetDataPreprocessor: channel swap, (x - mean) / std, pad right and bottom."""
         if self.swap_channels:
             image = image.flip(1)
         if self.normalize:
-            preprocessor = self.detector.data_preprocessor
+            preprocessor: Any = self.detector.data_preprocessor
             image = (image - preprocessor.mean) / preprocessor.std
         if self.pad_divisor > 1:
             height, width = image.shape[-2:]
@@ -376,8 +432,10 @@ class DeployableDetector(nn.Module):
 
     def forward(self, image: Tensor):
         if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
-            raise ValueError('DeployableDetector: expected one image as float [1, 3, H, W] '
-                             f'(BGR, 0-255), got shape {tuple(image.shape)}')
+            raise ValueError(
+                'DeployableDetector: expected one image as float [1, 3, H, W] '
+                f'(BGR, 0-255), got shape {tuple(image.shape)}'
+            )
         height, width = image.shape[-2:]
         feats = self.detector.extract_feat(self.preprocess(image.float()))
         return self.kind.detections(self.detector, feats, height, width)

@@ -1,7 +1,7 @@
 """The config's test set through an exported detector (onnxruntime or OpenVINO) and mmdet's own
 evaluator: the numbers ``tools/test.py`` prints, for the deployed model."""
+
 import copy
-from typing import Optional
 
 from mmengine.config import Config
 
@@ -9,7 +9,7 @@ from .backends import DetectorRunner
 from .predict import result_to_sample
 
 
-def evaluate_deployed(cfg: Config, detector: DetectorRunner, out: Optional[str] = None) -> dict:
+def evaluate_deployed(cfg: Config, detector: DetectorRunner, out: str | None = None) -> dict:
     """Run ``cfg.test_dataloader`` through an exported detector in its runtime (a
     :class:`~mmlight.deployment.backends.DetectorRunner`, e.g. from
     :func:`~mmlight.deployment.backends.load_runner`) and ``cfg.test_evaluator``; with ``out``

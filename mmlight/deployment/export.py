@@ -4,9 +4,10 @@ every backend of :mod:`mmlight.deployment.backends` starts from.
 The graph holds only standard ONNX operators (NonMaxSuppression, RoiAlign, NonZero, TopK,
 GridSample, ...): plain onnxruntime runs it, no custom-op library.
 """
+
 import os
 import os.path as osp
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -25,13 +26,20 @@ DYNAMIC_MAX_SIDE = 4096
 def check_shape(shape: Sequence[int], owner: str = 'export') -> tuple:
     if len(shape) != 2:
         raise ValueError(f'{owner}: shape must be (height, width), got {tuple(shape)}')
-    return tuple(check_integer(name, side, minimum=32, owner=owner)
-                 for name, side in zip(('height', 'width'), shape, strict=True))
+    return tuple(
+        check_integer(name, side, minimum=32, owner=owner)
+        for name, side in zip(('height', 'width'), shape, strict=True)
+    )
 
 
-def export_onnx(detector: nn.Module, out_file: str, shape: Sequence[int] = (800, 1344),
-                dynamic: bool = False, verbose: bool = False,
-                with_proposals: bool = False) -> str:
+def export_onnx(
+    detector: nn.Module,
+    out_file: str,
+    shape: Sequence[int] = (800, 1344),
+    dynamic: bool = False,
+    verbose: bool = False,
+    with_proposals: bool = False,
+) -> str:
     """Export a built mmdet detector's inference for one image to ``out_file``.
 
     Args:
@@ -48,22 +56,38 @@ def export_onnx(detector: nn.Module, out_file: str, shape: Sequence[int] = (800,
         ``out_file``.
     """
     height, width = check_shape(shape)
-    model = detector if isinstance(detector, DeployableDetector) else \
-        DeployableDetector(detector, with_proposals=with_proposals)
+    model = (
+        detector
+        if isinstance(detector, DeployableDetector)
+        else DeployableDetector(detector, with_proposals=with_proposals)
+    )
     model.eval()
-    if dynamic and not (DYNAMIC_MIN_SIDE <= height <= DYNAMIC_MAX_SIDE and
-                        DYNAMIC_MIN_SIDE <= width <= DYNAMIC_MAX_SIDE):
-        raise ValueError(f'export: with dynamic=True the example shape must lie in '
-                         f'[{DYNAMIC_MIN_SIDE}, {DYNAMIC_MAX_SIDE}], got {(height, width)}')
+    if dynamic and not (
+        DYNAMIC_MIN_SIDE <= height <= DYNAMIC_MAX_SIDE
+        and DYNAMIC_MIN_SIDE <= width <= DYNAMIC_MAX_SIDE
+    ):
+        raise ValueError(
+            f'export: with dynamic=True the example shape must lie in '
+            f'[{DYNAMIC_MIN_SIDE}, {DYNAMIC_MAX_SIDE}], got {(height, width)}'
+        )
     if dynamic:
         height, width = dynamic_example_shape(model, height, width)
-    example = (torch.rand(1, 3, height, width) * 255, )
+    example = (torch.rand(1, 3, height, width) * 255,)
     with torch.no_grad():
         # non-strict: Python runs as Python (mmdet's modules, configs), tensors are traced
         program = _export_program(model, example, dynamic)
         onnx_program = torch.onnx.export(
-            program, example, input_names=['image'], output_names=list(model.output_names),
-            opset_version=OPSET, dynamo=True, verbose=verbose, optimize=True)
+            program,
+            example,
+            input_names=['image'],
+            output_names=list(model.output_names),
+            opset_version=OPSET,
+            dynamo=True,
+            verbose=verbose,
+            optimize=True,
+        )
+    if onnx_program is None:  # torch.onnx.export returns None only for the legacy exporter
+        raise RuntimeError('export: torch.onnx.export (dynamo=True) returned no ONNX program')
     out_dir = osp.dirname(osp.abspath(out_file))
     os.makedirs(out_dir, exist_ok=True)
     onnx_program.save(out_file)
@@ -88,8 +112,12 @@ def _export_program(model, example, dynamic):
     if not dynamic:
         return torch.export.export(model, example, strict=False)
     dim = torch.export.Dim
-    named = {'image': {2: dim('height', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE),
-                       3: dim('width', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE)}}
+    named = {
+        'image': {
+            2: dim('height', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE),
+            3: dim('width', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE),
+        }
+    }
     try:
         return torch.export.export(model, example, dynamic_shapes=named, strict=False)
     except torch._dynamo.exc.UserError as err:
@@ -101,8 +129,9 @@ def _export_program(model, example, dynamic):
     # choice: for YOLOv4-GhostNet it records a check whose bound (2.8e19) overflows ONNX's
     # int64 and fails the translation.
     side = dim.DYNAMIC(min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE)
-    return torch.export.export(model, example, dynamic_shapes={'image': {2: side, 3: side}},
-                               strict=False)
+    return torch.export.export(
+        model, example, dynamic_shapes={'image': {2: side, 3: side}}, strict=False
+    )
 
 
 def default_model_path(config: str, backend: str, suffix: str) -> str:

@@ -1,5 +1,6 @@
 """Deprecated: the export moved to :mod:`mmlight.deployment.export`, the onnxruntime runner to
 :mod:`mmlight.deployment.backends.onnxruntime`."""
+
 from ._deprecated import forward
 
 MOVED = {

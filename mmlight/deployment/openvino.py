@@ -1,5 +1,6 @@
 """Deprecated: the conversion moved to :mod:`mmlight.deployment.openvino_ir`, the runner to
 :mod:`mmlight.deployment.backends.openvino`."""
+
 from ._deprecated import forward
 
 _IR = 'mmlight.deployment.openvino_ir'

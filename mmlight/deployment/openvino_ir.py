@@ -16,10 +16,11 @@ NonMaxSuppression, RoiAlign, TopK, GridSample) without custom operators.
 The precision an IR was made for, and for int8 the calibration settings, are kept in its
 metadata; the precision is the runner's default.
 """
+
 import logging
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,8 +31,7 @@ HINTS = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
 # the operations whose inputs int8 quantizes; NNCF ignores every other type in the graph
 QUANTIZED_TYPES = ('Convolution', 'GroupConvolution', 'ConvolutionBackpropData', 'MatMul')
 # OpenVINO's CPU layers that do the arithmetic of those
-COMPUTE_LAYERS = ('Convolution', 'GroupConvolution', 'Deconvolution', 'FullyConnected',
-                  'MatMul')
+COMPUTE_LAYERS = ('Convolution', 'GroupConvolution', 'Deconvolution', 'FullyConnected', 'MatMul')
 METADATA = 'mmlight'
 
 
@@ -39,15 +39,16 @@ def _openvino():
     try:
         import openvino
     except ImportError as err:  # an optional backend: say how to get it
-        raise ImportError('the OpenVINO backend needs the openvino package: pip install '
-                          'openvino (or bash tools/ensure_env.sh)') from err
+        raise ImportError(
+            'the OpenVINO backend needs the openvino package: pip install '
+            'openvino (or bash tools/ensure_env.sh)'
+        ) from err
     return openvino
 
 
 def check_precision(precision: str, owner: str = 'OpenVINO') -> str:
     if precision not in PRECISIONS:
-        raise ValueError(f'{owner}: precision must be one of {list(PRECISIONS)}, got '
-                         f'{precision!r}')
+        raise ValueError(f'{owner}: precision must be one of {list(PRECISIONS)}, got {precision!r}')
     return precision
 
 
@@ -56,10 +57,14 @@ def cpu_capabilities():
     return [str(c) for c in _openvino().Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES')]
 
 
-def convert_to_openvino(onnx_file: str, xml_file: str, precision: str = 'fp32',
-                        source: Optional[str] = None,
-                        calibration: Optional[Sequence[np.ndarray]] = None,
-                        calibration_info: Optional[dict] = None) -> str:
+def convert_to_openvino(
+    onnx_file: str,
+    xml_file: str,
+    precision: str = 'fp32',
+    source: str | None = None,
+    calibration: Sequence[np.ndarray] | None = None,
+    calibration_info: dict | None = None,
+) -> str:
     """Convert an mmlight ONNX export to OpenVINO IR (``xml_file`` and the ``.bin`` beside it),
     with ``precision`` (the runner's default) and ``source`` (e.g. the config) in its
     metadata. ``precision='int8'`` quantizes it on the ``calibration`` images (float32
@@ -74,8 +79,11 @@ def convert_to_openvino(onnx_file: str, xml_file: str, precision: str = 'fp32',
         if not calibration:
             raise ValueError('convert_to_openvino: int8 needs calibration images, got none')
         model = quantize_to_int8(model, calibration)
-        info = dict(calibration_info or {}, calibration_images=len(calibration),
-                    quantized_types=','.join(QUANTIZED_TYPES))
+        info = dict(
+            calibration_info or {},
+            calibration_images=len(calibration),
+            quantized_types=','.join(QUANTIZED_TYPES),
+        )
         for key, value in info.items():
             model.set_rt_info(str(value), [METADATA, key])
     model.set_rt_info(precision, [METADATA, 'precision'])
@@ -93,8 +101,9 @@ def quantize_to_int8(model, images: Sequence[np.ndarray]):
     try:
         import nncf
     except ImportError as err:
-        raise ImportError('int8 needs the nncf package: pip install nncf (or bash '
-                          'tools/ensure_env.sh)') from err
+        raise ImportError(
+            'int8 needs the nncf package: pip install nncf (or bash tools/ensure_env.sh)'
+        ) from err
     kept_float = sorted({op.get_type_name() for op in model.get_ops()} - set(QUANTIZED_TYPES))
     dataset = nncf.Dataset(list(images), lambda image: {'image': image})
     # NNCF logs a line for each operation of the ignored scope at INFO (hundreds of them);
@@ -103,8 +112,12 @@ def quantize_to_int8(model, images: Sequence[np.ndarray]):
     level = logger.level
     logger.setLevel(max(level, logging.WARNING))
     try:
-        return nncf.quantize(model, dataset, subset_size=len(images),
-                             ignored_scope=nncf.IgnoredScope(types=kept_float, validate=False))
+        return nncf.quantize(
+            model,
+            dataset,
+            subset_size=len(images),
+            ignored_scope=nncf.IgnoredScope(types=kept_float, validate=False),
+        )
     finally:
         logger.setLevel(level)
 
@@ -114,7 +127,7 @@ def count_fake_quantize(model) -> int:
     return sum(op.get_type_name() == 'FakeQuantize' for op in model.get_ops())
 
 
-def model_metadata(model, key: str) -> Optional[str]:
+def model_metadata(model, key: str) -> str | None:
     if model.has_rt_info([METADATA, key]):
         return str(model.get_rt_info([METADATA, key]).astype(str))
     return None

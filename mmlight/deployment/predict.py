@@ -1,7 +1,6 @@
 """Images through a deployed detector: the config's test pipeline, the exported model in its
 runtime, the detections in the original image's coordinates (what mmdet's
 ``inference_detector`` gives for the PyTorch model)."""
-from typing import Dict
 
 import numpy as np
 import torch
@@ -10,10 +9,11 @@ from mmengine.config import Config
 from .backends import DetectorRunner
 
 
-def result_to_sample(outputs: Dict[str, np.ndarray], data_sample, rescale: bool = True):
+def result_to_sample(outputs: dict[str, np.ndarray], data_sample, rescale: bool = True):
     """The outputs of one image as an mmdet DetDataSample with ``pred_instances``, in the
     original image's coordinates (mmdet's ``predict(rescale=True)``) when ``rescale``."""
     from mmengine.structures import InstanceData
+
     dets = torch.from_numpy(outputs['dets'])
     pred = InstanceData()
     bboxes = dets[:, :4]
@@ -28,7 +28,8 @@ def result_to_sample(outputs: Dict[str, np.ndarray], data_sample, rescale: bool 
         masks = torch.from_numpy(outputs['masks'].astype(np.uint8))
         if rescale and 'ori_shape' in meta and masks.shape[-2:] != tuple(meta['ori_shape']):
             masks = torch.nn.functional.interpolate(
-                masks[None].float(), size=tuple(meta['ori_shape']), mode='nearest')[0]
+                masks[None].float(), size=tuple(meta['ori_shape']), mode='nearest'
+            )[0]
         pred.masks = masks.bool()
     data_sample.pred_instances = pred
     return data_sample

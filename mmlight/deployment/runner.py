@@ -1,4 +1,5 @@
 """Deprecated: the runners moved to :mod:`mmlight.deployment.backends` (the backend table)."""
+
 from ._deprecated import forward
 
 _BACKENDS = 'mmlight.deployment.backends'

@@ -1,5 +1,4 @@
 """Training hooks."""
-from typing import Optional
 
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
@@ -25,23 +24,28 @@ class ODConvTemperatureHook(Hook):
         start (float): Temperature at iteration 0. Default: 30.
         end (float): Temperature after the annealing. Default: 1.
     """
+
     priority = 'NORMAL'
 
-    def __init__(self,
-                 anneal_iters: Optional[int] = None,
-                 anneal_epochs: Optional[float] = None,
-                 start: float = 30.0,
-                 end: float = 1.0):
+    def __init__(
+        self,
+        anneal_iters: int | None = None,
+        anneal_epochs: float | None = None,
+        start: float = 30.0,
+        end: float = 1.0,
+    ):
         if (anneal_iters is None) == (anneal_epochs is None):
-            raise ValueError('ODConvTemperatureHook needs exactly one of anneal_iters and '
-                             f'anneal_epochs, got anneal_iters={anneal_iters!r}, '
-                             f'anneal_epochs={anneal_epochs!r}')
+            raise ValueError(
+                'ODConvTemperatureHook needs exactly one of anneal_iters and '
+                f'anneal_epochs, got anneal_iters={anneal_iters!r}, '
+                f'anneal_epochs={anneal_epochs!r}'
+            )
         length = anneal_iters if anneal_iters is not None else anneal_epochs
-        check_number('the annealing length', length, greater_than=0,
-                     owner='ODConvTemperatureHook')
+        check_number('the annealing length', length, greater_than=0, owner='ODConvTemperatureHook')
         if not 0 < end <= start:
-            raise ValueError(f'ODConvTemperatureHook needs 0 < end <= start, got start={start}, '
-                             f'end={end}')
+            raise ValueError(
+                f'ODConvTemperatureHook needs 0 < end <= start, got start={start}, end={end}'
+            )
         self.anneal_iters = anneal_iters
         self.anneal_epochs = anneal_epochs
         self.start = float(start)
@@ -50,7 +54,7 @@ class ODConvTemperatureHook(Hook):
     def total_iters(self, runner) -> int:
         if self.anneal_iters is not None:
             return int(self.anneal_iters)
-        return max(int(round(self.anneal_epochs * len(runner.train_dataloader))), 1)
+        return max(round(self.anneal_epochs * len(runner.train_dataloader)), 1)
 
     def temperature_at(self, iteration: int, total: int) -> float:
         return self.end + max(0.0, (self.start - self.end) * (total - iteration) / total)
@@ -62,9 +66,11 @@ class ODConvTemperatureHook(Hook):
 
     def before_train(self, runner):
         if odconv_temperature(runner.model) is None:
-            raise ValueError('ODConvTemperatureHook is configured but the model has no ODConv2d '
-                             'layer (e.g. an ODResNet / ODMobileNetV2 backbone with od_cfg set, '
-                             "or conv_cfg=dict(type='ODConv2d'))")
+            raise ValueError(
+                'ODConvTemperatureHook is configured but the model has no ODConv2d '
+                'layer (e.g. an ODResNet / ODMobileNetV2 backbone with od_cfg set, '
+                "or conv_cfg=dict(type='ODConv2d'))"
+            )
         self._update(runner)
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):

@@ -1,4 +1,5 @@
 """Model wrappers (registered in mmengine's MODEL_WRAPPERS)."""
+
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 

@@ -1,6 +1,6 @@
 """Layer-wise learning-rate decay for HorNet detection backbones, HorNet's own rule."""
+
 import re
-from typing import List
 
 import torch.nn as nn
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
@@ -53,12 +53,11 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     its 3x Cascade configs use 0.7 and 12).
     """
 
-    def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
+    def add_params(self, params: list[dict], module: nn.Module, **kwargs) -> None:
         decay_rate = self.paramwise_cfg.get('decay_rate')
         num_layers = self.paramwise_cfg.get('num_layers')
         owner = 'LayerDecayOptimWrapperConstructor'
-        check_number('paramwise_cfg.decay_rate', decay_rate, greater_than=0, at_most=1,
-                     owner=owner)
+        check_number('paramwise_cfg.decay_rate', decay_rate, greater_than=0, at_most=1, owner=owner)
         check_integer('paramwise_cfg.num_layers', num_layers, minimum=1, owner=owner)
         groups = {}
         for name, param in module.named_parameters():
@@ -68,9 +67,13 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             no_decay = param.ndim == 1 or name.endswith('.bias')
             key = (layer_id, no_decay)
             if key not in groups:
-                scale = decay_rate**(num_layers + 1 - layer_id)
-                groups[key] = dict(params=[], lr=self.base_lr * scale,
-                                   weight_decay=0.0 if no_decay else self.base_wd,
-                                   lr_scale=scale, layer_id=layer_id)
+                scale = decay_rate ** (num_layers + 1 - layer_id)
+                groups[key] = dict(
+                    params=[],
+                    lr=self.base_lr * scale,
+                    weight_decay=0.0 if no_decay else self.base_wd,
+                    lr_scale=scale,
+                    layer_id=layer_id,
+                )
             groups[key]['params'].append(param)
         params.extend(groups[key] for key in sorted(groups))

@@ -1,4 +1,5 @@
 """mmdet's CocoMetric with the COCO evaluation run by faster-coco-eval's C++ implementation."""
+
 from contextlib import contextmanager
 
 from mmdet.evaluation.metrics import CocoMetric
@@ -10,8 +11,10 @@ def _faster_cocoeval_class():
     try:
         from faster_coco_eval import COCOeval_faster
     except ImportError as err:
-        raise ImportError('FastCocoMetric needs faster-coco-eval: pip install '
-                          'faster-coco-eval==1.8.0 (tools/ensure_env.sh installs it)') from err
+        raise ImportError(
+            'FastCocoMetric needs faster-coco-eval: pip install '
+            'faster-coco-eval==1.8.0 (tools/ensure_env.sh installs it)'
+        ) from err
 
     def silent(*args, **kwargs):
         pass

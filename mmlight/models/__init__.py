@@ -1,3 +1,3 @@
-from . import backbones, dense_heads, layers, necks  # noqa: F401
+from . import backbones, dense_heads, layers, necks
 
 __all__ = ['backbones', 'dense_heads', 'layers', 'necks']

@@ -3,8 +3,9 @@ tie-aware matcher of :mod:`mmlight.testing.parity`: what mmdet computed, capture
 internals where the matcher needs more than its results (the mask probabilities it pasted, the
 scores where the dense heads' ``nms_pre`` top-k cut), and the assertions the parity tests
 make."""
+
 import contextlib
-from typing import Dict, Iterator, List, Optional, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -37,24 +38,24 @@ def pasted_mask_probabilities() -> Iterator[list]:
         fcn_mask_head._do_paste_mask = original
 
 
-def mask_probabilities(chunks: Sequence) -> Optional[torch.Tensor]:
+def mask_probabilities(chunks: Sequence) -> torch.Tensor | None:
     """[N, H, W] from the pasted chunks (each [n, h, w] at its place in the image)."""
     if not chunks:
         return None
     probs = []
     for pasted, spatial, img_h, img_w in chunks:
         full = torch.zeros(pasted.shape[0], int(img_h), int(img_w))
-        full[(slice(None), ) + tuple(spatial)] = pasted
+        full[(slice(None), *tuple(spatial))] = pasted
         probs.append(full)
     return torch.cat(probs)
 
 
 @contextlib.contextmanager
-def dense_rank_cuts() -> Iterator[List[float]]:
+def dense_rank_cuts() -> Iterator[list[float]]:
     """Collect where the nms_pre top-k of mmdet's dense heads (BaseDenseHead's
     ``filter_scores_and_topk``, once per level) cut: the score of the last place kept where a
     level had more candidates over the score threshold."""
-    cuts: List[float] = []
+    cuts: list[float] = []
 
     def filter_and_topk(scores, score_thr, topk, results=None):
         cuts.extend(rank_cut_scores([scores[scores > score_thr].numpy()], topk))
@@ -68,8 +69,9 @@ def dense_rank_cuts() -> Iterator[List[float]]:
         base_dense_head.filter_scores_and_topk = original
 
 
-def assert_same_as_mmdet(detector, image: torch.Tensor, outputs: Dict[str, np.ndarray],
-                         runtime: str = 'onnxruntime') -> None:
+def assert_same_as_mmdet(
+    detector, image: torch.Tensor, outputs: dict[str, np.ndarray], runtime: str = 'onnxruntime'
+) -> None:
     """The runtime's ``outputs`` for ``image`` (uint8 [3, H, W], at the size the graph takes)
     are mmdet's (:func:`~mmlight.testing.parity.match_detections`: same label, box within
     1e-2 px, score within 1e-4; mask pixels agree unless mmdet's probability lies within 1e-4
@@ -82,8 +84,9 @@ def assert_same_as_mmdet(detector, image: torch.Tensor, outputs: Dict[str, np.nd
     with torch.no_grad(), pasted_mask_probabilities() as chunks, dense_rank_cuts() as cuts:
         data = detector.data_preprocessor(dict(inputs=[image], data_samples=[sample]), False)
         if 'proposals' not in outputs:
-            expected = detector.predict(data['inputs'], data['data_samples'],
-                                        rescale=True)[0].pred_instances
+            expected = detector.predict(data['inputs'], data['data_samples'], rescale=True)[
+                0
+            ].pred_instances
             # a head with score factors (FCOS's and ATSS's centerness: a third output)
             # multiplies them in after the cut: its detections' scores are not the scores the
             # cut compared
@@ -96,25 +99,40 @@ def assert_same_as_mmdet(detector, image: torch.Tensor, outputs: Dict[str, np.nd
             proposals = rpn_head.predict(feats, samples, rescale=False)[0]
             levels = [score[0].sigmoid().numpy() for score in rpn_head(feats)[0]]
             rpn_cuts = Cuts.from_test_cfg(cfg, 'rpn', rank_cut_scores(levels, cfg.rpn.nms_pre))
-            match = match_detections(Detections.from_instances(proposals),
-                                     Detections.from_proposals(outputs['proposals']), rpn_cuts,
-                                     names=('mmdet RPN', f'{runtime} RPN'))
+            match = match_detections(
+                Detections.from_instances(proposals),
+                Detections.from_proposals(outputs['proposals']),
+                rpn_cuts,
+                names=('mmdet RPN', f'{runtime} RPN'),
+            )
             assert match.ok, 'proposals: ' + match.report()
             chunks.clear()
             theirs = InstanceData(bboxes=torch.from_numpy(outputs['proposals'][:, :4]))
             expected = detector.roi_head.predict(feats, [theirs], samples, rescale=True)[0]
-    assert_same_detections(Detections.from_instances(expected, mask_probabilities(chunks)),
-                           outputs, cfg, runtime, rank_scores)
+    assert_same_detections(
+        Detections.from_instances(expected, mask_probabilities(chunks)),
+        outputs,
+        cfg,
+        runtime,
+        rank_scores,
+    )
 
 
-def assert_same_detections(reference: Detections, got: Dict[str, np.ndarray], cfg,
-                           runtime: str = 'onnxruntime', rank_scores: Sequence[float] = ()
-                           ) -> None:
+def assert_same_detections(
+    reference: Detections,
+    got: dict[str, np.ndarray],
+    cfg,
+    runtime: str = 'onnxruntime',
+    rank_scores: Sequence[float] = (),
+) -> None:
     """Every detection of mmdet's ``reference`` has a twin in the runtime's ``got`` and back
     (:func:`~mmlight.testing.parity.match_detections`), except where a near-tie at one of the
     test_cfg ``cfg``'s cuts explains the difference; at least one detection."""
     assert len(reference) > 0
-    match = match_detections(reference, Detections.from_outputs(got),
-                             Cuts.from_test_cfg(cfg, rank_scores=rank_scores),
-                             names=('mmdet', runtime))
+    match = match_detections(
+        reference,
+        Detections.from_outputs(got),
+        Cuts.from_test_cfg(cfg, rank_scores=rank_scores),
+        names=('mmdet', runtime),
+    )
     assert match.ok, match.report()

@@ -4,18 +4,21 @@ mmlight's level numbering so that tests and the benchmark compare like with like
 Each adapter runs the reference model's own modules in the reference's own order and only
 taps the tensors between them; nothing of the reference is re-implemented here.
 """
+
 import torch.nn as nn
 
 
 class TimmGhostNetLevels(nn.Module):
     """timm's ghostnet_* / ghostnetv2_*, returning the features after the last bottleneck of
     each stride (levels 0-3) and after the final 1x1 conv (level 4)."""
+
     # timm groups the bottlenecks in 9 sequential groups; the last group of each stride:
     LEVEL_LAST_GROUP = (2, 4, 6, 8, 9)
 
     def __init__(self, model_name: str = 'ghostnet_100', out_indices=(0, 1, 2, 3)):
         super().__init__()
         import timm
+
         self.model = timm.create_model(model_name, pretrained=False)
         self.taps = [self.LEVEL_LAST_GROUP[i] for i in out_indices]
 
@@ -39,15 +42,21 @@ class TorchvisionShuffleNetV2Levels(nn.Module):
     def __init__(self, model_name: str = 'shufflenet_v2_x1_0', out_indices=(0, 1, 2, 3)):
         super().__init__()
         import torchvision
+
         self.model = getattr(torchvision.models, model_name)(weights=None)
         self.out_indices = tuple(out_indices)
 
     def forward(self, x):
         model = self.model
-        levels = [nn.Sequential(model.conv1, model.maxpool), model.stage2, model.stage3,
-                  model.stage4, model.conv5]
+        levels = [
+            nn.Sequential(model.conv1, model.maxpool),
+            model.stage2,
+            model.stage3,
+            model.stage4,
+            model.conv5,
+        ]
         outs = []
-        for index, level in enumerate(levels[:self.out_indices[-1] + 1]):
+        for index, level in enumerate(levels[: self.out_indices[-1] + 1]):
             x = level(x)
             if index in self.out_indices:
                 outs.append(x)
@@ -60,6 +69,7 @@ class MMPretrainShuffleNetLevels(nn.Module):
     def __init__(self, version: str = 'v2', out_indices=(0, 1, 2, 3), **kwargs):
         super().__init__()
         from mmpretrain.models.backbones import ShuffleNetV1, ShuffleNetV2
+
         cls = ShuffleNetV2 if version == 'v2' else ShuffleNetV1
         self.model = cls(out_indices=(0, 1, 2), **kwargs)
         self.model.init_weights()
@@ -69,7 +79,7 @@ class MMPretrainShuffleNetLevels(nn.Module):
         model = self.model
         levels = [nn.Sequential(model.conv1, model.maxpool), *model.layers]
         outs = []
-        for index, level in enumerate(levels[:self.out_indices[-1] + 1]):
+        for index, level in enumerate(levels[: self.out_indices[-1] + 1]):
             x = level(x)
             if index in self.out_indices:
                 outs.append(x)
@@ -82,6 +92,7 @@ class TorchvisionResNetLevels(nn.Module):
     def __init__(self, model_name: str = 'resnet50', out_indices=(0, 1, 2, 3)):
         super().__init__()
         import torchvision
+
         self.model = getattr(torchvision.models, model_name)(weights=None)
         self.out_indices = tuple(out_indices)
 
@@ -89,8 +100,9 @@ class TorchvisionResNetLevels(nn.Module):
         model = self.model
         x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
         outs = []
-        for index, layer in enumerate([model.layer1, model.layer2, model.layer3,
-                                       model.layer4][:self.out_indices[-1] + 1]):
+        for index, layer in enumerate(
+            [model.layer1, model.layer2, model.layer3, model.layer4][: self.out_indices[-1] + 1]
+        ):
             x = layer(x)
             if index in self.out_indices:
                 outs.append(x)
@@ -100,17 +112,19 @@ class TorchvisionResNetLevels(nn.Module):
 class TorchvisionMobileNetV2Levels(nn.Module):
     """torchvision's mobilenet_v2: levels 0-3 after features[3], [6], [13], [17] (the last
     block of strides 4/8/16/32), level 4 after features[18] (the final 1x1 conv)."""
+
     LEVEL_LAST_FEATURE = (3, 6, 13, 17, 18)
 
     def __init__(self, width_mult: float = 1.0, out_indices=(0, 1, 2, 4)):
         super().__init__()
         import torchvision
+
         self.model = torchvision.models.mobilenet_v2(weights=None, width_mult=width_mult)
         self.taps = [self.LEVEL_LAST_FEATURE[i] for i in out_indices]
 
     def forward(self, x):
         outs = []
-        for index, layer in enumerate(self.model.features[:self.taps[-1] + 1]):
+        for index, layer in enumerate(self.model.features[: self.taps[-1] + 1]):
             x = layer(x)
             if index in self.taps:
                 outs.append(x)
@@ -123,6 +137,7 @@ def odconv_official_formulation(model: nn.Module) -> nn.Module:
     benchmark. The tests compare with the official code itself (:class:`OfficialODResNetLevels`
     and :class:`OfficialODMobileNetV2Levels`, over :mod:`mmlight.testing.official_odconv`)."""
     from mmlight.models.layers import ODConv2d
+
     for module in model.modules():
         if isinstance(module, ODConv2d):
             module.impl = 'official'
@@ -134,12 +149,19 @@ class OfficialODResNetLevels(TorchvisionResNetLevels):
     torchvision's ResNet is (levels 0-3 after layer1-4: the official network has torchvision's
     module layout)."""
 
-    def __init__(self, depth: int = 50, kernel_num: int = 1, reduction: float = 0.0625,
-                 out_indices=(0, 1, 2, 3)):
+    def __init__(
+        self,
+        depth: int = 50,
+        kernel_num: int = 1,
+        reduction: float = 0.0625,
+        out_indices=(0, 1, 2, 3),
+    ):
         nn.Module.__init__(self)
         from . import official_odconv
+
         self.model = getattr(official_odconv, f'od_resnet{depth}')(
-            kernel_num=kernel_num, reduction=reduction)
+            kernel_num=kernel_num, reduction=reduction
+        )
         self.out_indices = tuple(out_indices)
 
 
@@ -147,12 +169,19 @@ class OfficialODMobileNetV2Levels(TorchvisionMobileNetV2Levels):
     """The official OD-MobileNetV2 (OSVAI/ODConv ``models/od_mobilenetv2.py``), tapped where
     torchvision's MobileNetV2 is (the official network has torchvision's feature layout)."""
 
-    def __init__(self, width_mult: float = 1.0, kernel_num: int = 1, reduction: float = 0.0625,
-                 out_indices=(0, 1, 2, 4)):
+    def __init__(
+        self,
+        width_mult: float = 1.0,
+        kernel_num: int = 1,
+        reduction: float = 0.0625,
+        out_indices=(0, 1, 2, 4),
+    ):
         nn.Module.__init__(self)
         from .official_odconv import OD_MobileNetV2
-        self.model = OD_MobileNetV2(width_mult=width_mult, kernel_num=kernel_num,
-                                    reduction=reduction)
+
+        self.model = OD_MobileNetV2(
+            width_mult=width_mult, kernel_num=kernel_num, reduction=reduction
+        )
         self.taps = [self.LEVEL_LAST_FEATURE[i] for i in out_indices]
 
 
@@ -162,8 +191,10 @@ class MMPretrainHorNetLevels(nn.Module):
     def __init__(self, arch: str = 'tiny', out_indices=(0, 1, 2, 3), **kwargs):
         super().__init__()
         from mmpretrain.models.backbones import HorNet
-        self.model = HorNet(arch=arch, out_indices=tuple(out_indices),
-                            gap_before_final_norm=False, **kwargs)
+
+        self.model = HorNet(
+            arch=arch, out_indices=tuple(out_indices), gap_before_final_norm=False, **kwargs
+        )
         self.model.init_weights()
         self.out_indices = tuple(out_indices)
 

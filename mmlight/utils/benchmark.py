@@ -1,7 +1,8 @@
 """Timing and peak memory, shared by the benchmark tools (tools/analysis/)."""
+
 import resource
 import time
-from typing import Callable, Dict, Optional
+from collections.abc import Callable
 
 import torch
 
@@ -44,7 +45,7 @@ def timed(fn, iters, warmup, device):
 PEAK_DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'int8': torch.int8}
 
 
-def matmul_peak_gflops(size: int = 2048, iters: int = 10) -> Dict[str, float]:
+def matmul_peak_gflops(size: int = 2048, iters: int = 10) -> dict[str, float]:
     """GFLOP/s of a ``size`` x ``size`` matrix product (2 n^3 FLOPs) per precision in torch,
     with torch's threads: the CPU's measured compute peak for FP32, BF16 (the AMX / AVX512-BF16
     units where there are some) and INT8 (``torch._int_mm``, int32 accumulation; VNNI / AMX).
@@ -53,8 +54,10 @@ def matmul_peak_gflops(size: int = 2048, iters: int = 10) -> Dict[str, float]:
     for name, dtype in PEAK_DTYPES.items():
         generator = torch.Generator().manual_seed(0)
         if dtype == torch.int8:
-            a, b = (torch.randint(-64, 64, (size, size), dtype=dtype, generator=generator)
-                    for _ in range(2))
+            a, b = (
+                torch.randint(-64, 64, (size, size), dtype=dtype, generator=generator)
+                for _ in range(2)
+            )
             fn = getattr(torch, '_int_mm', None)
             if fn is None:
                 continue
@@ -62,15 +65,16 @@ def matmul_peak_gflops(size: int = 2048, iters: int = 10) -> Dict[str, float]:
             a, b = (torch.randn(size, size, generator=generator).to(dtype) for _ in range(2))
             fn = torch.matmul
         try:
-            seconds = timed(lambda: fn(a, b), iters, warmup=2, device=torch.device('cpu'))
+            seconds = timed(
+                lambda fn=fn, a=a, b=b: fn(a, b), iters, warmup=2, device=torch.device('cpu')
+            )
         except RuntimeError:  # not implemented for this dtype on this CPU / build
             continue
-        peaks[name] = 2 * size ** 3 / seconds / 1e9
+        peaks[name] = 2 * size**3 / seconds / 1e9
     return peaks
 
 
 class PeakMemory:
-
     def __init__(self, device):
         self.device = device
 
@@ -94,8 +98,13 @@ class PeakMemory:
         self.mib = max(peak - self.base, 0) / 2**20
 
 
-def alternating_rounds(fns: Dict[str, Callable], iters: int, warmup: int = 1,
-                       device: Optional[torch.device] = None, rounds: int = 5):
+def alternating_rounds(
+    fns: dict[str, Callable],
+    iters: int,
+    warmup: int = 1,
+    device: torch.device | None = None,
+    rounds: int = 5,
+):
     """Median seconds per call of each function, timed in one process in alternating rounds
     (a, b, b, a, a, b, ...): drifts of a shared machine hit every function alike."""
     device = device or torch.device('cpu')
@@ -103,7 +112,7 @@ def alternating_rounds(fns: Dict[str, Callable], iters: int, warmup: int = 1,
     per_round = max(1, iters // rounds)
     for fn in fns.values():
         timed(fn, 0, warmup, device)
-    samples = {name: [] for name in fns}
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     for r in range(rounds):
         order = list(fns) if r % 2 == 0 else list(fns)[::-1]
         for name in order:
@@ -117,6 +126,7 @@ RESULT_PREFIX = 'RESULT '
 def emit_result(result: dict):
     """A worker's answer to :func:`run_isolated`: one line on stdout."""
     import json
+
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
@@ -125,10 +135,11 @@ def run_isolated(cmd, what: str) -> dict:
     the dict it printed with :func:`emit_result`."""
     import json
     import subprocess
+
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f'{what} failed:\n{out.stderr[-3000:]}')
     lines = [line for line in out.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if not lines:
         raise RuntimeError(f'{what} printed no result:\n{out.stdout[-2000:]}')
-    return json.loads(lines[-1][len(RESULT_PREFIX):])
+    return json.loads(lines[-1][len(RESULT_PREFIX) :])

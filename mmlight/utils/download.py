@@ -1,4 +1,5 @@
 """Downloads into torch's hub cache that never leave a partial or wrong file behind."""
+
 import hashlib
 import http.client
 import os
@@ -8,7 +9,6 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Optional
 
 import torch
 
@@ -30,33 +30,38 @@ def file_sha256(path: str) -> str:
     return sha.hexdigest()
 
 
-def check_sha256(path: str, expected: Optional[str], what: str):
+def check_sha256(path: str, expected: str | None, what: str):
     """``expected`` may be the whole digest or the prefix a source publishes in file names."""
     if not expected:
         return
     actual = file_sha256(path)
     if not actual.startswith(expected.lower()):
-        raise DownloadError(f'{what}: sha256 {actual} does not match the expected '
-                            f'{expected}{"..." if len(expected) < 64 else ""}')
+        raise DownloadError(
+            f'{what}: sha256 {actual} does not match the expected '
+            f'{expected}{"..." if len(expected) < 64 else ""}'
+        )
 
 
-def _progress(total: Optional[int], name: str):
+def _progress(total: int | None, name: str):
     try:
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024, desc=name,
-                file=sys.stderr)
+    return tqdm(
+        total=total, unit='B', unit_scale=True, unit_divisor=1024, desc=name, file=sys.stderr
+    )
 
 
-def download_file(url: str, dst: str, sha256: Optional[str] = None, progress: bool = True,
-                  timeout: float = 60.0):
+def download_file(
+    url: str, dst: str, sha256: str | None = None, progress: bool = True, timeout: float = 60.0
+):
     """Download ``url`` to ``dst`` atomically: into a temporary file beside it, checked against
     the announced size and ``sha256``, then renamed. On any failure the temporary file is
     removed and :class:`DownloadError` says what went wrong."""
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(dst) + '.', suffix='.part',
-                               dir=osp.dirname(osp.abspath(dst)))
+    fd, tmp = tempfile.mkstemp(
+        prefix=osp.basename(dst) + '.', suffix='.part', dir=osp.dirname(osp.abspath(dst))
+    )
     try:
         with os.fdopen(fd, 'wb') as out:
             try:
@@ -76,12 +81,13 @@ def download_file(url: str, dst: str, sha256: Optional[str] = None, progress: bo
                             bar.update(len(chunk))
                     if bar is not None:
                         bar.close()
-            except (urllib.error.URLError, http.client.HTTPException, OSError,
-                    ValueError) as err:
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
                 raise DownloadError(f'downloading {url} failed: {err}') from None
         if total is not None and received != total:
-            raise DownloadError(f'downloading {url} gave {received} bytes, the server announced '
-                                f'{total}: the download was cut short')
+            raise DownloadError(
+                f'downloading {url} gave {received} bytes, the server announced '
+                f'{total}: the download was cut short'
+            )
         check_sha256(tmp, sha256, f'the file downloaded from {url}')
         os.replace(tmp, dst)
     finally:
@@ -90,8 +96,9 @@ def download_file(url: str, dst: str, sha256: Optional[str] = None, progress: bo
     return dst
 
 
-def cached_download(url: str, sha256: Optional[str] = None, filename: Optional[str] = None,
-                    cache_dir: Optional[str] = None) -> str:
+def cached_download(
+    url: str, sha256: str | None = None, filename: str | None = None, cache_dir: str | None = None
+) -> str:
     """The local copy of ``url`` in torch's hub cache, downloaded the first time."""
     name = filename or osp.basename(urllib.parse.urlparse(url).path)
     if not name:

@@ -10,6 +10,7 @@ only with a sub-folder in the path (``mmdet::faster_rcnn/...``). :func:`register
 installed file, read as a plain base file (no scope of its own: mmlight's configs are mmdet
 configs, ``default_scope='mmdet'``). Every other base path goes through mmengine's own code.
 """
+
 import os.path as osp
 
 PACKAGE = 'mmlight'
@@ -29,23 +30,26 @@ def config_root() -> str:
     raise FileNotFoundError(
         f'mmlight\'s configs are not installed with the package: expected the folder '
         f'{installed}, found nothing there. Install mmlight with pip (pip install -e . in a '
-        f'checkout links configs/ there; a wheel holds a copy).')
+        f'checkout links configs/ there; a wheel holds a copy).'
+    )
 
 
 def package_config_path(cfg_path: str) -> str:
     """The installed file of ``mmlight::PATH`` (``.py`` added when missing)."""
-    path = cfg_path[len(PREFIX):]
+    path = cfg_path[len(PREFIX) :]
     path = path if path.endswith('.py') else path + '.py'
     full = osp.join(config_root(), path)
     if not osp.isfile(full):
-        raise FileNotFoundError(f'{cfg_path!r}: mmlight has no config {path!r} (looked in '
-                                f'{config_root()})')
+        raise FileNotFoundError(
+            f'{cfg_path!r}: mmlight has no config {path!r} (looked in {config_root()})'
+        )
     return full
 
 
 def register_config_bases():
     """Let mmengine's Config resolve ``mmlight::PATH`` (idempotent)."""
     from mmengine.config import Config
+
     original = Config._get_cfg_path
     if getattr(original, 'resolves_mmlight', False):
         return
@@ -55,6 +59,7 @@ def register_config_bases():
             return package_config_path(cfg_path), None
         return original(cfg_path, filename)
 
-    get_cfg_path.resolves_mmlight = True
-    get_cfg_path.__wrapped__ = original
+    # marks for the idempotence check above, and for whoever unwraps the patch
+    setattr(get_cfg_path, 'resolves_mmlight', True)  # noqa: B010
+    setattr(get_cfg_path, '__wrapped__', original)  # noqa: B010
     Config._get_cfg_path = staticmethod(get_cfg_path)

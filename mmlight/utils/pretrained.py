@@ -1,8 +1,9 @@
 """Pretrained backbone loading: the registry of per-family checkpoint filters (official /
 timm / torchvision / mmpretrain layouts converted on load) and strict loading of a backbone's
 weights from a file, a URL or a named scheme."""
+
 import os.path as osp
-from typing import Callable, Dict, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -29,7 +30,7 @@ def check_pretrained_exists(filename: str, hint: str = ''):
 # backbone class name -> function(state_dict, source) -> state_dict in mmlight's layout.
 # Each family's converter registers itself here (timm's checkpoint_filter_fn idea), so that
 # models can load official / timm / torchvision / mmpretrain files without importing them.
-_CHECKPOINT_FILTERS: Dict[str, Callable] = {}
+_CHECKPOINT_FILTERS: dict[str, Callable] = {}
 
 
 def register_checkpoint_filter(*class_names: str):
@@ -42,15 +43,20 @@ def register_checkpoint_filter(*class_names: str):
     return register
 
 
-def checkpoint_filter_for(module: torch.nn.Module) -> Optional[Callable]:
+def checkpoint_filter_for(module: torch.nn.Module) -> Callable | None:
     for cls in type(module).__mro__:
         if cls.__name__ in _CHECKPOINT_FILTERS:
             return _CHECKPOINT_FILTERS[cls.__name__]
     return None
 
 
-def load_pretrained_strict(module: torch.nn.Module, filename: str, prefix=None, hint: str = '',
-                           optional_prefixes: Iterable[str] = ()):
+def load_pretrained_strict(
+    module: torch.nn.Module,
+    filename: str,
+    prefix=None,
+    hint: str = '',
+    optional_prefixes: Iterable[str] = (),
+):
     """Load a backbone's pretrained weights: an mmlight file, a detector checkpoint's
     ``backbone.*`` part, or an official/timm/torchvision/mmpretrain file (converted here by the
     family's registered filter); strictly."""
@@ -67,5 +73,4 @@ def load_pretrained_strict(module: torch.nn.Module, filename: str, prefix=None, 
     convert = checkpoint_filter_for(module)
     if convert is not None:
         state_dict = convert(state_dict, source=source)
-    load_state_dict_strict(module, state_dict, source=source,
-                           optional_prefixes=optional_prefixes)
+    load_state_dict_strict(module, state_dict, source=source, optional_prefixes=optional_prefixes)

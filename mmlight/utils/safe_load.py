@@ -9,6 +9,7 @@ Nothing here changes how anybody else loads checkpoints: mmengine's loader is sw
 safe one only inside :func:`safe_checkpoint_loading`, which mmlight's tools and
 :mod:`mmlight.apis` enter.
 """
+
 import os
 import os.path as osp
 import pickle
@@ -42,18 +43,35 @@ def has_scheme(filename: str) -> bool:
 
 def _numpy_globals():
     import numpy as np
+
     try:
         from numpy._core import multiarray
     except ImportError:  # numpy < 2
-        from numpy.core import multiarray
-    dtype_classes = {type(np.dtype(t)) for t in (
-        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
-        np.uint64, np.float16, np.float32, np.float64)}
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    dtype_classes = {
+        type(np.dtype(t))
+        for t in (
+            np.bool_,
+            np.int8,
+            np.int16,
+            np.int32,
+            np.int64,
+            np.uint8,
+            np.uint16,
+            np.uint32,
+            np.uint64,
+            np.float16,
+            np.float32,
+            np.float64,
+        )
+    }
     allowed = [np.ndarray, np.dtype, *sorted(dtype_classes, key=str)]
     # numpy 1.x pickles these as numpy.core.*, numpy 2.x as numpy._core.*; allow both names
     for func in (multiarray._reconstruct, multiarray.scalar):
-        allowed += [(func, f'numpy.core.multiarray.{func.__name__}'),
-                    (func, f'numpy._core.multiarray.{func.__name__}')]
+        allowed += [
+            (func, f'numpy.core.multiarray.{func.__name__}'),
+            (func, f'numpy._core.multiarray.{func.__name__}'),
+        ]
     return allowed
 
 
@@ -63,15 +81,20 @@ def _history_buffer_method(owner, name):
     into a class-wide table), so checkpoints reference ``builtins.getattr``, which in general
     reaches any attribute of anything. This allows exactly those lookups."""
     from mmengine.logging import HistoryBuffer
+
     builtin_statistics = ('min', 'max', 'current', 'mean')
-    if owner is HistoryBuffer and isinstance(name, str) \
-            and (name in builtin_statistics or name in HistoryBuffer._statistics_methods):
+    if (
+        owner is HistoryBuffer
+        and isinstance(name, str)
+        and (name in builtin_statistics or name in HistoryBuffer._statistics_methods)
+    ):
         method = getattr(HistoryBuffer, name, None)
         if getattr(method, '__qualname__', None) == f'HistoryBuffer.{name}':
             return method
     raise pickle.UnpicklingError(
         f'refused getattr({owner!r}, {name!r}) in a checkpoint: only HistoryBuffer\'s '
-        f'statistics methods may be looked up')
+        f'statistics methods may be looked up'
+    )
 
 
 def checkpoint_safe_globals():
@@ -81,8 +104,13 @@ def checkpoint_safe_globals():
     import argparse
 
     from mmengine.logging import HistoryBuffer
-    return [argparse.Namespace, HistoryBuffer, (_history_buffer_method, 'builtins.getattr'),
-            *_numpy_globals()]
+
+    return [
+        argparse.Namespace,
+        HistoryBuffer,
+        (_history_buffer_method, 'builtins.getattr'),
+        *_numpy_globals(),
+    ]
 
 
 def trusted_checkpoints():
@@ -130,18 +158,21 @@ def load_checkpoint_file(filename: str, map_location='cpu'):
             unsafe.append(lookup.group(1))
         if not unsafe:
             raise CorruptCheckpointError(
-                f'{filename!r} is not a readable PyTorch checkpoint: {err}') from None
+                f'{filename!r} is not a readable PyTorch checkpoint: {err}'
+            ) from None
         raise UnsafeCheckpointError(
             f'refused to load {filename!r}: it contains {", ".join(unsafe)}, which is not on '
             f'mmlight\'s allow-list of checkpoint types (tensors, containers, numpy arrays, '
             f'argparse.Namespace, mmengine\'s HistoryBuffer). Unpickling it could run code; '
             f'nothing of it was run. If you trust this file (you made it, or its source), opt '
             f'it in explicitly: {TRUSTED_CHECKPOINTS_ENV}={osp.realpath(path)} (or '
-            f'--trust-checkpoint with mmlight\'s tools).') from None
+            f'--trust-checkpoint with mmlight\'s tools).'
+        ) from None
     except (RuntimeError, EOFError, ValueError, OSError) as err:
         raise CorruptCheckpointError(
             f'{filename!r} is not a readable PyTorch checkpoint (truncated or corrupt '
-            f'download?): {err}') from None
+            f'download?): {err}'
+        ) from None
 
 
 def _mmengine_local_loader(filename, map_location=None):

@@ -1,9 +1,10 @@
 """Named argument checks shared by every mmlight module: each raises a ValueError that names
 the owner, the argument, what was expected and what was found."""
-from typing import Iterable, Optional
+
+from collections.abc import Iterable
 
 
-def _owner(owner: Optional[str]) -> str:
+def _owner(owner: str | None) -> str:
     return f'{owner}: ' if owner else ''
 
 
@@ -26,42 +27,66 @@ def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_integer(name: str, value, minimum: Optional[int] = None,
-                  maximum: Optional[int] = None, owner: Optional[str] = None) -> int:
+def check_integer(
+    name: str,
+    value,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    owner: str | None = None,
+) -> int:
     """``value`` is an integer in [minimum, maximum] (either bound may be left open)."""
-    if not is_integer(value) or (minimum is not None and value < minimum) or \
-            (maximum is not None and value > maximum):
-        raise ValueError(f'{_owner(owner)}{name} must be an integer'
-                         f'{_bounds(minimum, maximum, False)}, got {value!r}')
+    if (
+        not is_integer(value)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
+        raise ValueError(
+            f'{_owner(owner)}{name} must be an integer'
+            f'{_bounds(minimum, maximum, False)}, got {value!r}'
+        )
     return value
 
 
-def check_number(name: str, value, greater_than: Optional[float] = None,
-                 at_most: Optional[float] = None, owner: Optional[str] = None) -> float:
+def check_number(
+    name: str,
+    value,
+    greater_than: float | None = None,
+    at_most: float | None = None,
+    owner: str | None = None,
+) -> float:
     """``value`` is a real number, > greater_than and <= at_most where given."""
-    if not is_number(value) or (greater_than is not None and value <= greater_than) or \
-            (at_most is not None and value > at_most):
-        raise ValueError(f'{_owner(owner)}{name} must be a number'
-                         f'{_bounds(greater_than, at_most, True)}, got {value!r}')
+    if (
+        not is_number(value)
+        or (greater_than is not None and value <= greater_than)
+        or (at_most is not None and value > at_most)
+    ):
+        raise ValueError(
+            f'{_owner(owner)}{name} must be a number'
+            f'{_bounds(greater_than, at_most, True)}, got {value!r}'
+        )
     return value
 
 
-def check_choice(name: str, value, choices: Iterable, owner: Optional[str] = None):
+def check_choice(name: str, value, choices: Iterable, owner: str | None = None):
     """``value`` is one of ``choices``."""
     choices = list(choices)
     if value not in choices:
-        raise ValueError(f'{_owner(owner)}{name} {value!r} is not supported; valid choices: '
-                         f'{choices}')
+        raise ValueError(
+            f'{_owner(owner)}{name} {value!r} is not supported; valid choices: {choices}'
+        )
     return value
 
 
-def check_widen_factor(widen_factor, allowed: Optional[Iterable[float]] = None,
-                       owner: Optional[str] = None) -> float:
+def check_widen_factor(
+    widen_factor, allowed: Iterable[float] | None = None, owner: str | None = None
+) -> float:
     """A channel multiplier > 0; where a family has tables for some widths only, one of them."""
     check_number('widen_factor', widen_factor, greater_than=0, owner=owner)
     if allowed is not None:
         allowed = sorted(float(a) for a in allowed)
         if float(widen_factor) not in allowed:
-            raise ValueError(f'{_owner(owner)}widen_factor {widen_factor!r} has no architecture '
-                             f'table; valid choices: {allowed}')
+            raise ValueError(
+                f'{_owner(owner)}widen_factor {widen_factor!r} has no architecture '
+                f'table; valid choices: {allowed}'
+            )
     return float(widen_factor)

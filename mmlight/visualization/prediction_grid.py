@@ -1,5 +1,6 @@
 """A PNG grid of ground truth beside predictions on a few validation images, drawn by mmdet's
 DetLocalVisualizer."""
+
 import os
 import os.path as osp
 
@@ -12,8 +13,9 @@ from mmengine.structures import InstanceData
 
 
 def _ground_truth(coco, image_id, cat_to_label):
-    anns = [a for a in coco.load_anns(coco.get_ann_ids(img_ids=[image_id]))
-            if not a.get('iscrowd', 0)]
+    anns = [
+        a for a in coco.load_anns(coco.get_ann_ids(img_ids=[image_id])) if not a.get('iscrowd', 0)
+    ]
     boxes = [[x, y, x + w, y + h] for x, y, w, h in (a['bbox'] for a in anns)]
     gt = InstanceData()
     gt.bboxes = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
@@ -23,14 +25,20 @@ def _ground_truth(coco, image_id, cat_to_label):
 
 def _titled(panel, title):
     bar = np.full((22, panel.shape[1], 3), 255, np.uint8)
-    cv2.putText(bar, title, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
-                cv2.LINE_AA)
+    cv2.putText(bar, title, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([bar, panel], 0)
 
 
-def prediction_grid(config: str, checkpoint: str, out_file: str, num_images: int = 6,
-                    columns: int = 2, score_thr: float = 0.5, device: str = 'cpu',
-                    split: str = 'val_dataloader') -> str:
+def prediction_grid(
+    config: str,
+    checkpoint: str,
+    out_file: str,
+    num_images: int = 6,
+    columns: int = 2,
+    score_thr: float = 0.5,
+    device: str = 'cpu',
+    split: str = 'val_dataloader',
+) -> str:
     """Run the detector on the first ``num_images`` images of the config's validation set and
     write one PNG: for each image, the ground truth (left) beside the predictions with score
     >= ``score_thr`` (right). Returns ``out_file``."""
@@ -43,8 +51,10 @@ def prediction_grid(config: str, checkpoint: str, out_file: str, num_images: int
     cfg = Config.fromfile(config)
     dataset = cfg[split].dataset
     if 'ann_file' not in dataset or 'data_prefix' not in dataset:
-        raise ValueError(f'{config}: {split}.dataset has no ann_file/data_prefix (a COCO-style '
-                         f'dataset is expected), found keys {sorted(dataset)}')
+        raise ValueError(
+            f'{config}: {split}.dataset has no ann_file/data_prefix (a COCO-style '
+            f'dataset is expected), found keys {sorted(dataset)}'
+        )
     root = dataset.get('data_root', '')
     coco = COCO(osp.join(root, dataset.ann_file))
     model = init_detector(cfg, checkpoint, device=device)  # safe, strict loading
@@ -63,21 +73,34 @@ def prediction_grid(config: str, checkpoint: str, out_file: str, num_images: int
         sample = DetDataSample()
         sample.gt_instances = _ground_truth(coco, image_id, cat_to_label)
         sample.pred_instances = result.pred_instances
-        visualizer.add_datasample(info['file_name'], image, sample, draw_gt=True,
-                                  draw_pred=True, show=False, pred_score_thr=score_thr)
+        visualizer.add_datasample(
+            info['file_name'],
+            image,
+            sample,
+            draw_gt=True,
+            draw_pred=True,
+            show=False,
+            pred_score_thr=score_thr,
+        )
         found = int((result.pred_instances.scores >= score_thr).sum())
-        panels.append(_titled(visualizer.get_image(),
-                              f'{info["file_name"]}: ground truth {len(sample.gt_instances)} | '
-                              f'predicted {found} (score >= {score_thr})'))
+        panels.append(
+            _titled(
+                visualizer.get_image(),
+                f'{info["file_name"]}: ground truth {len(sample.gt_instances)} | '
+                f'predicted {found} (score >= {score_thr})',
+            )
+        )
     if not panels:
         raise ValueError(f'{config}: the {split} set has no images')
     height = max(p.shape[0] for p in panels)
     width = max(p.shape[1] for p in panels)
-    padded = [np.pad(p, ((0, height - p.shape[0]), (0, width - p.shape[1]), (0, 0)),
-                     constant_values=255) for p in panels]
+    padded = [
+        np.pad(p, ((0, height - p.shape[0]), (0, width - p.shape[1]), (0, 0)), constant_values=255)
+        for p in panels
+    ]
     while len(padded) % columns:
         padded.append(np.full_like(padded[0], 255))
-    rows = [np.concatenate(padded[i:i + columns], 1) for i in range(0, len(padded), columns)]
+    rows = [np.concatenate(padded[i : i + columns], 1) for i in range(0, len(padded), columns)]
     grid = np.concatenate(rows, 0)
     if osp.dirname(out_file):
         os.makedirs(osp.dirname(out_file), exist_ok=True)

@@ -1,4 +1,5 @@
 """Find or download an official weight file, convert it, check it, cache it."""
+
 import os
 import os.path as osp
 import tempfile
@@ -60,12 +61,16 @@ def official_file(name: str) -> str:
             failures.append(str(err))
     pages = [s for s in entry.sources if s.page and (s.url is None or failures)]
     folder = _manual_folder()
-    lines = [f'The weights {SCHEME}{name} are not here'
-             + (' and could not be downloaded:' if failures else '.')]
+    lines = [
+        f'The weights {SCHEME}{name} are not here'
+        + (' and could not be downloaded:' if failures else '.')
+    ]
     lines += [f'  - {failure}' for failure in failures]
     for source in pages:
-        lines.append(f'Download {source.filename!r} by hand from {source.page} and save it as '
-                     f'{osp.join(folder, source.filename)}')
+        lines.append(
+            f'Download {source.filename!r} by hand from {source.page} and save it as '
+            f'{osp.join(folder, source.filename)}'
+        )
     if weights_dir is None:
         lines.append(f'(or put the official files in a folder and set {WEIGHTS_DIR_ENV} to it)')
     if failures and not pages:
@@ -79,6 +84,7 @@ def converted_cache_path(name: str) -> str:
 
 def _build_backbone(model_cfg: dict):
     from mmdet.registry import MODELS
+
     return MODELS.build(dict(model_cfg))
 
 
@@ -94,12 +100,20 @@ def converted_file(name: str) -> str:
     state_dict = unwrap_state_dict(load_checkpoint_file(official))
     converted = convert_state_dict(entry.family, state_dict, origin=f'{official} ({name})')
     backbone = _build_backbone(entry.model)
-    load_state_dict_strict(backbone, converted, source=f'{official} converted for {name}',
-                           optional_prefixes=getattr(backbone, 'detection_only_prefixes', ()))
+    load_state_dict_strict(
+        backbone,
+        converted,
+        source=f'{official} converted for {name}',
+        optional_prefixes=getattr(backbone, 'detection_only_prefixes', ()),
+    )
     checkpoint = {
         'state_dict': {f'backbone.{k}': v for k, v in converted.items()},
-        'meta': dict(mmlight_weights=name, converted_from=osp.basename(official),
-                     family=entry.family, model=dict(entry.model)),
+        'meta': dict(
+            mmlight_weights=name,
+            converted_from=osp.basename(official),
+            family=entry.family,
+            model=dict(entry.model),
+        ),
     }
     os.makedirs(osp.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'{name}.', suffix='.part', dir=osp.dirname(path))
@@ -117,7 +131,7 @@ def prepare_named_weights(filename: str) -> str:
     """Resolve ``mmlight://NAME`` to its converted file now (download and convert if needed)."""
     if not str(filename).startswith(SCHEME):
         raise ValueError(f'{filename!r} is not an {SCHEME}NAME checkpoint')
-    return converted_file(str(filename)[len(SCHEME):])
+    return converted_file(str(filename)[len(SCHEME) :])
 
 
 def load_named_weights(filename: str, map_location=None):

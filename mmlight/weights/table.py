@@ -5,8 +5,8 @@ The entries are declared in :mod:`mmlight.weights.zoo` with :func:`register_weig
 ``mmlight://NAME`` checkpoint scheme (:mod:`mmlight.weights`) downloads, converts and caches an
 entry by name.
 """
+
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,12 @@ class WeightSource:
             publishes none.
         page (str, optional): The page a person opens to download the file by hand.
     """
-    url: Optional[str]
+
+    url: str | None
     filename: str
     layout: str
-    sha256: Optional[str] = None
-    page: Optional[str] = None
+    sha256: str | None = None
+    page: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,17 @@ class PretrainedWeights:
         top1_source (str): Who reports ``top1`` (the README or paper table it comes from).
         params (float): Parameters of the classification network (millions) as reported.
     """
+
     name: str
     family: str
-    model: Dict = field(hash=False)
-    sources: Tuple[WeightSource, ...]
+    model: dict = field(hash=False)
+    sources: tuple[WeightSource, ...]
     top1: float
     top1_source: str
     params: float
 
 
-WEIGHTS: Dict[str, PretrainedWeights] = {}
+WEIGHTS: dict[str, PretrainedWeights] = {}
 
 
 def register_weights(*entries: PretrainedWeights):
@@ -69,8 +71,9 @@ def register_weights(*entries: PretrainedWeights):
 
 def get_weights(name: str) -> PretrainedWeights:
     if name not in WEIGHTS:
-        raise KeyError(f'no pretrained weights are named {name!r}; valid names: '
-                       f'{", ".join(sorted(WEIGHTS))}')
+        raise KeyError(
+            f'no pretrained weights are named {name!r}; valid names: {", ".join(sorted(WEIGHTS))}'
+        )
     return WEIGHTS[name]
 
 

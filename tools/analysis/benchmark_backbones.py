@@ -18,6 +18,7 @@ implementation alone in a subprocess (CUDA: max allocated; CPU: the peak residen
 through /proc/self/clear_refs, minus the resident set before the measured iteration). Ratios
 are mmlight / reference throughput (> 1: mmlight faster) and mmlight / reference memory.
 """
+
 import argparse
 import json
 import logging
@@ -38,61 +39,95 @@ PAIRS = {
     # converter from the reference's state_dict (None: same keys), reference description
     'ghostnet': dict(
         mmlight=dict(type='GhostNet', widen_factor=1.0, out_indices=(0, 1, 2, 3)),
-        reference="TimmGhostNetLevels('ghostnet_100')", converter='ghostnet',
-        reference_name='timm ghostnet_100'),
+        reference="TimmGhostNetLevels('ghostnet_100')",
+        converter='ghostnet',
+        reference_name='timm ghostnet_100',
+    ),
     'ghostnetv2': dict(
         mmlight=dict(type='GhostNetV2', widen_factor=1.0, out_indices=(0, 1, 2, 3)),
-        reference="TimmGhostNetLevels('ghostnetv2_100')", converter='ghostnet',
-        reference_name='timm ghostnetv2_100'),
+        reference="TimmGhostNetLevels('ghostnetv2_100')",
+        converter='ghostnet',
+        reference_name='timm ghostnetv2_100',
+    ),
     'shufflenetv2': dict(
         mmlight=dict(type='ShuffleNetV2', widen_factor=1.0, out_indices=(0, 1, 2, 3)),
         reference="TorchvisionShuffleNetV2Levels('shufflenet_v2_x1_0')",
-        converter='shufflenetv2', reference_name='torchvision shufflenet_v2_x1_0'),
+        converter='shufflenetv2',
+        reference_name='torchvision shufflenet_v2_x1_0',
+    ),
     'shufflenetv1': dict(
         mmlight=dict(type='ShuffleNetV1', groups=3, widen_factor=1.0, out_indices=(0, 1, 2, 3)),
-        reference="MMPretrainShuffleNetLevels('v1', groups=3)", converter='shufflenetv1',
-        reference_name='mmpretrain ShuffleNetV1 g3'),
+        reference="MMPretrainShuffleNetLevels('v1', groups=3)",
+        converter='shufflenetv1',
+        reference_name='mmpretrain ShuffleNetV1 g3',
+    ),
     'hornet-t': dict(
         mmlight=dict(type='HorNet', arch='tiny', out_norm=False),
-        reference="MMPretrainHorNetLevels('tiny')", converter='hornet',
-        reference_name='mmpretrain HorNet tiny', drop=('out_norms.', )),
+        reference="MMPretrainHorNetLevels('tiny')",
+        converter='hornet',
+        reference_name='mmpretrain HorNet tiny',
+        drop=('out_norms.',),
+    ),
     'hornet-t-gf': dict(
         mmlight=dict(type='HorNet', arch='tiny-gf', out_norm=False),
-        reference="MMPretrainHorNetLevels('tiny-gf')", converter='hornet',
-        reference_name='mmpretrain HorNet tiny-gf', drop=('out_norms.', )),
+        reference="MMPretrainHorNetLevels('tiny-gf')",
+        converter='hornet',
+        reference_name='mmpretrain HorNet tiny-gf',
+        drop=('out_norms.',),
+    ),
     'resnet50': dict(
         mmlight=dict(type='ODResNet', depth=50, od_cfg=None),
-        reference="TorchvisionResNetLevels('resnet50')", converter='odresnet',
-        reference_name='torchvision resnet50'),
+        reference="TorchvisionResNetLevels('resnet50')",
+        converter='odresnet',
+        reference_name='torchvision resnet50',
+    ),
     'odresnet50': dict(
         mmlight=dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=1)),
         reference="odconv_official_formulation(build_mmlight("
-                  "dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=1))))",
-        converter=None, reference_name='official ODConv formulation'),
+        "dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=1))))",
+        converter=None,
+        reference_name='official ODConv formulation',
+    ),
     'odresnet50-4x': dict(
         mmlight=dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=4)),
         reference="odconv_official_formulation(build_mmlight("
-                  "dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=4))))",
-        converter=None, reference_name='official ODConv formulation'),
+        "dict(type='ODResNet', depth=50, od_cfg=dict(kernel_num=4))))",
+        converter=None,
+        reference_name='official ODConv formulation',
+    ),
     'odmobilenetv2': dict(
         mmlight=dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=1)),
         reference="odconv_official_formulation(build_mmlight("
-                  "dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=1))))",
-        converter=None, reference_name='official ODConv formulation'),
+        "dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=1))))",
+        converter=None,
+        reference_name='official ODConv formulation',
+    ),
     'odmobilenetv2-4x': dict(
         mmlight=dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=4)),
         reference="odconv_official_formulation(build_mmlight("
-                  "dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=4))))",
-        converter=None, reference_name='official ODConv formulation'),
+        "dict(type='ODMobileNetV2', od_cfg=dict(kernel_num=4))))",
+        converter=None,
+        reference_name='official ODConv formulation',
+    ),
 }
-DEFAULT_PAIRS = ('ghostnet', 'ghostnetv2', 'shufflenetv2', 'shufflenetv1', 'hornet-t',
-                 'hornet-t-gf')
+DEFAULT_PAIRS = (
+    'ghostnet',
+    'ghostnetv2',
+    'shufflenetv2',
+    'shufflenetv1',
+    'hornet-t',
+    'hornet-t-gf',
+)
 DETECTOR_PAIRS = {
     # name: (mmlight config, baseline config)
-    'faster_rcnn_odconv_r50': ('configs/faster_rcnn_odconv_r50_fpn_1x.py',
-                               'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'),
-    'faster_rcnn_odconv_official_r50': ('configs/faster_rcnn_odconv_r50_fpn_1x.py:official',
-                                        'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'),
+    'faster_rcnn_odconv_r50': (
+        'configs/faster_rcnn_odconv_r50_fpn_1x.py',
+        'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    ),
+    'faster_rcnn_odconv_official_r50': (
+        'configs/faster_rcnn_odconv_r50_fpn_1x.py:official',
+        'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    ),
     # the depthwise-separable YOLOv4 neck and head against the same detector with dense 3x3
     # convs in both (mmdet's YOLOV3Head bridge)
     'yolov4_ghostnet': ('configs/yolov4_ghostnet_416.py', 'configs/yolov4_ghostnet_416.py:dense'),
@@ -103,12 +138,14 @@ def build_mmlight(cfg):
     from mmdet.registry import MODELS
 
     import mmlight  # noqa: F401
+
     return MODELS.build(dict(cfg))
 
 
 def build(pair, impl):
     if impl == 'reference':
         from mmlight.testing import references
+
         return eval(PAIRS[pair]['reference'], dict(vars(references), build_mmlight=build_mmlight))
     return build_mmlight(PAIRS[pair]['mmlight'])
 
@@ -118,11 +155,15 @@ def reference_state_to_mmlight(pair, reference):
         return reference.state_dict()
     from mmlight.converters import convert_state_dict
     from mmlight.utils.state_dict import strip_key_prefix
+
     state = strip_key_prefix(reference.state_dict(), 'model.', only_if_any=True)
     # layers the reference has and the compared mmlight model does not (HorNet's norms)
     drop = PAIRS[pair].get('drop', ())
-    return {k: v for k, v in convert_state_dict(PAIRS[pair]['converter'], state).items()
-            if not (drop and k.startswith(drop))}
+    return {
+        k: v
+        for k, v in convert_state_dict(PAIRS[pair]['converter'], state).items()
+        if not (drop and k.startswith(drop))
+    }
 
 
 def detector_from_config(spec):
@@ -132,6 +173,7 @@ def detector_from_config(spec):
 
     import mmlight  # noqa: F401
     from mmlight.testing.references import odconv_official_formulation
+
     register_all_modules()
     path, variant = spec, None
     head, _, tail = spec.rpartition(':')
@@ -139,7 +181,8 @@ def detector_from_config(spec):
         path, variant = head, tail
     if path.startswith('mmdet::'):
         import mmdet
-        path = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', path[len('mmdet::'):])
+
+        path = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', path[len('mmdet::') :])
     cfg = Config.fromfile(osp.join(ROOT, path) if not osp.isabs(path) else path)
     cfg.model.backbone.init_cfg = None
     if variant == 'dense':
@@ -153,6 +196,7 @@ def detector_from_config(spec):
 def detector_steps(args, impl, device):
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
+
     spec = DETECTOR_PAIRS[args.pair][0 if impl == 'mmlight' else 1]
     model = detector_from_config(spec).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
@@ -163,19 +207,30 @@ def detector_steps(args, impl, device):
     for _ in range(args.batch):
         xy = torch.rand(8, 2, generator=generator) * torch.tensor([width * 0.7, height * 0.7])
         wh = 32 + torch.rand(8, 2, generator=generator) * torch.tensor([width, height]) * 0.3
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(height, width), batch_input_shape=(height, width),
-            ori_shape=(height, width), pad_shape=(height, width), scale_factor=(1.0, 1.0)))
+        sample = DetDataSample(
+            metainfo=dict(
+                img_shape=(height, width),
+                batch_input_shape=(height, width),
+                ori_shape=(height, width),
+                pad_shape=(height, width),
+                scale_factor=(1.0, 1.0),
+            )
+        )
         sample.gt_instances = InstanceData(
             bboxes=torch.cat([xy, xy + wh], 1).to(device),
-            labels=torch.randint(0, 80, (8, ), generator=generator).to(device))
+            labels=torch.randint(0, 80, (8,), generator=generator).to(device),
+        )
         samples.append(sample)
 
     def train_step():
         batch = model.data_preprocessor(dict(inputs=list(inputs), data_samples=samples), True)
         losses = model(**batch, mode='loss')
-        loss = sum(v.sum() for k, v in losses.items() if 'loss' in k
-                   for v in (v if isinstance(v, list) else [v]))
+        loss = sum(
+            v.sum()
+            for k, v in losses.items()
+            if 'loss' in k
+            for v in (v if isinstance(v, list) else [v])
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -228,17 +283,32 @@ def timing_worker(args):
     fns = {impl: steps(args, impl, device) for impl in ('reference', 'mmlight')}
     result = {}
     for phase in fns['mmlight']:
-        seconds = alternating_rounds({impl: fns[impl][phase] for impl in fns}, args.iters,
-                                     args.warmup, device)
+        seconds = alternating_rounds(
+            {impl: fns[impl][phase] for impl in fns}, args.iters, args.warmup, device
+        )
         for impl, per_iter in seconds.items():
             result[f'{impl}_{phase}_img_s'] = args.batch / per_iter
     return result
 
 
 def run_worker(mode, args, weights):
-    cmd = [sys.executable, osp.abspath(__file__), args.pair, '--worker', mode, '--device',
-           args.device, '--batch', str(args.batch), '--size', *map(str, args.size), '--iters',
-           str(args.iters), '--warmup', str(args.warmup)]
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__),
+        args.pair,
+        '--worker',
+        mode,
+        '--device',
+        args.device,
+        '--batch',
+        str(args.batch),
+        '--size',
+        *map(str, args.size),
+        '--iters',
+        str(args.iters),
+        '--warmup',
+        str(args.warmup),
+    ]
     for impl, path in weights.items():
         if path:
             cmd += [f'--{impl}-weights', path]
@@ -249,9 +319,11 @@ def run_worker(mode, args, weights):
 
 def complexity(model, size):
     from mmengine.analysis import get_model_complexity_info
+
     logging.getLogger('mmengine').setLevel(logging.ERROR)
-    info = get_model_complexity_info(model, input_shape=(3, *size), show_table=False,
-                                     show_arch=False)
+    info = get_model_complexity_info(
+        model, input_shape=(3, *size), show_table=False, show_arch=False
+    )
     return info['params'], info['flops']
 
 
@@ -259,8 +331,13 @@ def compare(pair, args, tmp):
     args.pair = pair
     weights = {'reference': None, 'mmlight': None}
     if pair in DETECTOR_PAIRS:
-        row = dict(pair=pair, reference=DETECTOR_PAIRS[pair][1], params_m=float('nan'),
-                   gflops=float('nan'), max_abs_diff=float('nan'))
+        row = dict(
+            pair=pair,
+            reference=DETECTOR_PAIRS[pair][1],
+            params_m=float('nan'),
+            gflops=float('nan'),
+            max_abs_diff=float('nan'),
+        )
     else:
         torch.manual_seed(0)
         reference = build(pair, 'reference').eval()
@@ -271,10 +348,17 @@ def compare(pair, args, tmp):
         torch.save(ours.state_dict(), weights['mmlight'])
         with torch.no_grad():
             x = torch.randn(1, 3, *args.size)
-            diff = max((a - b).abs().max().item() for a, b in zip(ours(x), reference(x)))
+            diff = max(
+                (a - b).abs().max().item() for a, b in zip(ours(x), reference(x), strict=False)
+            )
         params, flops = complexity(ours, args.size)
-        row = dict(pair=pair, reference=PAIRS[pair]['reference_name'], params_m=params / 1e6,
-                   gflops=flops / 1e9, max_abs_diff=diff)
+        row = dict(
+            pair=pair,
+            reference=PAIRS[pair]['reference_name'],
+            params_m=params / 1e6,
+            gflops=flops / 1e9,
+            max_abs_diff=diff,
+        )
     row.update(run_worker('timing', args, weights))
     for impl in ('reference', 'mmlight'):
         for key, value in run_worker(f'memory-{impl}', args, weights).items():
@@ -288,34 +372,50 @@ def compare(pair, args, tmp):
 def _cell(row, key, digits=1):
     if f'mmlight_{key}' not in row:
         return '-'
-    return (f"{row[f'mmlight_{key}']:.{digits}f} / {row[f'reference_{key}']:.{digits}f} "
-            f"({row[f'{key}_ratio']:.2f})")
+    return (
+        f"{row[f'mmlight_{key}']:.{digits}f} / {row[f'reference_{key}']:.{digits}f} "
+        f"({row[f'{key}_ratio']:.2f})"
+    )
 
 
 def print_table(rows, args):
-    device = torch.cuda.get_device_name() if args.device == 'cuda' else \
-        f'CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)'
-    print(f'\ndevice: {device}; torch {torch.__version__}; batch {args.batch}; input '
-          f'{args.size[0]}x{args.size[1]}; {args.iters} timed iterations'
-          f'{"; channels_last" if args.channels_last else ""}')
-    print('| model | reference | params (M) | GFLOPs | max abs diff | fwd img/s mmlight / ref '
-          '(ratio) | fwd+bwd img/s mmlight / ref (ratio) | fwd peak MiB mmlight / ref (ratio) '
-          '| fwd+bwd peak MiB mmlight / ref (ratio) |')
+    device = (
+        torch.cuda.get_device_name()
+        if args.device == 'cuda'
+        else f'CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)'
+    )
+    print(
+        f'\ndevice: {device}; torch {torch.__version__}; batch {args.batch}; input '
+        f'{args.size[0]}x{args.size[1]}; {args.iters} timed iterations'
+        f'{"; channels_last" if args.channels_last else ""}'
+    )
+    print(
+        '| model | reference | params (M) | GFLOPs | max abs diff | fwd img/s mmlight / ref '
+        '(ratio) | fwd+bwd img/s mmlight / ref (ratio) | fwd peak MiB mmlight / ref (ratio) '
+        '| fwd+bwd peak MiB mmlight / ref (ratio) |'
+    )
     print('|---|---|---|---|---|---|---|---|---|')
     for r in rows:
-        print(f"| {r['pair']} | {r['reference']} | {r['params_m']:.2f} | {r['gflops']:.2f} | "
-              f"{r['max_abs_diff']:.1e} | {_cell(r, 'fwd_img_s', 2)} | "
-              f"{_cell(r, 'train_img_s', 2)} | {_cell(r, 'fwd_peak_mib', 0)} | "
-              f"{_cell(r, 'train_peak_mib', 0)} |")
+        print(
+            f"| {r['pair']} | {r['reference']} | {r['params_m']:.2f} | {r['gflops']:.2f} | "
+            f"{r['max_abs_diff']:.1e} | {_cell(r, 'fwd_img_s', 2)} | "
+            f"{_cell(r, 'train_img_s', 2)} | {_cell(r, 'fwd_peak_mib', 0)} | "
+            f"{_cell(r, 'train_peak_mib', 0)} |"
+        )
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     choices = sorted(PAIRS) + sorted(DETECTOR_PAIRS)
-    parser.add_argument('pairs', nargs='*', default=[], metavar='PAIR',
-                        help=f'what to compare (default: {list(DEFAULT_PAIRS)}); one of '
-                        f'{choices}')
+    parser.add_argument(
+        'pairs',
+        nargs='*',
+        default=[],
+        metavar='PAIR',
+        help=f'what to compare (default: {list(DEFAULT_PAIRS)}); one of {choices}',
+    )
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--size', type=int, nargs=2, default=[320, 320], metavar=('H', 'W'))
@@ -323,8 +423,9 @@ def parse_args():
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--json', help='also write the rows to this file')
-    parser.add_argument('--worker', choices=['timing', 'memory-reference', 'memory-mmlight'],
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        '--worker', choices=['timing', 'memory-reference', 'memory-mmlight'], help=argparse.SUPPRESS
+    )
     parser.add_argument('--reference-weights', help=argparse.SUPPRESS)
     parser.add_argument('--mmlight-weights', help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -338,8 +439,11 @@ def main():
     args = parse_args()
     if args.worker:
         args.pair = args.pairs[0]
-        result = timing_worker(args) if args.worker == 'timing' else \
-            memory_worker(args, args.worker[len('memory-'):])
+        result = (
+            timing_worker(args)
+            if args.worker == 'timing'
+            else memory_worker(args, args.worker[len('memory-') :])
+        )
         emit_result(result)
         return
     if args.device == 'cuda':

@@ -5,6 +5,7 @@ that they give the same numbers.
     python tools/analysis/benchmark_coco_eval.py                  # 5000 images, bbox and segm
     python tools/analysis/benchmark_coco_eval.py --images 1000 --metric bbox
 """
+
 import argparse
 import copy
 import os.path as osp
@@ -19,12 +20,14 @@ from mmlight.utils.benchmark import alternating_rounds
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument('--images', type=int, default=5000)
     parser.add_argument('--classes', type=int, default=20)
-    parser.add_argument('--metric', nargs='+', default=['bbox', 'segm'],
-                        choices=['bbox', 'segm', 'proposal'])
+    parser.add_argument(
+        '--metric', nargs='+', default=['bbox', 'segm'], choices=['bbox', 'segm', 'proposal']
+    )
     parser.add_argument('--iters', type=int, default=2, help='timed evaluations of each')
     return parser.parse_args()
 
@@ -34,9 +37,12 @@ def main():
     MMLogger.get_instance('mmengine', log_level='ERROR')
     with tempfile.TemporaryDirectory() as tmp:
         ann_file = osp.join(tmp, 'synthetic.json')
-        predictions = write_coco_set(ann_file, num_images=args.images,
-                                     num_classes=args.classes,
-                                     with_masks='segm' in args.metric)
+        predictions = write_coco_set(
+            ann_file,
+            num_images=args.images,
+            num_classes=args.classes,
+            with_masks='segm' in args.metric,
+        )
         classes = tuple(f'class_{i}' for i in range(args.classes))
         metrics, outputs = {}, {}
         for name in ('CocoMetric', 'FastCocoMetric'):
@@ -48,13 +54,17 @@ def main():
             results = [(dict(), p) for p in copy.deepcopy(predictions)]
             outputs[name] = metrics[name].compute_metrics(results)
 
-        seconds = alternating_rounds({name: (lambda n=name: evaluate(n)) for name in metrics},
-                                     args.iters, warmup=0)
+        seconds = alternating_rounds(
+            {name: (lambda n=name: evaluate(n)) for name in metrics}, args.iters, warmup=0
+        )
     num_predictions = sum(len(p['scores']) for p in predictions)
-    differences = max(abs(outputs['FastCocoMetric'][k] - v)
-                      for k, v in outputs['CocoMetric'].items())
-    print(f'\n{args.images} images, {num_predictions} predictions, metric {args.metric}; '
-          f'median of {args.iters} evaluations each')
+    differences = max(
+        abs(outputs['FastCocoMetric'][k] - v) for k, v in outputs['CocoMetric'].items()
+    )
+    print(
+        f'\n{args.images} images, {num_predictions} predictions, metric {args.metric}; '
+        f'median of {args.iters} evaluations each'
+    )
     print('| metric | seconds | speed-up |\n|---|---|---|')
     for name, value in seconds.items():
         print(f'| {name} | {value:.2f} | {seconds["CocoMetric"] / value:.2f}x |')

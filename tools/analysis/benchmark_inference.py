@@ -29,6 +29,7 @@ detector, eager and in each exported runtime of ``--runtimes`` (onnxruntime's pr
 OpenVINO's performance counters), and in each of their operator types
 (:mod:`mmlight.analysis.profile`).
 """
+
 import argparse
 import json
 import os.path as osp
@@ -73,27 +74,48 @@ DEFAULT_SHAPES = [[192, 192], [800, 1344]]
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument('configs', nargs='*', default=DEFAULT)
-    parser.add_argument('--shape', type=int, nargs=2, action='append', metavar=('H', 'W'),
-                        help=f'an image size (repeat for several; default {DEFAULT_SHAPES})')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        action='append',
+        metavar=('H', 'W'),
+        help=f'an image size (repeat for several; default {DEFAULT_SHAPES})',
+    )
     parser.add_argument('--iters', type=int, default=5, help='timed calls per runtime')
     parser.add_argument('--json', help='write the rows here (and keep the rows it holds)')
     parser.add_argument('--plot', help='write the latency-vs-params PNG here')
-    parser.add_argument('--profile', action='store_true',
-                        help='print where the time goes (per module, eager and in each '
-                        'exported runtime, and per operator type) instead of the latency table')
-    parser.add_argument('--runtimes', nargs='+', choices=runtime_labels(), default=None,
-                        help='runtimes to measure: eager PyTorch, and each backend of the '
-                        'deployment backend table in each precision it runs (default: every '
-                        'one this environment has)')
-    parser.add_argument('--memory', action=argparse.BooleanOptionalAction, default=True,
-                        help='measure each runtime\'s peak memory (a subprocess per runtime; '
-                        '--no-memory: latency only)')
-    parser.add_argument('--worker', choices=['timing', 'profile', 'peak'] +
-                        [f'memory-{r}' for r in runtime_labels()],
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        '--profile',
+        action='store_true',
+        help='print where the time goes (per module, eager and in each '
+        'exported runtime, and per operator type) instead of the latency table',
+    )
+    parser.add_argument(
+        '--runtimes',
+        nargs='+',
+        choices=runtime_labels(),
+        default=None,
+        help='runtimes to measure: eager PyTorch, and each backend of the '
+        'deployment backend table in each precision it runs (default: every '
+        'one this environment has)',
+    )
+    parser.add_argument(
+        '--memory',
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help='measure each runtime\'s peak memory (a subprocess per runtime; '
+        '--no-memory: latency only)',
+    )
+    parser.add_argument(
+        '--worker',
+        choices=['timing', 'profile', 'peak'] + [f'memory-{r}' for r in runtime_labels()],
+        help=argparse.SUPPRESS,
+    )
     parser.add_argument('--onnx', help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.shape = args.shape or DEFAULT_SHAPES
@@ -124,12 +146,16 @@ def worker(args):
         for label in args.runtimes:
             if label in exported:
                 sections[label] = exported_breakdown(
-                    args.onnx, model_file(args.onnx, exported[label]), exported[label], batch,
-                    args.iters)
+                    args.onnx,
+                    model_file(args.onnx, exported[label]),
+                    exported[label],
+                    batch,
+                    args.iters,
+                )
         return sections
     # the whole footprint of one runtime: its model (torch weights, or the onnxruntime
     # session, which does not build the torch model) and one call, above the imports
-    runtime = args.worker[len('memory-'):]
+    runtime = args.worker[len('memory-') :]
     with PeakMemory(torch.device('cpu')) as memory:
         detector = random_detector(args.configs[0]) if runtime in EAGER_RUNTIMES else None
         inference_fns(detector, shape, [runtime], args.onnx)[runtime]()
@@ -137,8 +163,19 @@ def worker(args):
 
 
 def run_worker(args, config, shape, mode, runtimes, onnx_file):
-    cmd = [sys.executable, osp.abspath(__file__), config, '--worker', mode, '--shape',
-           *map(str, shape), '--iters', str(args.iters), '--runtimes', *runtimes]
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__),
+        config,
+        '--worker',
+        mode,
+        '--shape',
+        *map(str, shape),
+        '--iters',
+        str(args.iters),
+        '--runtimes',
+        *runtimes,
+    ]
     if onnx_file:
         cmd += ['--onnx', onnx_file]
     return run_isolated(cmd, f'{config} ({mode})')
@@ -155,9 +192,13 @@ def measure(args, config, shape, tmp, peaks):
     path = benchmark_config(config)
     detector = random_detector(path)
     complexity = detector_complexity(path, shape)
-    row = dict(config=config, shape=list(shape),
-               params_m=complexity['detector']['params'] / 1e6,
-               gflops=complexity['detector']['flops'] / 1e9, peak_gflops=peaks)
+    row = dict(
+        config=config,
+        shape=list(shape),
+        params_m=complexity['detector']['params'] / 1e6,
+        gflops=complexity['detector']['flops'] / 1e9,
+        peak_gflops=peaks,
+    )
     runtimes = [r for r in args.runtimes if r in EAGER_RUNTIMES]
     exported = [r for r in args.runtimes if r not in EAGER_RUNTIMES]
     onnx_file = None
@@ -187,15 +228,20 @@ def print_parts(title, parts, min_share=0.01):
     one line (the operator types: dozens of them)."""
     total = sum(parts.values())
     print(f'  {title}: {total:.4f} s')
-    small = {name: seconds for name, seconds in parts.items()
-             if seconds < min_share * total and not name.startswith('other')}
+    small = {
+        name: seconds
+        for name, seconds in parts.items()
+        if seconds < min_share * total and not name.startswith('other')
+    }
     for name, seconds in parts.items():
         if name not in small:
             print(f'    {name:32s} {seconds:9.4f}  {seconds / total:6.1%}')
     if small:
         seconds = sum(small.values())
-        print(f"    {f'({len(small)} more, < {min_share:.0%} each)':32s} {seconds:9.4f}  "
-              f'{seconds / total:6.1%}')
+        print(
+            f"    {f'({len(small)} more, < {min_share:.0%} each)':32s} {seconds:9.4f}  "
+            f'{seconds / total:6.1%}'
+        )
 
 
 def print_modules(title, parts, nodes=None):
@@ -218,37 +264,55 @@ def print_profile(config, shape, sections):
         print_modules(f'{runtime} by module', section['module'], nodes)
         print_parts(f'{runtime} by operator type', section['operator'])
         traced = sum(count for part, count in nodes.items() if not part.startswith('other'))
-        print(f'  {runtime} nodes: {sum(nodes.values())} executed, {traced} traced to the '
-              f"detector's modules, {nodes.get(OTHER, 0)} to its pre/post-processing, "
-              f'{nodes.get(ADDED, 0)} added by the runtime')
+        print(
+            f'  {runtime} nodes: {sum(nodes.values())} executed, {traced} traced to the '
+            f"detector's modules, {nodes.get(OTHER, 0)} to its pre/post-processing, "
+            f'{nodes.get(ADDED, 0)} added by the runtime'
+        )
         if BETWEEN not in section['module']:
-            print(f"  {runtime}: the counters add up to more than the call's "
-                  f"{section['wall']:.3f} s: the shares are of the counters' sum")
+            print(
+                f"  {runtime}: the counters add up to more than the call's "
+                f"{section['wall']:.3f} s: the shares are of the counters' sum"
+            )
 
 
 def print_table(rows):
     runtimes = [r for r in runtime_labels() if any(f'{r}_s' in row for row in rows)]
-    print('| config | size | params (M) | GFLOPs | '
-          + ' | '.join(f'{r} (s)' for r in runtimes)
-          + ' | eager / onnxruntime | peak MiB ' + ' / '.join(runtimes) + ' |')
+    print(
+        '| config | size | params (M) | GFLOPs | '
+        + ' | '.join(f'{r} (s)' for r in runtimes)
+        + ' | eager / onnxruntime | peak MiB '
+        + ' / '.join(runtimes)
+        + ' |'
+    )
     print('|---|---|---|---|' + '---|' * len(runtimes) + '---|---|')
     for row in rows:
-        def cell(key, fmt='{:.3f}'):
+
+        def cell(key, fmt='{:.3f}', row=row):
             return fmt.format(row[key]) if key in row else 'n/a'
-        speedup = (f"{row['eager_s'] / row['onnxruntime_s']:.2f}x"
-                   if 'onnxruntime_s' in row and 'eager_s' in row else 'n/a')
+
+        speedup = (
+            f"{row['eager_s'] / row['onnxruntime_s']:.2f}x"
+            if 'onnxruntime_s' in row and 'eager_s' in row
+            else 'n/a'
+        )
         memory = ' / '.join(cell(f'{r}_peak_mib', '{:.0f}') for r in runtimes)
         height, width = row['shape']
-        print(f"| {row['config']} | {height}x{width} | {row['params_m']:.2f} | "
-              f"{row['gflops']:.1f} | " + ' | '.join(cell(f'{r}_s') for r in runtimes)
-              + f' | {speedup} | {memory} |')
+        print(
+            f"| {row['config']} | {height}x{width} | {row['params_m']:.2f} | "
+            f"{row['gflops']:.1f} | "
+            + ' | '.join(cell(f'{r}_s') for r in runtimes)
+            + f' | {speedup} | {memory} |'
+        )
     print_speedups(rows, [r for r in runtimes if r not in (*EAGER_RUNTIMES, EXPORT_REFERENCE)])
     with_peak = [row for row in rows if row.get('peak_gflops')]
     if not with_peak:
         return
     exported = [r for r in runtimes if r not in EAGER_RUNTIMES]
-    print('\nAchieved GFLOP/s (2 x the row\'s multiply-adds per second) / the matrix-product '
-          'peak of the runtime\'s precision:\n')
+    print(
+        '\nAchieved GFLOP/s (2 x the row\'s multiply-adds per second) / the matrix-product '
+        'peak of the runtime\'s precision:\n'
+    )
     print('| config | size | ' + ' | '.join(exported) + ' |')
     print('|---|---|' + '---|' * len(exported))
     for row in with_peak:
@@ -269,18 +333,30 @@ def print_speedups(rows, runtimes, reference='mmdet_faster_rcnn_r50'):
     eager PyTorch at the same image size (where that row was measured)."""
     if not runtimes:
         return
-    eager = {tuple(row['shape']): row['eager_s'] for row in rows
-             if row['config'] == reference and 'eager_s' in row}
-    print(f'\nSpeed-ups (x): against the row\'s onnxruntime FP32 | against {reference} in '
-          'eager at the same size:\n')
+    eager = {
+        tuple(row['shape']): row['eager_s']
+        for row in rows
+        if row['config'] == reference and 'eager_s' in row
+    }
+    print(
+        f'\nSpeed-ups (x): against the row\'s onnxruntime FP32 | against {reference} in '
+        'eager at the same size:\n'
+    )
     names = list(runtimes)
-    print('| config | size | ' + ' | '.join(f'{n} vs onnxruntime' for n in names) + ' | '
-          + ' | '.join(f'{n} vs reference eager' for n in names) + ' |')
+    print(
+        '| config | size | '
+        + ' | '.join(f'{n} vs onnxruntime' for n in names)
+        + ' | '
+        + ' | '.join(f'{n} vs reference eager' for n in names)
+        + ' |'
+    )
     print('|---|---|' + '---|' * 2 * len(runtimes))
     for row in rows:
-        def ratio(numerator, runtime):
+
+        def ratio(numerator, runtime, row=row):
             seconds = row.get(f'{runtime}_s')
             return f'{numerator / seconds:.2f}x' if numerator and seconds else 'n/a'
+
         height, width = row['shape']
         cells = [ratio(row.get('onnxruntime_s'), r) for r in runtimes]
         cells += [ratio(eager.get(tuple(row['shape'])), r) for r in runtimes]
@@ -293,6 +369,7 @@ def plot(rows, path):
     import math
 
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
@@ -301,21 +378,27 @@ def plot(rows, path):
         return f'{value:g}'
 
     def minor_label(value, _):  # 2 and 5 of each decade, plainly
-        return f'{value:g}' if round(value / 10 ** math.floor(math.log10(value))) in (2, 5) \
-            else ''
+        return f'{value:g}' if round(value / 10 ** math.floor(math.log10(value))) in (2, 5) else ''
 
     shapes = sorted({tuple(row['shape']) for row in rows}, reverse=True)
     configs = sorted({row['config'] for row in rows})
     runtimes = [r for r in runtime_labels() if any(f'{r}_s' in row for row in rows)]
     bar = 0.8 / len(runtimes)
-    fig, axes = plt.subplots(1, len(shapes), figsize=(7 * len(shapes),
-                                                      0.12 * len(runtimes) * len(configs) + 1.8),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1,
+        len(shapes),
+        figsize=(7 * len(shapes), 0.12 * len(runtimes) * len(configs) + 1.8),
+        squeeze=False,
+        sharey=True,
+    )
     for ax, shape in zip(axes[0], shapes, strict=True):
         panel = {row['config']: row for row in rows if tuple(row['shape']) == shape}
         for offset, runtime in enumerate(runtimes):
-            ys = [i + (offset - (len(runtimes) - 1) / 2) * bar for i, c in enumerate(configs)
-                  if f'{runtime}_s' in panel.get(c, {})]
+            ys = [
+                i + (offset - (len(runtimes) - 1) / 2) * bar
+                for i, c in enumerate(configs)
+                if f'{runtime}_s' in panel.get(c, {})
+            ]
             xs = [panel[c][f'{runtime}_s'] for c in configs if f'{runtime}_s' in panel.get(c, {})]
             ax.barh(ys, xs, height=bar, label=runtime)
         ax.set_yticks(range(len(configs)), configs, fontsize=8)
@@ -330,8 +413,15 @@ def plot(rows, path):
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.suptitle('CPU inference, seconds per image (no bar: not measured)')
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    fig.legend(handles, labels, loc='upper center', bbox_to_anchor=(0.5, 0.965),
-               ncol=len(runtimes), fontsize=9, frameon=False)
+    fig.legend(
+        handles,
+        labels,
+        loc='upper center',
+        bbox_to_anchor=(0.5, 0.965),
+        ncol=len(runtimes),
+        fontsize=9,
+        frameon=False,
+    )
     fig.savefig(path, dpi=110)
     return path
 
@@ -357,13 +447,23 @@ def main():
         with open(args.json) as f:
             rows = json.load(f)
     done = {(row['config'], tuple(row['shape'])) for row in rows}
-    todo = [(config, shape) for shape in args.shape for config in args.configs
-            if (config, tuple(shape)) not in done]
-    peaks = run_worker(args, 'none', args.shape[0], 'peak', ['eager'], None)['peak_gflops'] \
-        if todo else {}
+    todo = [
+        (config, shape)
+        for shape in args.shape
+        for config in args.configs
+        if (config, tuple(shape)) not in done
+    ]
+    peaks = (
+        run_worker(args, 'none', args.shape[0], 'peak', ['eager'], None)['peak_gflops']
+        if todo
+        else {}
+    )
     if peaks:
-        print('matrix-product peak (GFLOP/s): '
-              + ', '.join(f'{name} {value:.0f}' for name, value in peaks.items()), flush=True)
+        print(
+            'matrix-product peak (GFLOP/s): '
+            + ', '.join(f'{name} {value:.0f}' for name, value in peaks.items()),
+            flush=True,
+        )
     with tempfile.TemporaryDirectory() as tmp:
         for shape in args.shape:
             for config in args.configs:

@@ -4,6 +4,7 @@
     python tools/analysis/get_flops.py configs/yolov4_ghostnet_416.py --shape 416 416 \
         --cfg-options model.neck.use_depthwise=False model.bbox_head.use_depthwise=False
 """
+
 import argparse
 
 from mmengine.config import Config, DictAction
@@ -13,12 +14,18 @@ from mmlight.analysis import detector_complexity
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument('config')
     parser.add_argument('--shape', type=int, nargs=2, default=[800, 1333], metavar=('H', 'W'))
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config settings, key=value (as tools/train.py)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='override config settings, key=value (as tools/train.py)',
+    )
     return parser.parse_args()
 
 
@@ -28,8 +35,10 @@ def main():
     cfg.merge_from_dict(args.cfg_options)
     result = detector_complexity(cfg, args.shape)
     height, width = result['shape']
-    print(f'{args.config} at {args.shape[0]}x{args.shape[1]} (padded to {height}x{width}); '
-          f'FLOPs counted by mmengine (one multiply-add = one FLOP), test-time forward')
+    print(
+        f'{args.config} at {args.shape[0]}x{args.shape[1]} (padded to {height}x{width}); '
+        f'FLOPs counted by mmengine (one multiply-add = one FLOP), test-time forward'
+    )
     print('| part | params (M) | GFLOPs |\n|---|---|---|')
     for part in ('detector', 'backbone'):
         row = result[part]

@@ -1,7 +1,8 @@
 """Write a PNG of ground truth beside a detector's predictions on a few validation images.
 
-    python tools/analysis/show_predictions.py CONFIG CHECKPOINT [--out predictions.png]
+python tools/analysis/show_predictions.py CONFIG CHECKPOINT [--out predictions.png]
 """
+
 import argparse
 import os.path as osp
 
@@ -10,8 +11,9 @@ from mmlight.visualization import prediction_grid
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--out', default='predictions.png', help='PNG file to write')
@@ -24,8 +26,15 @@ def parse_args():
 
 def main():
     args = parse_args()
-    path = prediction_grid(args.config, args.checkpoint, args.out, num_images=args.num,
-                           columns=args.columns, score_thr=args.score_thr, device=args.device)
+    path = prediction_grid(
+        args.config,
+        args.checkpoint,
+        args.out,
+        num_images=args.num,
+        columns=args.columns,
+        score_thr=args.score_thr,
+        device=args.device,
+    )
     print(f'predictions (right) vs ground truth (left): {osp.abspath(path)}')
 
 

@@ -19,6 +19,7 @@ kept in the model's metadata as the precision it runs in by default. ``int8`` qu
 the config's ``--calib-split`` (default its validation set), taken through the config's own
 pipeline; the calibration settings go into the IR's metadata.
 """
+
 import argparse
 import os.path as osp
 import time
@@ -33,27 +34,52 @@ from mmlight.deployment.export import default_model_path, export_onnx
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument('config')
     parser.add_argument('checkpoint', help="the detector checkpoint ('none': random weights)")
-    parser.add_argument('--out', help="the backend's model file (.onnx for onnxruntime, .xml "
-                        'for openvino; default work_dirs/BACKEND/CONFIG.SUFFIX)')
+    parser.add_argument(
+        '--out',
+        help="the backend's model file (.onnx for onnxruntime, .xml "
+        'for openvino; default work_dirs/BACKEND/CONFIG.SUFFIX)',
+    )
     parser.add_argument('--backend', choices=backend_names(), default=backend_names()[0])
-    parser.add_argument('--precision', choices=all_precisions(),
-                        help="the precision the model runs in by default (the backend's "
-                        'first: ' + ', '.join(f'{name} {get_backend(name).default_precision}'
-                                              for name in backend_names()) + ')')
-    parser.add_argument('--calib-images', type=int, default=DEFAULT_CALIBRATION_IMAGES,
-                        help='int8: how many calibration images')
-    parser.add_argument('--calib-split', default='val_dataloader',
-                        help='int8: the config\'s dataloader the images come from')
+    parser.add_argument(
+        '--precision',
+        choices=all_precisions(),
+        help="the precision the model runs in by default (the backend's "
+        'first: '
+        + ', '.join(f'{name} {get_backend(name).default_precision}' for name in backend_names())
+        + ')',
+    )
+    parser.add_argument(
+        '--calib-images',
+        type=int,
+        default=DEFAULT_CALIBRATION_IMAGES,
+        help='int8: how many calibration images',
+    )
+    parser.add_argument(
+        '--calib-split',
+        default='val_dataloader',
+        help='int8: the config\'s dataloader the images come from',
+    )
     parser.add_argument('--calib-seed', type=int, default=0, help='int8: which images')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help="example size (default: the test pipeline's Resize scale)")
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help="example size (default: the test pipeline's Resize scale)",
+    )
     parser.add_argument('--dynamic', action='store_true', help='height and width symbolic')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config settings, key=value (as tools/train.py)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='override config settings, key=value (as tools/train.py)',
+    )
     return parser.parse_args()
 
 
@@ -63,7 +89,7 @@ def main():
     try:
         precision = backend.check_precision(args.precision) or backend.default_precision
     except ValueError as err:
-        raise SystemExit(f'--precision: {err}')
+        raise SystemExit(f'--precision: {err}') from None
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     detector = init_detector(args.config, checkpoint, cfg_options=args.cfg_options)
     shape = args.shape or pipeline_resize_shape(detector.cfg)
@@ -79,19 +105,24 @@ def main():
         return
     images, metadata = None, dict(source=args.config)
     if precision in backend.calibrated:
-        images = calibration_images(detector.cfg, args.calib_images, args.calib_split,
-                                    args.calib_seed)
+        images = calibration_images(
+            detector.cfg, args.calib_images, args.calib_split, args.calib_seed
+        )
         wrong = [image.shape for image in images if tuple(image.shape[2:]) != tuple(shape)]
         if wrong and not args.dynamic:
-            raise SystemExit(f'the {args.calib_split} pipeline makes images of other sizes '
-                             f'than {shape[0]}x{shape[1]} (e.g. {wrong[0]}): export with '
-                             f'--dynamic')
+            raise SystemExit(
+                f'the {args.calib_split} pipeline makes images of other sizes '
+                f'than {shape[0]}x{shape[1]} (e.g. {wrong[0]}): export with '
+                f'--dynamic'
+            )
         metadata.update(calibration_split=args.calib_split, calibration_seed=args.calib_seed)
     start = time.perf_counter()
     backend.convert(onnx_file, model_file, precision, calibration=images, metadata=metadata)
     calibrated = f', calibrated on {len(images)} images' if images else ''
-    print(f'wrote {model_file} ({backend.name}, {precision}{calibrated}) in '
-          f'{time.perf_counter() - start:.0f} s')
+    print(
+        f'wrote {model_file} ({backend.name}, {precision}{calibrated}) in '
+        f'{time.perf_counter() - start:.0f} s'
+    )
 
 
 if __name__ == '__main__':

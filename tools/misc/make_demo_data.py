@@ -1,4 +1,5 @@
 """Generate the synthetic COCO-format demo set (skips the work when it is already there)."""
+
 import argparse
 
 from mmlight.demo_data import generate

@@ -12,6 +12,7 @@ inferred from the tensor shapes (any width or variant the family builds). The in
 read with ``weights_only=True`` and mmlight's allow-list; ``--trust-checkpoint`` opts a file in
 to full unpickling.
 """
+
 import argparse
 import os
 import os.path as osp
@@ -33,15 +34,20 @@ from mmlight.utils.state_dict import load_state_dict_strict, unwrap_state_dict
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument('source', choices=sorted(CONVERTERS), help='checkpoint family')
     parser.add_argument('src', help='input checkpoint')
     parser.add_argument('dst', help='output mmlight checkpoint')
     parser.add_argument(
-        '--model', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        '--model',
+        nargs='+',
+        action=DictAction,
+        metavar='KEY=VALUE',
         help='the backbone the weights are for, e.g. type=GhostNet widen_factor=0.5 (default: '
-        'inferred from the tensor shapes)')
+        'inferred from the tensor shapes)',
+    )
     add_trust_checkpoint_argument(parser)
     return parser.parse_args()
 
@@ -52,8 +58,9 @@ def checked_backbone(family: str, state_dict, model_cfg=None, origin='the checkp
     try:
         cfg = dict(model_cfg) if model_cfg else infer_backbone(family, state_dict, origin)
         backbone = MODELS.build(dict(cfg))
-        load_state_dict_strict(backbone, state_dict, source=origin,
-                               optional_prefixes=backbone.detection_only_prefixes)
+        load_state_dict_strict(
+            backbone, state_dict, source=origin, optional_prefixes=backbone.detection_only_prefixes
+        )
     except (KeyError, ValueError) as err:
         raise SystemExit(f'convert.py: {err}\nPass --model to name the backbone.') from None
     return cfg
@@ -65,17 +72,29 @@ def main():
         trust_checkpoint(path)
     try:
         checkpoint = load_checkpoint_file(args.src)
-        state_dict = convert_state_dict(args.source, unwrap_state_dict(checkpoint),
-                                        origin=args.src)
-    except (OSError, ValueError, TypeError, CorruptCheckpointError,
-            UnsafeCheckpointError) as err:  # what a wrong input gives: one line, no traceback
+        state_dict = convert_state_dict(args.source, unwrap_state_dict(checkpoint), origin=args.src)
+    except (
+        OSError,
+        ValueError,
+        TypeError,
+        CorruptCheckpointError,
+        UnsafeCheckpointError,
+    ) as err:  # what a wrong input gives: one line, no traceback
         raise SystemExit(f'convert.py: {err}') from None
     model_cfg = checked_backbone(args.source, state_dict, args.model, origin=args.src)
     if osp.dirname(args.dst):
         os.makedirs(osp.dirname(args.dst), exist_ok=True)
-    torch.save({'state_dict': state_dict, 'meta': {'converted_from': osp.basename(args.src),
-                                                   'converter': args.source,
-                                                   'model': model_cfg}}, args.dst)
+    torch.save(
+        {
+            'state_dict': state_dict,
+            'meta': {
+                'converted_from': osp.basename(args.src),
+                'converter': args.source,
+                'model': model_cfg,
+            },
+        },
+        args.dst,
+    )
     print(f'saved {len(state_dict)} tensors for {model_cfg} to {args.dst}')
 
 

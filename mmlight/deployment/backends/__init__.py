@@ -6,6 +6,7 @@ imported only when asked for. The tools build their ``--backend`` and ``--precis
 defaults and checks from this table, and the benchmark its runtimes, so that a new runtime is
 one module and one line below.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -31,8 +32,9 @@ def get_backend(name: str) -> Backend:
     module, _, attribute = BACKENDS[name].partition(':')
     backend = getattr(importlib.import_module(module), attribute)
     if not isinstance(backend, Backend) or backend.name != name:
-        raise TypeError(f'the backend table entry {name!r} ({BACKENDS[name]}) is not a Backend '
-                        f'named {name!r}')
+        raise TypeError(
+            f'the backend table entry {name!r} ({BACKENDS[name]}) is not a Backend named {name!r}'
+        )
     return backend
 
 
@@ -44,8 +46,9 @@ def all_precisions() -> list[str]:
     return precisions
 
 
-def load_runner(backend: str, path: str, precision: str | None = None,
-                **options: Any) -> DetectorRunner:
+def load_runner(
+    backend: str, path: str, precision: str | None = None, **options: Any
+) -> DetectorRunner:
     """The exported detector ``path`` in ``backend`` ('onnxruntime', 'openvino', ...), in
     ``precision`` (None: the model file's own, else the backend's default); ``options`` go to
     the runner (``num_threads``, ``profile``). A precision the backend does not run is refused,
@@ -78,5 +81,15 @@ def runtimes(available_only: bool = False) -> list[Runtime]:
     return pairs
 
 
-__all__ = ['BACKENDS', 'OUTPUT_SIGNATURES', 'Backend', 'DetectorRunner', 'Runtime',
-           'all_precisions', 'backend_names', 'get_backend', 'load_runner', 'runtimes']
+__all__ = [
+    'BACKENDS',
+    'OUTPUT_SIGNATURES',
+    'Backend',
+    'DetectorRunner',
+    'Runtime',
+    'all_precisions',
+    'backend_names',
+    'get_backend',
+    'load_runner',
+    'runtimes',
+]

@@ -5,6 +5,7 @@ Nothing here imports torch or a runtime package: a runner module imports its run
 model is loaded, and the table (:mod:`mmlight.deployment.backends`) imports a backend module
 only when that backend is asked for.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -16,9 +17,11 @@ import numpy as np
 
 # the outputs of DeployableDetector: without and with masks, and either with the two-stage
 # detectors' proposals
-OUTPUT_SIGNATURES = tuple(names + extra
-                          for names in (('dets', 'labels'), ('dets', 'labels', 'masks'))
-                          for extra in ((), ('proposals', )))
+OUTPUT_SIGNATURES = tuple(
+    names + extra
+    for names in (('dets', 'labels'), ('dets', 'labels', 'masks'))
+    for extra in ((), ('proposals',))
+)
 
 # (names of the exported nodes a runtime layer was built from, its type, seconds)
 ExecutedNode = tuple[tuple[str, ...], str, float]
@@ -49,7 +52,7 @@ class Backend:
     name: str
     suffix: str
     precisions: tuple[str, ...]
-    runner: type[DetectorRunner]
+    runner: Callable[..., DetectorRunner]
     convert: Callable[..., str]
     profile: Callable[..., tuple[list[ExecutedNode], float]]
     requires: tuple[str, ...] = ()
@@ -65,8 +68,10 @@ class Backend:
         """``precision`` if this backend runs it (None stays None: the model's own); a
         ValueError naming the precisions it runs otherwise."""
         if precision is not None and precision not in self.precisions:
-            raise ValueError(f'the {self.name} backend runs {"/".join(self.precisions)}, not '
-                             f'precision {precision!r}')
+            raise ValueError(
+                f'the {self.name} backend runs {"/".join(self.precisions)}, not '
+                f'precision {precision!r}'
+            )
         return precision
 
     def available(self) -> bool:
@@ -113,20 +118,26 @@ class DetectorRunner:
             raise ValueError(
                 f'{self.name}: {path} is not an mmlight detector export: expected input '
                 f"'image' and outputs (dets, labels[, masks][, proposals]), got inputs "
-                f'{list(input_names)} and outputs {list(self.output_names)}')
+                f'{list(input_names)} and outputs {list(self.output_names)}'
+            )
 
     def check_image(self, image: Any) -> np.ndarray:
         if hasattr(image, 'detach'):  # a torch tensor, without importing torch
             image = image.detach().cpu().numpy()
         image = np.ascontiguousarray(image, dtype=np.float32)
         if image.ndim != 4 or image.shape[:2] != (1, 3):
-            raise ValueError(f'{self.name}: expected one image as float32 [1, 3, H, W] '
-                             f'(BGR, 0-255), got shape {image.shape}')
-        for axis, size, found in zip(('height', 'width'), self.input_shape[2:], image.shape[2:],
-                                     strict=False):
+            raise ValueError(
+                f'{self.name}: expected one image as float32 [1, 3, H, W] '
+                f'(BGR, 0-255), got shape {image.shape}'
+            )
+        for axis, size, found in zip(
+            ('height', 'width'), self.input_shape[2:], image.shape[2:], strict=False
+        ):
             if size is not None and size != found:
-                raise ValueError(f'{self.name}: this graph was exported for {axis} {size} (no '
-                                 f'--dynamic), got an image of shape {image.shape}')
+                raise ValueError(
+                    f'{self.name}: this graph was exported for {axis} {size} (no '
+                    f'--dynamic), got an image of shape {image.shape}'
+                )
         return image
 
     def describe(self) -> str | None:

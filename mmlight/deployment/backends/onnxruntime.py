@@ -3,6 +3,7 @@
 The graph holds only standard ONNX operators (NonMaxSuppression, RoiAlign, NonZero, TopK,
 GridSample, ...): plain onnxruntime runs it, no custom-op library.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,10 @@ def _onnxruntime() -> Any:
     try:
         import onnxruntime
     except ImportError as err:  # an optional backend: say how to get it
-        raise ImportError('the onnxruntime backend needs the onnxruntime package: pip install '
-                          'onnxruntime (or bash tools/ensure_env.sh)') from err
+        raise ImportError(
+            'the onnxruntime backend needs the onnxruntime package: pip install '
+            'onnxruntime (or bash tools/ensure_env.sh)'
+        ) from err
     return onnxruntime
 
 
@@ -40,8 +43,13 @@ class OnnxRuntimeRunner(DetectorRunner):
 
     backend = 'onnxruntime'
 
-    def __init__(self, onnx_file: str, precision: str | None = None, num_threads: int = 0,
-                 profile: bool = False):
+    def __init__(
+        self,
+        onnx_file: str,
+        precision: str | None = None,
+        num_threads: int = 0,
+        profile: bool = False,
+    ):
         ort = _onnxruntime()
         BACKEND.check_precision(precision)
         if not osp.isfile(onnx_file):
@@ -51,26 +59,29 @@ class OnnxRuntimeRunner(DetectorRunner):
         if profile:
             options.enable_profiling = True
             options.profile_file_prefix = osp.join(tempfile.gettempdir(), 'mmlight_ort_profile')
-        self.session = ort.InferenceSession(onnx_file, options,
-                                            providers=['CPUExecutionProvider'])
+        self.session = ort.InferenceSession(onnx_file, options, providers=['CPUExecutionProvider'])
         inputs = self.session.get_inputs()
         self.output_names = tuple(o.name for o in self.session.get_outputs())
         self.check_signature(onnx_file, [i.name for i in inputs])
-        self.input_shape = tuple(size if isinstance(size, int) else None
-                                 for size in inputs[0].shape)
+        self.input_shape = tuple(
+            size if isinstance(size, int) else None for size in inputs[0].shape
+        )
 
     def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
-        return dict(zip(self.output_names, self.session.run(None, {'image': image}),
-                        strict=True))
+        return dict(zip(self.output_names, self.session.run(None, {'image': image}), strict=True))
 
     def end_profiling(self) -> str:
         """Stop the profiler started by ``profile=True``; the path of its JSON trace."""
         return self.session.end_profiling()
 
 
-def convert(onnx_file: str, out_file: str, precision: str = 'fp32',
-            calibration: Sequence[np.ndarray] | None = None,
-            metadata: dict | None = None) -> str:
+def convert(
+    onnx_file: str,
+    out_file: str,
+    precision: str = 'fp32',
+    calibration: Sequence[np.ndarray] | None = None,
+    metadata: dict | None = None,
+) -> str:
     """The model file of onnxruntime is the ONNX export: copied to ``out_file`` where that
     is another path."""
     BACKEND.check_precision(precision)
@@ -81,8 +92,9 @@ def convert(onnx_file: str, out_file: str, precision: str = 'fp32',
     return out_file
 
 
-def profile(onnx_file: str, image: np.ndarray, iters: int = 3,
-            precision: str | None = None) -> tuple[list[ExecutedNode], float]:
+def profile(
+    onnx_file: str, image: np.ndarray, iters: int = 3, precision: str | None = None
+) -> tuple[list[ExecutedNode], float]:
     """onnxruntime's profiler over ``iters`` runs after one warm-up: each executed node (its
     exported name and ONNX operator type) with its seconds, and the runs' total seconds."""
     session = OnnxRuntimeRunner(onnx_file, precision, profile=True)
@@ -96,15 +108,28 @@ def profile(onnx_file: str, image: np.ndarray, iters: int = 3,
         os.remove(trace)
     runs = sorted((e['ts'], e['dur']) for e in events if e.get('name') == 'model_run')
     if len(runs) != iters + 1:
-        raise RuntimeError(f'onnxruntime profile of {onnx_file}: expected {iters + 1} runs, '
-                           f'found {len(runs)}')
-    nodes = [((event['name'][:-len('_kernel_time')], ), event['args']['op_name'],
-              event['dur'] * 1e-6) for event in events
-             if (event.get('cat') == 'Node' and event['name'].endswith('_kernel_time')
-                 and event['ts'] >= runs[1][0])]  # the warm-up run does not count
-    return nodes, sum(dur for _, dur in runs[1:]) * 1e-6
+        raise RuntimeError(
+            f'onnxruntime profile of {onnx_file}: expected {iters + 1} runs, found {len(runs)}'
+        )
+    nodes: list[ExecutedNode] = [
+        ((event['name'][: -len('_kernel_time')],), event['args']['op_name'], event['dur'] * 1e-6)
+        for event in events
+        if (
+            event.get('cat') == 'Node'
+            and event['name'].endswith('_kernel_time')
+            and event['ts'] >= runs[1][0]
+        )
+    ]  # the warm-up run does not count
+    return nodes, float(sum(dur for _, dur in runs[1:]) * 1e-6)
 
 
-BACKEND = Backend(name='onnxruntime', suffix='.onnx', precisions=('fp32', ),
-                  runner=OnnxRuntimeRunner, convert=convert, profile=profile,
-                  requires=('onnxruntime', ), install='pip install onnxruntime')
+BACKEND = Backend(
+    name='onnxruntime',
+    suffix='.onnx',
+    precisions=('fp32',),
+    runner=OnnxRuntimeRunner,
+    convert=convert,
+    profile=profile,
+    requires=('onnxruntime',),
+    install='pip install onnxruntime',
+)

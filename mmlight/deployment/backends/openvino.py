@@ -1,5 +1,6 @@
 """The OpenVINO backend: the ONNX export converted to OpenVINO IR (:mod:`..openvino_ir`) and run
 on the CPU in FP32, BF16 or INT8."""
+
 from __future__ import annotations
 
 import os.path as osp
@@ -38,8 +39,9 @@ class OpenVINORunner(DetectorRunner):
 
     backend = 'openvino'
 
-    def __init__(self, path: str, precision: str | None = None, num_threads: int = 0,
-                 profile: bool = False):
+    def __init__(
+        self, path: str, precision: str | None = None, num_threads: int = 0, profile: bool = False
+    ):
         ov = _openvino()
         if precision is not None:
             check_precision(precision, self.name)
@@ -52,15 +54,19 @@ class OpenVINORunner(DetectorRunner):
         shape = model.inputs[0].get_partial_shape()
         self.input_shape = tuple(dim.get_length() if dim.is_static else None for dim in shape)
         self.precision = check_precision(
-            precision or model_metadata(model, 'precision') or 'fp32', self.name)
+            precision or model_metadata(model, 'precision') or 'fp32', self.name
+        )
         quantized = count_fake_quantize(model) > 0
         if quantized and self.precision != 'int8':
-            raise ValueError(f'{self.name}: {path} is quantized: it runs as int8, not '
-                             f'{self.precision}')
+            raise ValueError(
+                f'{self.name}: {path} is quantized: it runs as int8, not {self.precision}'
+            )
         if not quantized and self.precision == 'int8':
-            raise ValueError(f'{self.name}: int8 needs a quantized IR (export_onnx.py '
-                             f'--backend openvino --precision int8); {path} holds no '
-                             f'FakeQuantize node')
+            raise ValueError(
+                f'{self.name}: int8 needs a quantized IR (export_onnx.py '
+                f'--backend openvino --precision int8); {path} holds no '
+                f'FakeQuantize node'
+            )
         config: dict[str, object] = {'INFERENCE_PRECISION_HINT': HINTS[self.precision]}
         if num_threads:
             config['INFERENCE_NUM_THREADS'] = int(num_threads)
@@ -90,17 +96,23 @@ class OpenVINORunner(DetectorRunner):
         return counts
 
     def describe(self) -> str:
-        layers = ', '.join(f'{count} in {precision}' for precision, count in
-                           sorted(self.compute_precisions().items()))
-        return (f'OpenVINO: {self.precision} asked for; inference precision '
-                f'{self.precision_used}; convolutions and matrix products: {layers}')
+        layers = ', '.join(
+            f'{count} in {precision}'
+            for precision, count in sorted(self.compute_precisions().items())
+        )
+        return (
+            f'OpenVINO: {self.precision} asked for; inference precision '
+            f'{self.precision_used}; convolutions and matrix products: {layers}'
+        )
 
     def layer_times(self) -> list[ExecutedNode]:
         """The layers the last call executed (needs ``profile=True``): for each, the names of
         the IR's nodes it was built from (OpenVINO fuses several into one layer), its type with
         the precision it ran in (e.g. ``'Convolution i8'``) and its seconds."""
-        fused = {op.get_friendly_name(): op.get_rt_info()['originalLayersNames'].astype(str)
-                 for op in self.compiled.get_runtime_model().get_ops()}
+        fused = {
+            op.get_friendly_name(): op.get_rt_info()['originalLayersNames'].astype(str)
+            for op in self.compiled.get_runtime_model().get_ops()
+        }
         layers = []
         for info in self.request.get_profiling_info():
             if info.status != info.Status.EXECUTED:
@@ -108,8 +120,7 @@ class OpenVINORunner(DetectorRunner):
             names = tuple(fused.get(info.node_name, info.node_name).split(','))
             # the kernel's name ends in its precision: brgconv_avx512_amx_i8, jit_avx512_f32
             precision = info.exec_type.rsplit('_', 1)[-1].lower()
-            layers.append((names, f'{info.node_type} {precision}',
-                           info.real_time.total_seconds()))
+            layers.append((names, f'{info.node_type} {precision}', info.real_time.total_seconds()))
         return layers
 
     def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
@@ -117,20 +128,31 @@ class OpenVINORunner(DetectorRunner):
         return {output.get_any_name(): np.array(value) for output, value in results.items()}
 
 
-def convert(onnx_file: str, out_file: str, precision: str = 'fp32',
-            calibration: Sequence[np.ndarray] | None = None,
-            metadata: dict | None = None) -> str:
+def convert(
+    onnx_file: str,
+    out_file: str,
+    precision: str = 'fp32',
+    calibration: Sequence[np.ndarray] | None = None,
+    metadata: dict | None = None,
+) -> str:
     """:func:`~mmlight.deployment.openvino_ir.convert_to_openvino`; ``metadata['source']``
     names what the IR came from, the rest (where the calibration images came from) goes into
     its metadata with int8."""
     info = dict(metadata or {})
     source = info.pop('source', None)
-    return convert_to_openvino(onnx_file, out_file, precision, source=source,
-                               calibration=calibration, calibration_info=info or None)
+    return convert_to_openvino(
+        onnx_file,
+        out_file,
+        precision,
+        source=source,
+        calibration=calibration,
+        calibration_info=info or None,
+    )
 
 
-def profile(xml_file: str, image: np.ndarray, iters: int = 3,
-            precision: str | None = None) -> tuple[list[ExecutedNode], float]:
+def profile(
+    xml_file: str, image: np.ndarray, iters: int = 3, precision: str | None = None
+) -> tuple[list[ExecutedNode], float]:
     """OpenVINO's performance counters (``PERF_COUNT``) over ``iters`` runs after one warm-up:
     the executed layers (the IR nodes each was fused from, OpenVINO's layer type with the
     precision it ran in: 'Convolution i8', 'Subgraph f32') and the runs' total seconds."""
@@ -146,7 +168,15 @@ def profile(xml_file: str, image: np.ndarray, iters: int = 3,
     return nodes, total
 
 
-BACKEND = Backend(name='openvino', suffix='.xml', precisions=PRECISIONS, runner=OpenVINORunner,
-                  convert=convert, profile=profile, requires=('openvino', 'nncf'),
-                  calibrated=('int8', ), shared_files={'bf16': 'fp32'},
-                  install='pip install openvino nncf')
+BACKEND = Backend(
+    name='openvino',
+    suffix='.xml',
+    precisions=PRECISIONS,
+    runner=OpenVINORunner,
+    convert=convert,
+    profile=profile,
+    requires=('openvino', 'nncf'),
+    calibrated=('int8',),
+    shared_files={'bf16': 'fp32'},
+    install='pip install openvino nncf',
+)

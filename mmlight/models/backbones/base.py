@@ -6,8 +6,9 @@ builds ``self.stem`` and ``self.stages`` (one module per level, run in order) an
 per-level channels to :meth:`_init_contract`; out_indices, out_channels, frozen_stages,
 norm_eval and with_cp then behave identically everywhere.
 """
+
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -19,23 +20,27 @@ from mmlight.utils.pretrained import load_pretrained_strict
 from mmlight.utils.validators import check_integer, is_integer
 
 LEVEL_STRIDES = (4, 8, 16, 32, 32)
-PRETRAINED_HINT = ("Official ImageNet weights load by name (downloaded and converted on first "
-                   "use): checkpoint='mmlight://NAME'; the README's weights table lists the names.")
+PRETRAINED_HINT = (
+    "Official ImageNet weights load by name (downloaded and converted on first "
+    "use): checkpoint='mmlight://NAME'; the README's weights table lists the names."
+)
 
 
 @dataclass(frozen=True)
 class LevelInfo:
     """What a neck needs to know about one level (timm's ``FeatureInfo`` entry)."""
+
     channels: int
     stride: int
 
 
-def resolve_out_indices(out_indices: Union[int, Sequence[int]], levels: Sequence[LevelInfo],
-                        owner: str) -> Tuple[int, ...]:
+def resolve_out_indices(
+    out_indices: int | Sequence[int], levels: Sequence[LevelInfo], owner: str
+) -> tuple[int, ...]:
     """The one resolver of ``out_indices`` (timm's ``feature_take_indices``): an int or a
     non-empty increasing sequence of distinct valid levels, returned as a tuple."""
     if is_integer(out_indices):
-        out_indices = (out_indices, )
+        out_indices = (out_indices,)
     out_indices = tuple(out_indices)
     valid = list(range(len(levels)))
     if not out_indices:
@@ -45,12 +50,14 @@ def resolve_out_indices(out_indices: Union[int, Sequence[int]], levels: Sequence
             raise ValueError(
                 f'out_indices {out_indices} of {owner}: level {index!r} is out of range; valid '
                 f'levels: {valid} (strides {[level.stride for level in levels]}, channels '
-                f'{[level.channels for level in levels]})')
+                f'{[level.channels for level in levels]})'
+            )
     if len(set(out_indices)) != len(out_indices):
         raise ValueError(f'{owner}: out_indices {out_indices} has duplicated levels')
     if list(out_indices) != sorted(out_indices):
-        raise ValueError(f'{owner}: out_indices {out_indices} must be increasing (low to high '
-                         f'level)')
+        raise ValueError(
+            f'{owner}: out_indices {out_indices} must be increasing (low to high level)'
+        )
     return out_indices
 
 
@@ -63,25 +70,34 @@ class MultiScaleBackbone(BaseModule):
     detection-only norms) overrides :meth:`_make_output_norm`; the base class builds them into
     ``self.out_norms`` for the requested levels and freezes them with their stage.
     """
+
     # state_dict prefixes of detection-only layers that ImageNet checkpoints do not have
     detection_only_prefixes = ()
 
-    def _init_contract(self,
-                       *,
-                       level_channels: Sequence[int],
-                       out_indices: Union[int, Sequence[int]],
-                       frozen_stages: int = -1,
-                       norm_eval: bool = False,
-                       with_cp: bool = False):
+    def _init_contract(
+        self,
+        *,
+        level_channels: Sequence[int],
+        out_indices: int | Sequence[int],
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        with_cp: bool = False,
+    ):
         owner = type(self).__name__
         num_levels = len(level_channels)
         if len(self.stages) != num_levels:
             raise RuntimeError(f'{owner} built {len(self.stages)} stages for {num_levels} levels')
-        self.levels = [LevelInfo(int(c), s) for c, s in zip(level_channels, LEVEL_STRIDES)]
+        self.levels = [
+            LevelInfo(int(c), s) for c, s in zip(level_channels, LEVEL_STRIDES, strict=False)
+        ]
         out_indices = resolve_out_indices(out_indices, self.levels, owner)
-        check_integer('frozen_stages', frozen_stages, minimum=-1, maximum=num_levels,
-                      owner=f'{owner} (-1: nothing frozen, 0: the stem, k: the stem and the '
-                            f'first k stages)')
+        check_integer(
+            'frozen_stages',
+            frozen_stages,
+            minimum=-1,
+            maximum=num_levels,
+            owner=f'{owner} (-1: nothing frozen, 0: the stem, k: the stem and the first k stages)',
+        )
         self.level_channels = [level.channels for level in self.levels]
         self.out_indices = out_indices
         self.out_channels = [self.level_channels[i] for i in out_indices]
@@ -92,12 +108,12 @@ class MultiScaleBackbone(BaseModule):
         self.out_norms = nn.ModuleDict({k: v for k, v in norms.items() if v is not None})
         # Levels past the last requested one never run; taking them out of autograd keeps DDP
         # (find_unused_parameters=False) happy while checkpoints still load strictly.
-        for stage in self.stages[out_indices[-1] + 1:]:
+        for stage in self.stages[out_indices[-1] + 1 :]:
             for param in stage.parameters():
                 param.requires_grad = False
         self._freeze_stages()
 
-    def _make_output_norm(self, level: int, channels: int) -> Optional[nn.Module]:
+    def _make_output_norm(self, level: int, channels: int) -> nn.Module | None:
         """A module applied to output ``level`` (built for requested levels only); None: the
         stage output as it is."""
         return None
@@ -105,9 +121,10 @@ class MultiScaleBackbone(BaseModule):
     def _frozen_modules(self):
         if self.frozen_stages < 0:
             return []
-        norms = [self.out_norms[str(i)] for i in range(self.frozen_stages)
-                 if str(i) in self.out_norms]
-        return [self.stem] + list(self.stages[:self.frozen_stages]) + norms
+        norms = [
+            self.out_norms[str(i)] for i in range(self.frozen_stages) if str(i) in self.out_norms
+        ]
+        return [self.stem, *list(self.stages[: self.frozen_stages]), *norms]
 
     def _freeze_stages(self):
         for module in self._frozen_modules():
@@ -162,9 +179,13 @@ class MultiScaleBackbone(BaseModule):
         # a log line that scrolls by), safely, and converted on load where they are official
         # / timm / torchvision / mmpretrain files; other init_cfg types go through mmengine.
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            load_pretrained_strict(self, self.init_cfg['checkpoint'],
-                                   prefix=self.init_cfg.get('prefix'), hint=PRETRAINED_HINT,
-                                   optional_prefixes=self.detection_only_prefixes)
+            load_pretrained_strict(
+                self,
+                self.init_cfg['checkpoint'],
+                prefix=self.init_cfg.get('prefix'),
+                hint=PRETRAINED_HINT,
+                optional_prefixes=self.detection_only_prefixes,
+            )
             self._is_init = True
             return
         super().init_weights()

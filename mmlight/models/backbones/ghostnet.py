@@ -1,4 +1,5 @@
 """GhostNet (CVPR 2020) and GhostNetV2 (NeurIPS 2022) as multi-scale detection backbones."""
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
@@ -17,14 +18,26 @@ from .base import MultiScaleBackbone
 GHOSTNET_ARCH = [
     [[3, 16, 16, 0, 1], [3, 48, 24, 0, 2], [3, 72, 24, 0, 1]],
     [[5, 72, 40, 0.25, 2], [5, 120, 40, 0.25, 1]],
-    [[3, 240, 80, 0, 2], [3, 200, 80, 0, 1], [3, 184, 80, 0, 1], [3, 184, 80, 0, 1],
-     [3, 480, 112, 0.25, 1], [3, 672, 112, 0.25, 1]],
-    [[5, 672, 160, 0.25, 2], [5, 960, 160, 0, 1], [5, 960, 160, 0.25, 1], [5, 960, 160, 0, 1],
-     [5, 960, 160, 0.25, 1]],
+    [
+        [3, 240, 80, 0, 2],
+        [3, 200, 80, 0, 1],
+        [3, 184, 80, 0, 1],
+        [3, 184, 80, 0, 1],
+        [3, 480, 112, 0.25, 1],
+        [3, 672, 112, 0.25, 1],
+    ],
+    [
+        [5, 672, 160, 0.25, 2],
+        [5, 960, 160, 0, 1],
+        [5, 960, 160, 0.25, 1],
+        [5, 960, 160, 0, 1],
+        [5, 960, 160, 0.25, 1],
+    ],
 ]
 STEM_CHANNELS = 16
 # GhostNetV2 gates ghost1 with DFC attention in every bottleneck but the first two.
 V2_PLAIN_BLOCKS = 2
+
 
 class GhostBottleneck(BaseModule):
     """Ghost bottleneck: Ghost module, (strided depthwise conv), (SE), linear Ghost module,
@@ -43,35 +56,62 @@ class GhostBottleneck(BaseModule):
         init_cfg (dict, optional): Initialization config dict.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 mid_channels: int,
-                 out_channels: int,
-                 dw_kernel_size: int = 3,
-                 stride: int = 1,
-                 se_ratio: float = 0.,
-                 with_dfc: bool = False,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 init_cfg=None):
+    def __init__(
+        self,
+        in_channels: int,
+        mid_channels: int,
+        out_channels: int,
+        dw_kernel_size: int = 3,
+        stride: int = 1,
+        se_ratio: float = 0.0,
+        with_dfc: bool = False,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU'),
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         pad = (dw_kernel_size - 1) // 2
-        self.ghost1 = GhostModule(in_channels, mid_channels, with_dfc=with_dfc,
-                                  norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.conv_dw = ConvModule(mid_channels, mid_channels, dw_kernel_size, stride, pad,
-                                  groups=mid_channels, bias=False, norm_cfg=norm_cfg,
-                                  act_cfg=None) if stride > 1 else None
+        self.ghost1 = GhostModule(
+            in_channels, mid_channels, with_dfc=with_dfc, norm_cfg=norm_cfg, act_cfg=act_cfg
+        )
+        self.conv_dw = (
+            ConvModule(
+                mid_channels,
+                mid_channels,
+                dw_kernel_size,
+                stride,
+                pad,
+                groups=mid_channels,
+                bias=False,
+                norm_cfg=norm_cfg,
+                act_cfg=None,
+            )
+            if stride > 1
+            else None
+        )
         self.se = SqueezeExcite(mid_channels, se_ratio) if se_ratio > 0 else None
-        self.ghost2 = GhostModule(mid_channels, out_channels, with_act=False,
-                                  norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.ghost2 = GhostModule(
+            mid_channels, out_channels, with_act=False, norm_cfg=norm_cfg, act_cfg=act_cfg
+        )
         if in_channels == out_channels and stride == 1:
             self.shortcut = nn.Identity()
         else:
             self.shortcut = nn.Sequential(
-                ConvModule(in_channels, in_channels, dw_kernel_size, stride, pad,
-                           groups=in_channels, bias=False, norm_cfg=norm_cfg, act_cfg=None),
-                ConvModule(in_channels, out_channels, 1, bias=False, norm_cfg=norm_cfg,
-                           act_cfg=None))
+                ConvModule(
+                    in_channels,
+                    in_channels,
+                    dw_kernel_size,
+                    stride,
+                    pad,
+                    groups=in_channels,
+                    bias=False,
+                    norm_cfg=norm_cfg,
+                    act_cfg=None,
+                ),
+                ConvModule(
+                    in_channels, out_channels, 1, bias=False, norm_cfg=norm_cfg, act_cfg=None
+                ),
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.ghost1(x)
@@ -85,15 +125,17 @@ class GhostBottleneck(BaseModule):
 class _GhostNetBase(MultiScaleBackbone):
     dfc = False
 
-    def __init__(self,
-                 widen_factor: float = 1.0,
-                 out_indices=(0, 1, 2, 3),
-                 frozen_stages: int = -1,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg=None):
+    def __init__(
+        self,
+        widen_factor: float = 1.0,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages: int = -1,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU'),
+        norm_eval: bool = False,
+        with_cp: bool = False,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         self.widen_factor = check_widen_factor(widen_factor, owner=type(self).__name__)
 
@@ -101,27 +143,45 @@ class _GhostNetBase(MultiScaleBackbone):
             return make_divisible(channels * self.widen_factor, 4)
 
         in_channels = width(STEM_CHANNELS)
-        self.stem = ConvModule(3, in_channels, 3, 2, 1, bias=False, norm_cfg=norm_cfg,
-                               act_cfg=act_cfg)
+        self.stem = ConvModule(
+            3, in_channels, 3, 2, 1, bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg
+        )
         stages, level_channels, block_index = [], [], 0
         for rows in GHOSTNET_ARCH:
             blocks = []
             for kernel, expansion, channels, se_ratio, stride in rows:
-                blocks.append(GhostBottleneck(
-                    in_channels, width(expansion), width(channels), kernel, stride, se_ratio,
-                    with_dfc=self.dfc and block_index >= V2_PLAIN_BLOCKS, norm_cfg=norm_cfg,
-                    act_cfg=act_cfg))
+                blocks.append(
+                    GhostBottleneck(
+                        in_channels,
+                        width(expansion),
+                        width(channels),
+                        kernel,
+                        stride,
+                        se_ratio,
+                        with_dfc=self.dfc and block_index >= V2_PLAIN_BLOCKS,
+                        norm_cfg=norm_cfg,
+                        act_cfg=act_cfg,
+                    )
+                )
                 in_channels = width(channels)
                 block_index += 1
             stages.append(nn.Sequential(*blocks))
             level_channels.append(in_channels)
         final_channels = width(GHOSTNET_ARCH[-1][-1][1])
-        stages.append(ConvModule(in_channels, final_channels, 1, bias=False,
-                                 norm_cfg=norm_cfg, act_cfg=act_cfg))
+        stages.append(
+            ConvModule(
+                in_channels, final_channels, 1, bias=False, norm_cfg=norm_cfg, act_cfg=act_cfg
+            )
+        )
         level_channels.append(final_channels)
         self.stages = nn.ModuleList(stages)
-        self._init_contract(level_channels=level_channels, out_indices=out_indices,
-                            frozen_stages=frozen_stages, norm_eval=norm_eval, with_cp=with_cp)
+        self._init_contract(
+            level_channels=level_channels,
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            with_cp=with_cp,
+        )
 
 
 @MODELS.register_module()
@@ -159,4 +219,5 @@ class GhostNetV2(_GhostNetBase):
         out_indices, frozen_stages, norm_cfg, act_cfg, norm_eval, with_cp, init_cfg:
             as :class:`GhostNet`.
     """
+
     dfc = True

@@ -1,4 +1,5 @@
 """HorNet (Rao et al., NeurIPS 2022) as a multi-scale detection backbone."""
+
 from collections import OrderedDict
 
 import torch
@@ -49,8 +50,8 @@ class HorNetBlock(nn.Module):
         self.act = nn.GELU()
         self.pwconv2 = nn.Linear(4 * dim, dim)
         if layer_scale_init_value > 0:
-            self.gamma1 = nn.Parameter(torch.full((dim, ), float(layer_scale_init_value)))
-            self.gamma2 = nn.Parameter(torch.full((dim, ), float(layer_scale_init_value)))
+            self.gamma1 = nn.Parameter(torch.full((dim,), float(layer_scale_init_value)))
+            self.gamma2 = nn.Parameter(torch.full((dim,), float(layer_scale_init_value)))
         else:
             self.gamma1 = self.gamma2 = None
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
@@ -88,18 +89,21 @@ class HorNet(MultiScaleBackbone):
         init_cfg (dict, optional): Initialization config; Pretrained loads strictly, except
             for the detection-only output norms, which ImageNet checkpoints do not have.
     """
-    detection_only_prefixes = ('out_norms.', )
 
-    def __init__(self,
-                 arch: str = 'tiny',
-                 out_indices=(0, 1, 2, 3),
-                 drop_path_rate: float = 0.0,
-                 layer_scale_init_value: float = 1e-6,
-                 gnconv_scale: float = 1 / 3,
-                 out_norm: bool = True,
-                 frozen_stages: int = -1,
-                 with_cp: bool = False,
-                 init_cfg=None):
+    detection_only_prefixes = ('out_norms.',)
+
+    def __init__(
+        self,
+        arch: str = 'tiny',
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate: float = 0.0,
+        layer_scale_init_value: float = 1e-6,
+        gnconv_scale: float = 1 / 3,
+        out_norm: bool = True,
+        frozen_stages: int = -1,
+        with_cp: bool = False,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         check_choice('arch', arch, list(HORNET_ARCH))
         if not 0 <= drop_path_rate < 1:
@@ -107,24 +111,36 @@ class HorNet(MultiScaleBackbone):
         self.arch = arch
         base_dim, mixers = HORNET_ARCH[arch]
         dims = [base_dim * 2**i for i in range(4)]
-        self.stem = nn.Sequential(nn.Conv2d(3, dims[0], 4, stride=4),
-                                  LayerNorm2d(dims[0], eps=1e-6))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, dims[0], 4, stride=4), LayerNorm2d(dims[0], eps=1e-6)
+        )
         # on the CPU whatever the default device (the backbone may be built on 'meta')
         rates = torch.linspace(0, drop_path_rate, sum(HORNET_DEPTHS), device='cpu').tolist()
         stages = []
         for i, depth in enumerate(HORNET_DEPTHS):
             layers = OrderedDict()
             if i > 0:
-                layers['downsample'] = nn.Sequential(LayerNorm2d(dims[i - 1], eps=1e-6),
-                                                     nn.Conv2d(dims[i - 1], dims[i], 2, stride=2))
+                layers['downsample'] = nn.Sequential(
+                    LayerNorm2d(dims[i - 1], eps=1e-6), nn.Conv2d(dims[i - 1], dims[i], 2, stride=2)
+                )
             for j in range(depth):
-                layers[str(j)] = HorNetBlock(dims[i], HORNET_ORDERS[i], mixers[i], gnconv_scale,
-                                             rates.pop(0), layer_scale_init_value)
+                layers[str(j)] = HorNetBlock(
+                    dims[i],
+                    HORNET_ORDERS[i],
+                    mixers[i],
+                    gnconv_scale,
+                    rates.pop(0),
+                    layer_scale_init_value,
+                )
             stages.append(nn.Sequential(layers))
         self.stages = nn.ModuleList(stages)
         self.out_norm = out_norm
-        self._init_contract(level_channels=dims, out_indices=out_indices,
-                            frozen_stages=frozen_stages, with_cp=with_cp)
+        self._init_contract(
+            level_channels=dims,
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            with_cp=with_cp,
+        )
 
     def _make_output_norm(self, level, channels):
         return LayerNorm2d(channels, eps=1e-6) if self.out_norm else None

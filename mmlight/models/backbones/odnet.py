@@ -5,7 +5,6 @@ As in the official code, every conv inside the residual / inverted-residual bloc
 plain convs. OD-MobileNetV2's final 1x1 conv (level 4) is an ODConv2d too. ``od_cfg=None``
 builds the plain network (ResNet / MobileNetV2, the baselines), with the same names and levels.
 """
-from typing import Optional
 
 import torch.nn as nn
 from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
@@ -37,17 +36,18 @@ MOBILENETV2_SETTINGS = (
     (6, 320, 1, 1),
 )
 # which rows of MOBILENETV2_SETTINGS make levels 0-3 (strides 4/8/16/32)
-MOBILENETV2_LEVEL_ROWS = ((0, 1), (2, ), (3, 4), (5, 6))
+MOBILENETV2_LEVEL_ROWS = ((0, 1), (2,), (3, 4), (5, 6))
 MOBILENETV2_WIDTHS = (0.5, 0.75, 1.0)
 DEFAULT_OD_CFG = dict(type='ODConv2d', kernel_num=1, reduction=0.0625)
 
 
-def _od_conv_cfg(od_cfg: Optional[dict]) -> Optional[dict]:
+def _od_conv_cfg(od_cfg: dict | None) -> dict | None:
     if od_cfg is None:
         return None
     if not isinstance(od_cfg, dict):
-        raise ValueError(f'od_cfg must be a dict (e.g. {DEFAULT_OD_CFG}) or None for plain '
-                         f'convs, got {od_cfg!r}')
+        raise ValueError(
+            f'od_cfg must be a dict (e.g. {DEFAULT_OD_CFG}) or None for plain convs, got {od_cfg!r}'
+        )
     cfg = dict(type='ODConv2d')
     cfg.update(od_cfg)
     return cfg
@@ -93,16 +93,18 @@ class ODResNet(MultiScaleBackbone):
         init_cfg (dict, optional): Initialization config; Pretrained loads strictly.
     """
 
-    def __init__(self,
-                 depth: int = 50,
-                 od_cfg: Optional[dict] = DEFAULT_OD_CFG,
-                 out_indices=(0, 1, 2, 3),
-                 frozen_stages: int = -1,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 zero_init_residual: bool = False,
-                 init_cfg=None):
+    def __init__(
+        self,
+        depth: int = 50,
+        od_cfg: dict | None = DEFAULT_OD_CFG,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages: int = -1,
+        norm_cfg: dict = dict(type='BN', requires_grad=True),
+        norm_eval: bool = False,
+        with_cp: bool = False,
+        zero_init_residual: bool = False,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         check_choice('depth', depth, sorted(ODRESNET_ARCH))
         block, num_blocks = ODRESNET_ARCH[depth]
@@ -111,22 +113,38 @@ class ODResNet(MultiScaleBackbone):
         self.zero_init_residual = zero_init_residual
         self.stem = nn.Sequential(
             build_conv_layer(None, 3, 64, 7, stride=2, padding=3, bias=False),
-            build_norm_layer(norm_cfg, 64)[1], nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+            build_norm_layer(norm_cfg, 64)[1],
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+        )
         if self.od_cfg is not None:
             block = _OD_BLOCKS[block]
         extra = {} if self.od_cfg is None else dict(od_conv_cfg=self.od_cfg)
         stages, level_channels, in_channels = [], [], 64
         for level, blocks in enumerate(num_blocks):
             planes = 64 * 2**level
-            stages.append(ResLayer(block, in_channels, planes, blocks,
-                                   stride=1 if level == 0 else 2, norm_cfg=norm_cfg,
-                                   style='pytorch', **extra))
+            stages.append(
+                ResLayer(
+                    block,
+                    in_channels,
+                    planes,
+                    blocks,
+                    stride=1 if level == 0 else 2,
+                    norm_cfg=norm_cfg,
+                    style='pytorch',
+                    **extra,
+                )
+            )
             in_channels = planes * block.expansion
             level_channels.append(in_channels)
         self.stages = nn.ModuleList(stages)
-        self._init_contract(level_channels=level_channels, out_indices=out_indices,
-                            frozen_stages=frozen_stages, norm_eval=norm_eval, with_cp=with_cp)
+        self._init_contract(
+            level_channels=level_channels,
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            with_cp=with_cp,
+        )
 
     def init_weights(self):
         super().init_weights()
@@ -136,8 +154,9 @@ class ODResNet(MultiScaleBackbone):
             for m in self.modules():
                 if isinstance(m, nn.Conv2d):
                     nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-        if self.zero_init_residual and not (isinstance(self.init_cfg, dict)
-                                            and self.init_cfg.get('type') == 'Pretrained'):
+        if self.zero_init_residual and not (
+            isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'
+        ):
             for m in self.modules():
                 if isinstance(m, Bottleneck):
                     nn.init.zeros_(m.norm3.weight)
@@ -158,27 +177,40 @@ class InvertedResidual(BaseModule):
         init_cfg (dict, optional): Initialization config dict.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 stride: int,
-                 expand_ratio: int,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU6'),
-                 init_cfg=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int,
+        expand_ratio: int,
+        conv_cfg: dict | None = None,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU6'),
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
-        hidden = int(round(in_channels * expand_ratio))
+        hidden = round(in_channels * expand_ratio)
         self.use_residual = stride == 1 and in_channels == out_channels
         layers = []
         if expand_ratio != 1:
-            layers.append(ConvModule(in_channels, hidden, 1, conv_cfg=conv_cfg,
-                                     norm_cfg=norm_cfg, act_cfg=act_cfg))
+            layers.append(
+                ConvModule(
+                    in_channels, hidden, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg
+                )
+            )
         layers += [
-            ConvModule(hidden, hidden, 3, stride=stride, padding=1, groups=hidden,
-                       conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg),
-            ConvModule(hidden, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-                       act_cfg=None),
+            ConvModule(
+                hidden,
+                hidden,
+                3,
+                stride=stride,
+                padding=1,
+                groups=hidden,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg,
+            ),
+            ConvModule(hidden, out_channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None),
         ]
         self.conv = nn.Sequential(*layers)
 
@@ -208,23 +240,27 @@ class ODMobileNetV2(MultiScaleBackbone):
         init_cfg (dict, optional): Initialization config; Pretrained loads strictly.
     """
 
-    def __init__(self,
-                 widen_factor: float = 1.0,
-                 od_cfg: Optional[dict] = DEFAULT_OD_CFG,
-                 out_indices=(0, 1, 2, 4),
-                 frozen_stages: int = -1,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU6'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg=None):
+    def __init__(
+        self,
+        widen_factor: float = 1.0,
+        od_cfg: dict | None = DEFAULT_OD_CFG,
+        out_indices=(0, 1, 2, 4),
+        frozen_stages: int = -1,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU6'),
+        norm_eval: bool = False,
+        with_cp: bool = False,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
-        self.widen_factor = check_widen_factor(widen_factor, MOBILENETV2_WIDTHS,
-                                               owner='ODMobileNetV2')
+        self.widen_factor = check_widen_factor(
+            widen_factor, MOBILENETV2_WIDTHS, owner='ODMobileNetV2'
+        )
         self.od_cfg = conv_cfg = _od_conv_cfg(od_cfg)
         in_channels = make_divisible(32 * self.widen_factor, 8)
-        self.stem = ConvModule(3, in_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg,
-                               act_cfg=act_cfg)
+        self.stem = ConvModule(
+            3, in_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg, act_cfg=act_cfg
+        )
         stages, level_channels = [], []
         for rows in MOBILENETV2_LEVEL_ROWS:
             blocks = []
@@ -232,15 +268,36 @@ class ODMobileNetV2(MultiScaleBackbone):
                 expand_ratio, channels, repeats, stride = MOBILENETV2_SETTINGS[row]
                 channels = make_divisible(channels * self.widen_factor, 8)
                 for i in range(repeats):
-                    blocks.append(InvertedResidual(in_channels, channels, stride if i == 0 else 1,
-                                                   expand_ratio, conv_cfg, norm_cfg, act_cfg))
+                    blocks.append(
+                        InvertedResidual(
+                            in_channels,
+                            channels,
+                            stride if i == 0 else 1,
+                            expand_ratio,
+                            conv_cfg,
+                            norm_cfg,
+                            act_cfg,
+                        )
+                    )
                     in_channels = channels
             stages.append(nn.Sequential(*blocks))
             level_channels.append(in_channels)
         final_channels = make_divisible(1280 * max(1.0, self.widen_factor), 8)
-        stages.append(ConvModule(in_channels, final_channels, 1, conv_cfg=conv_cfg,
-                                 norm_cfg=norm_cfg, act_cfg=act_cfg))
+        stages.append(
+            ConvModule(
+                in_channels,
+                final_channels,
+                1,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg,
+            )
+        )
         self.stages = nn.ModuleList(stages)
-        self._init_contract(level_channels=[*level_channels, final_channels],
-                            out_indices=out_indices, frozen_stages=frozen_stages,
-                            norm_eval=norm_eval, with_cp=with_cp)
+        self._init_contract(
+            level_channels=[*level_channels, final_channels],
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            with_cp=with_cp,
+        )

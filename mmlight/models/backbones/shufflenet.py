@@ -1,4 +1,5 @@
 """ShuffleNetV1 (CVPR 2018) and ShuffleNetV2 (ECCV 2018) as multi-scale detection backbones."""
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, build_activation_layer
@@ -30,6 +31,7 @@ SHUFFLENETV1_CHANNELS = {
     8: (384, 768, 1536),
 }
 SHUFFLENETV1_WIDTHS = (0.5, 1.0, 1.5, 2.0)
+
 
 def shufflenetv1_channels(groups, widen_factor):
     """Stem and stage channels, or None where the grouped 1x1 convs cannot split them."""
@@ -63,15 +65,17 @@ class ShuffleUnitV1(BaseModule):
         init_cfg (dict, optional): Initialization config dict.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 groups: int,
-                 stride: int,
-                 group_first_conv: bool = True,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 init_cfg=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        groups: int,
+        stride: int,
+        group_first_conv: bool = True,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU'),
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         bottleneck = out_channels // 4
         self.concat = stride > 1
@@ -79,14 +83,20 @@ class ShuffleUnitV1(BaseModule):
         if self.concat:
             out_channels -= in_channels
             self.avgpool = nn.AvgPool2d(kernel_size=3, stride=2, padding=1)
-        self.g_conv_1x1_compress = ConvModule(in_channels, bottleneck, 1,
-                                              groups=groups if group_first_conv else 1,
-                                              norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.depthwise_conv3x3_bn = ConvModule(bottleneck, bottleneck, 3, stride, 1,
-                                               groups=bottleneck, norm_cfg=norm_cfg,
-                                               act_cfg=None)
-        self.g_conv_1x1_expand = ConvModule(bottleneck, out_channels, 1, groups=groups,
-                                            norm_cfg=norm_cfg, act_cfg=None)
+        self.g_conv_1x1_compress = ConvModule(
+            in_channels,
+            bottleneck,
+            1,
+            groups=groups if group_first_conv else 1,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+        )
+        self.depthwise_conv3x3_bn = ConvModule(
+            bottleneck, bottleneck, 3, stride, 1, groups=bottleneck, norm_cfg=norm_cfg, act_cfg=None
+        )
+        self.g_conv_1x1_expand = ConvModule(
+            bottleneck, out_channels, 1, groups=groups, norm_cfg=norm_cfg, act_cfg=None
+        )
         self.act = build_activation_layer(act_cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -112,28 +122,52 @@ class ShuffleUnitV2(BaseModule):
         init_cfg (dict, optional): Initialization config dict.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 stride: int = 1,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 init_cfg=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU'),
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         branch_channels = out_channels // 2
         self.stride = stride
         if stride == 1 and in_channels != out_channels:
-            raise ValueError(f'a stride-1 ShuffleNetV2 unit keeps its width, got '
-                             f'{in_channels} -> {out_channels}')
+            raise ValueError(
+                f'a stride-1 ShuffleNetV2 unit keeps its width, got {in_channels} -> {out_channels}'
+            )
         if stride > 1:
             self.branch1 = DepthwiseSeparableConvModule(
-                in_channels, branch_channels, 3, stride, 1, norm_cfg=norm_cfg,
-                act_cfg=act_cfg, dw_act_cfg=None)
+                in_channels,
+                branch_channels,
+                3,
+                stride,
+                1,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg,
+                dw_act_cfg=None,
+            )
         self.branch2 = nn.Sequential(
-            ConvModule(in_channels if stride > 1 else branch_channels, branch_channels, 1,
-                       norm_cfg=norm_cfg, act_cfg=act_cfg),
-            DepthwiseSeparableConvModule(branch_channels, branch_channels, 3, stride, 1,
-                                         norm_cfg=norm_cfg, act_cfg=act_cfg, dw_act_cfg=None))
+            ConvModule(
+                in_channels if stride > 1 else branch_channels,
+                branch_channels,
+                1,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg,
+            ),
+            DepthwiseSeparableConvModule(
+                branch_channels,
+                branch_channels,
+                3,
+                stride,
+                1,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg,
+                dw_act_cfg=None,
+            ),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride > 1:
@@ -145,7 +179,6 @@ class ShuffleUnitV2(BaseModule):
 
 
 class _ShuffleNetBase(MultiScaleBackbone):
-
     def _build_stem(self, stem_channels, norm_cfg, act_cfg):
         self.stem = ConvModule(3, stem_channels, 3, 2, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
         # level 0 (stride 4) is the stem's max-pool
@@ -171,32 +204,51 @@ class ShuffleNetV2(_ShuffleNetBase):
         init_cfg (dict, optional): Initialization config; Pretrained loads strictly.
     """
 
-    def __init__(self,
-                 widen_factor: float = 1.0,
-                 out_indices=(0, 1, 2, 3),
-                 frozen_stages: int = -1,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg=None):
+    def __init__(
+        self,
+        widen_factor: float = 1.0,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages: int = -1,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU'),
+        norm_eval: bool = False,
+        with_cp: bool = False,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
-        self.widen_factor = check_widen_factor(widen_factor, SHUFFLENETV2_CHANNELS,
-                                               owner='ShuffleNetV2')
+        self.widen_factor = check_widen_factor(
+            widen_factor, SHUFFLENETV2_CHANNELS, owner='ShuffleNetV2'
+        )
         *stage_channels, final_channels = SHUFFLENETV2_CHANNELS[self.widen_factor]
         stages = self._build_stem(STEM_CHANNELS, norm_cfg, act_cfg)
         in_channels = STEM_CHANNELS
-        for channels, num_units in zip(stage_channels, STAGE_BLOCKS):
-            stages.append(nn.Sequential(*[
-                ShuffleUnitV2(in_channels if i == 0 else channels, channels, 2 if i == 0 else 1,
-                              norm_cfg=norm_cfg, act_cfg=act_cfg) for i in range(num_units)]))
+        for channels, num_units in zip(stage_channels, STAGE_BLOCKS, strict=False):
+            stages.append(
+                nn.Sequential(
+                    *[
+                        ShuffleUnitV2(
+                            in_channels if i == 0 else channels,
+                            channels,
+                            2 if i == 0 else 1,
+                            norm_cfg=norm_cfg,
+                            act_cfg=act_cfg,
+                        )
+                        for i in range(num_units)
+                    ]
+                )
+            )
             in_channels = channels
-        stages.append(ConvModule(in_channels, final_channels, 1, norm_cfg=norm_cfg,
-                                 act_cfg=act_cfg))
+        stages.append(
+            ConvModule(in_channels, final_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        )
         self.stages = nn.ModuleList(stages)
-        self._init_contract(level_channels=[STEM_CHANNELS, *stage_channels, final_channels],
-                            out_indices=out_indices, frozen_stages=frozen_stages,
-                            norm_eval=norm_eval, with_cp=with_cp)
+        self._init_contract(
+            level_channels=[STEM_CHANNELS, *stage_channels, final_channels],
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            with_cp=with_cp,
+        )
 
 
 @MODELS.register_module()
@@ -213,38 +265,57 @@ class ShuffleNetV1(_ShuffleNetBase):
         frozen_stages, norm_cfg, act_cfg, norm_eval, with_cp, init_cfg: as ShuffleNetV2.
     """
 
-    def __init__(self,
-                 groups: int = 3,
-                 widen_factor: float = 1.0,
-                 out_indices=(0, 1, 2, 3),
-                 frozen_stages: int = -1,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg=None):
+    def __init__(
+        self,
+        groups: int = 3,
+        widen_factor: float = 1.0,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages: int = -1,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU'),
+        norm_eval: bool = False,
+        with_cp: bool = False,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         self.groups = check_choice('groups', groups, tuple(SHUFFLENETV1_CHANNELS))
-        self.widen_factor = check_widen_factor(widen_factor, SHUFFLENETV1_WIDTHS,
-                                               owner='ShuffleNetV1')
+        self.widen_factor = check_widen_factor(
+            widen_factor, SHUFFLENETV1_WIDTHS, owner='ShuffleNetV1'
+        )
         channels = shufflenetv1_channels(groups, self.widen_factor)
         if channels is None:
             valid = [w for w in SHUFFLENETV1_WIDTHS if shufflenetv1_channels(groups, w)]
-            raise ValueError(f'ShuffleNetV1 with groups={groups} has no channel layout at '
-                             f'widen_factor {widen_factor} (its channels do not divide into '
-                             f'{groups} groups); valid widen_factor for groups={groups}: {valid}')
+            raise ValueError(
+                f'ShuffleNetV1 with groups={groups} has no channel layout at '
+                f'widen_factor {widen_factor} (its channels do not divide into '
+                f'{groups} groups); valid widen_factor for groups={groups}: {valid}'
+            )
         stem_channels, stage_channels = channels
         stages = self._build_stem(stem_channels, norm_cfg, act_cfg)
         in_channels = stem_channels
-        for level, (channels, num_units) in enumerate(zip(stage_channels, STAGE_BLOCKS)):
+        for level, (channels, num_units) in enumerate(
+            zip(stage_channels, STAGE_BLOCKS, strict=False)
+        ):
             units = []
             for i in range(num_units):
-                units.append(ShuffleUnitV1(in_channels, channels, groups, 2 if i == 0 else 1,
-                                           group_first_conv=not (level == 0 and i == 0),
-                                           norm_cfg=norm_cfg, act_cfg=act_cfg))
+                units.append(
+                    ShuffleUnitV1(
+                        in_channels,
+                        channels,
+                        groups,
+                        2 if i == 0 else 1,
+                        group_first_conv=not (level == 0 and i == 0),
+                        norm_cfg=norm_cfg,
+                        act_cfg=act_cfg,
+                    )
+                )
                 in_channels = channels
             stages.append(nn.Sequential(*units))
         self.stages = nn.ModuleList(stages)
-        self._init_contract(level_channels=[stem_channels, *stage_channels],
-                            out_indices=out_indices, frozen_stages=frozen_stages,
-                            norm_eval=norm_eval, with_cp=with_cp)
+        self._init_contract(
+            level_channels=[stem_channels, *stage_channels],
+            out_indices=out_indices,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            with_cp=with_cp,
+        )

@@ -1,4 +1,5 @@
 """The output head of GhostNet/MobileNet-YOLOv4: a depthwise-separable 3x3 bridge per level."""
+
 from mmdet.models.dense_heads import YOLOV3Head
 from mmdet.registry import MODELS
 from torch import nn
@@ -34,9 +35,18 @@ class YOLOv4Head(YOLOV3Head):
             return super()._init_layers()
         self.convs_bridge = nn.ModuleList()
         self.convs_pred = nn.ModuleList()
-        for in_channels, out_channels in zip(self.in_channels, self.out_channels):
-            self.convs_bridge.append(DepthwiseSeparableConvModule(
-                in_channels, out_channels, 3, padding=1, conv_cfg=self.conv_cfg,
-                norm_cfg=self.norm_cfg, act_cfg=self.act_cfg))
+        for in_channels, out_channels in zip(self.in_channels, self.out_channels, strict=False):
+            self.convs_bridge.append(
+                DepthwiseSeparableConvModule(
+                    in_channels,
+                    out_channels,
+                    3,
+                    padding=1,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg,
+                    act_cfg=self.act_cfg,
+                )
+            )
             self.convs_pred.append(
-                nn.Conv2d(out_channels, self.num_base_priors * self.num_attrib, 1))
+                nn.Conv2d(out_channels, self.num_base_priors * self.num_attrib, 1)
+            )

@@ -8,7 +8,16 @@ from .shuffle import channel_shuffle
 
 # The depthwise-separable block shared by ShuffleNetV2 and the YOLOv4 neck is mmcv's
 # (3x3 depthwise conv + norm + act, 1x1 pointwise conv + norm + act, each configurable).
-__all__ = ['DFCAttention', 'DepthwiseSeparableConvModule', 'GhostModule', 'GlobalLocalFilter',
-           'LayerNorm2d', 'gnConv', 'ODConv2d', 'SqueezeExcite',
-           'odconv_temperature', 'set_odconv_temperature',
-           'channel_shuffle']
+__all__ = [
+    'DFCAttention',
+    'DepthwiseSeparableConvModule',
+    'GhostModule',
+    'GlobalLocalFilter',
+    'LayerNorm2d',
+    'ODConv2d',
+    'SqueezeExcite',
+    'channel_shuffle',
+    'gnConv',
+    'odconv_temperature',
+    'set_odconv_temperature',
+]

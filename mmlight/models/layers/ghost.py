@@ -24,24 +24,50 @@ class DFCAttention(BaseModule):
         init_cfg (dict, optional): Initialization config dict.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 kernel_size: int = 1,
-                 stride: int = 1,
-                 fc_kernel_size: int = 5,
-                 norm_cfg: dict = dict(type='BN'),
-                 init_cfg=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        stride: int = 1,
+        fc_kernel_size: int = 5,
+        norm_cfg: dict = dict(type='BN'),
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         pad = fc_kernel_size // 2
-        self.reduce = ConvModule(in_channels, out_channels, kernel_size, stride,
-                                 kernel_size // 2, bias=False, norm_cfg=norm_cfg, act_cfg=None)
-        self.horizontal = ConvModule(out_channels, out_channels, (1, fc_kernel_size), 1,
-                                     (0, pad), groups=out_channels, bias=False,
-                                     norm_cfg=norm_cfg, act_cfg=None)
-        self.vertical = ConvModule(out_channels, out_channels, (fc_kernel_size, 1), 1,
-                                   (pad, 0), groups=out_channels, bias=False,
-                                   norm_cfg=norm_cfg, act_cfg=None)
+        self.reduce = ConvModule(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            kernel_size // 2,
+            bias=False,
+            norm_cfg=norm_cfg,
+            act_cfg=None,
+        )
+        self.horizontal = ConvModule(
+            out_channels,
+            out_channels,
+            (1, fc_kernel_size),
+            1,
+            (0, pad),
+            groups=out_channels,
+            bias=False,
+            norm_cfg=norm_cfg,
+            act_cfg=None,
+        )
+        self.vertical = ConvModule(
+            out_channels,
+            out_channels,
+            (fc_kernel_size, 1),
+            1,
+            (pad, 0),
+            groups=out_channels,
+            bias=False,
+            norm_cfg=norm_cfg,
+            act_cfg=None,
+        )
 
     def forward(self, x: torch.Tensor, size) -> torch.Tensor:
         # The official code floors odd sizes; only maps too small to pool (where it would
@@ -71,38 +97,60 @@ class GhostModule(BaseModule):
         init_cfg (dict, optional): Initialization config dict.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 kernel_size: int = 1,
-                 ratio: int = 2,
-                 dw_size: int = 3,
-                 stride: int = 1,
-                 with_act: bool = True,
-                 with_dfc: bool = False,
-                 conv_cfg=None,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 init_cfg=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        ratio: int = 2,
+        dw_size: int = 3,
+        stride: int = 1,
+        with_act: bool = True,
+        with_dfc: bool = False,
+        conv_cfg=None,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='ReLU'),
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         self.out_channels = out_channels
         init_channels = math.ceil(out_channels / ratio)
         new_channels = init_channels * (ratio - 1)
         act_cfg = act_cfg if with_act else None
-        self.primary_conv = ConvModule(in_channels, init_channels, kernel_size, stride,
-                                       kernel_size // 2, bias=False, conv_cfg=conv_cfg,
-                                       norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.cheap_operation = ConvModule(init_channels, new_channels, dw_size, 1, dw_size // 2,
-                                          groups=init_channels, bias=False, conv_cfg=conv_cfg,
-                                          norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.dfc = DFCAttention(in_channels, out_channels, kernel_size, stride,
-                                norm_cfg=norm_cfg) if with_dfc else None
+        self.primary_conv = ConvModule(
+            in_channels,
+            init_channels,
+            kernel_size,
+            stride,
+            kernel_size // 2,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+        )
+        self.cheap_operation = ConvModule(
+            init_channels,
+            new_channels,
+            dw_size,
+            1,
+            dw_size // 2,
+            groups=init_channels,
+            bias=False,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+        )
+        self.dfc = (
+            DFCAttention(in_channels, out_channels, kernel_size, stride, norm_cfg=norm_cfg)
+            if with_dfc
+            else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         intrinsic = self.primary_conv(x)
         out = torch.cat([intrinsic, self.cheap_operation(intrinsic)], dim=1)
         if out.shape[1] != self.out_channels:
-            out = out[:, :self.out_channels]
+            out = out[:, : self.out_channels]
         if self.dfc is not None:
             out = out * self.dfc(x, out.shape[-2:])
         return out

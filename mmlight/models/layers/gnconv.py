@@ -1,6 +1,7 @@
 """HorNet's recursive gated convolution (gnConv) and its GlobalLocalFilter spatial mixer."""
+
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -14,16 +15,18 @@ class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of an NCHW tensor (HorNet's ``channels_first`` LayerNorm)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
-                         self.eps)
+        x = F.layer_norm(
+            x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps
+        )
         return x.permute(0, 3, 1, 2)
 
 
 def resize_complex_weight(weight: torch.Tensor, size) -> torch.Tensor:
     """[C, h, w, 2] (real, imaginary) resized bilinearly to ``size`` (align_corners=True, as
     HorNet's official code)."""
-    return F.interpolate(weight.permute(3, 0, 1, 2), size=size, mode='bilinear',
-                         align_corners=True).permute(1, 2, 3, 0)
+    return F.interpolate(
+        weight.permute(3, 0, 1, 2), size=size, mode='bilinear', align_corners=True
+    ).permute(1, 2, 3, 0)
 
 
 def _size_tensor(n: int, device) -> torch.Tensor:
@@ -54,7 +57,7 @@ def global_filter_as_matmul(x: torch.Tensor, weight: torch.Tensor) -> torch.Tens
     sines vanish there), as ``irfft`` does."""
     height, width = x.shape[-2:]
     half = width // 2 + 1
-    cos_w, sin_w = _dft_matrices(width, half, x.device)    # [half, W]
+    cos_w, sin_w = _dft_matrices(width, half, x.device)  # [half, W]
     cos_h, sin_h = _dft_matrices(height, height, x.device)  # [H, H], symmetric
     row_re = x @ cos_w.t()
     row_im = -(x @ sin_w.t())
@@ -140,7 +143,7 @@ MIXERS = ('DWConv', 'GlobalLocalFilter')
 
 
 @MODELS.register_module()
-class gnConv(nn.Module):  # noqa: N801 (the paper's name)
+class gnConv(nn.Module):
     """Recursive gated convolution of order n (HorNet, Rao et al., NeurIPS 2022).
 
     proj_in (1x1) maps C to 2C, split into p0 (C / 2^(n-1)) and q's of dims
@@ -156,14 +159,19 @@ class gnConv(nn.Module):  # noqa: N801 (the paper's name)
         scale (float): s; 1/3 in HorNet. Default: 1.
     """
 
-    def __init__(self, dim: int, order: int = 5, mixer: dict = dict(type='DWConv',
-                                                                   kernel_size=7),
-                 scale: float = 1.0):
+    def __init__(
+        self,
+        dim: int,
+        order: int = 5,
+        mixer: dict = dict(type='DWConv', kernel_size=7),
+        scale: float = 1.0,
+    ):
         super().__init__()
         check_integer('order', order, minimum=1, owner='gnConv')
-        if dim % 2**(order - 1):
-            raise ValueError(f'gnConv: dim {dim} must be divisible by 2^(order-1) = '
-                             f'{2**(order - 1)}')
+        if dim % 2 ** (order - 1):
+            raise ValueError(
+                f'gnConv: dim {dim} must be divisible by 2^(order-1) = {2 ** (order - 1)}'
+            )
         self.order = order
         self.dims: Sequence[int] = [dim // 2**i for i in range(order)][::-1]
         self.scale = scale
@@ -174,13 +182,14 @@ class gnConv(nn.Module):  # noqa: N801 (the paper's name)
         except TypeError as error:  # an argument the mixer does not take
             raise ValueError(f'gnConv: bad mixer arguments {dict(mixer)!r}: {error}') from None
         self.projs = nn.ModuleList(
-            [nn.Conv2d(self.dims[i], self.dims[i + 1], 1) for i in range(order - 1)])
+            [nn.Conv2d(self.dims[i], self.dims[i + 1], 1) for i in range(order - 1)]
+        )
         self.proj_out = nn.Conv2d(dim, dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p, q = torch.split(self.proj_in(x), (self.dims[0], sum(self.dims)), dim=1)
         gates = torch.split(self.dwconv(q) * self.scale, self.dims, dim=1)
         x = p * gates[0]
-        for proj, gate in zip(self.projs, gates[1:]):
+        for proj, gate in zip(self.projs, gates[1:], strict=False):
             x = proj(x) * gate
         return self.proj_out(x)

@@ -23,7 +23,6 @@ Formulations (``impl``), all computing the same function:
   input into the folded-batch layout).
 - ``'auto'`` (default): ``'folded'``, except ``'loop'`` for channels-last inputs of k > 1.
 """
-from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -48,16 +47,25 @@ def _attention_norm(norm: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
     BatchNorm for a plain SyncBatchNorm; ``norm_eval`` applies as to every other norm.
     """
     if norm.training and x.shape[0] * x.shape[2] * x.shape[3] == 1:
-        return F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias,
-                            False, 0.0, norm.eps)
+        return F.batch_norm(
+            x, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps
+        )
     return norm(x)
 
 
 class ODConvAttention(nn.Module):
     """The four attentions of ODConv; module names follow the official code."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, groups: int,
-                 kernel_num: int, reduction: float, min_channels: int):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        groups: int,
+        kernel_num: int,
+        reduction: float,
+        min_channels: int,
+    ):
         super().__init__()
         hidden = max(int(in_channels * reduction), min_channels)
         self.kernel_size = kernel_size
@@ -87,23 +95,36 @@ class ODConvAttention(nn.Module):
         batch = x.shape[0]
         h = self.relu(_attention_norm(self.bn, self.fc(F.adaptive_avg_pool2d(x, 1))))
         channel = torch.sigmoid(self.channel_fc(h).view(batch, -1) / temperature)
-        filter_ = None if self.filter_fc is None else \
-            torch.sigmoid(self.filter_fc(h).view(batch, -1) / temperature)
-        spatial = None if self.spatial_fc is None else torch.sigmoid(
-            self.spatial_fc(h).view(batch, self.kernel_size, self.kernel_size) / temperature)
-        kernel = None if self.kernel_fc is None else \
-            torch.softmax(self.kernel_fc(h).view(batch, -1) / temperature, dim=1)
+        filter_ = (
+            None
+            if self.filter_fc is None
+            else torch.sigmoid(self.filter_fc(h).view(batch, -1) / temperature)
+        )
+        spatial = (
+            None
+            if self.spatial_fc is None
+            else torch.sigmoid(
+                self.spatial_fc(h).view(batch, self.kernel_size, self.kernel_size) / temperature
+            )
+        )
+        kernel = (
+            None
+            if self.kernel_fc is None
+            else torch.softmax(self.kernel_fc(h).view(batch, -1) / temperature, dim=1)
+        )
         return channel, filter_, spatial, kernel
 
 
 def _square(name, value, minimum):
     pair = _pair(value)
     if len(pair) != 2 or any(not is_integer(v) or v < minimum for v in pair):
-        raise ValueError(f'ODConv2d: {name} must be an int >= {minimum} or a pair of them, '
-                         f'got {value!r}')
+        raise ValueError(
+            f'ODConv2d: {name} must be an int >= {minimum} or a pair of them, got {value!r}'
+        )
     if pair[0] != pair[1]:
-        raise ValueError(f'ODConv2d: only square {name} is supported (as the official code), '
-                         f'got {value!r}')
+        raise ValueError(
+            f'ODConv2d: only square {name} is supported (as the official code), got {value!r}'
+        )
     return pair[0]
 
 
@@ -131,39 +152,52 @@ class ODConv2d(nn.Module):
         padding_mode (str): Only ``'zeros'``.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 kernel_size: Union[int, Tuple[int, int]],
-                 stride: Union[int, Tuple[int, int]] = 1,
-                 padding: Union[int, Tuple[int, int]] = 0,
-                 dilation: Union[int, Tuple[int, int]] = 1,
-                 groups: int = 1,
-                 bias: bool = False,
-                 kernel_num: int = 4,
-                 reduction: float = 0.0625,
-                 min_channels: int = 16,
-                 temperature: float = 1.0,
-                 impl: str = 'auto',
-                 padding_mode: str = 'zeros'):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+        bias: bool = False,
+        kernel_num: int = 4,
+        reduction: float = 0.0625,
+        min_channels: int = 16,
+        temperature: float = 1.0,
+        impl: str = 'auto',
+        padding_mode: str = 'zeros',
+    ):
         super().__init__()
-        for name, value in (('in_channels', in_channels), ('out_channels', out_channels),
-                            ('groups', groups), ('min_channels', min_channels)):
+        for name, value in (
+            ('in_channels', in_channels),
+            ('out_channels', out_channels),
+            ('groups', groups),
+            ('min_channels', min_channels),
+        ):
             check_integer(name, value, minimum=1, owner='ODConv2d')
         check_integer('kernel_num', kernel_num, minimum=1, owner='ODConv2d')
         check_number('reduction', reduction, greater_than=0, owner='ODConv2d')
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f'ODConv2d: groups={groups} must divide in_channels={in_channels} '
-                             f'and out_channels={out_channels}')
+            raise ValueError(
+                f'ODConv2d: groups={groups} must divide in_channels={in_channels} '
+                f'and out_channels={out_channels}'
+            )
         if bias:
-            raise ValueError('ODConv2d has no bias (as the official code): pass bias=False and '
-                             'follow it with a norm layer')
+            raise ValueError(
+                'ODConv2d has no bias (as the official code): pass bias=False and '
+                'follow it with a norm layer'
+            )
         if padding_mode != 'zeros':
-            raise ValueError(f"ODConv2d: padding_mode {padding_mode!r} is not supported; valid "
-                             f"choices: ['zeros']")
+            raise ValueError(
+                f"ODConv2d: padding_mode {padding_mode!r} is not supported; valid "
+                f"choices: ['zeros']"
+            )
         if impl not in ODCONV_IMPLS:
-            raise ValueError(f'ODConv2d: impl {impl!r} is not supported; valid choices: '
-                             f'{list(ODCONV_IMPLS)}')
+            raise ValueError(
+                f'ODConv2d: impl {impl!r} is not supported; valid choices: {list(ODCONV_IMPLS)}'
+            )
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _square('kernel_size', kernel_size, 1)
@@ -177,13 +211,16 @@ class ODConv2d(nn.Module):
         self.kernel_num = kernel_num
         self.temperature = float(temperature)
         self.impl = impl
-        self.attention = ODConvAttention(in_channels, out_channels, self.kernel_size, groups,
-                                         kernel_num, reduction, min_channels)
+        self.attention = ODConvAttention(
+            in_channels, out_channels, self.kernel_size, groups, kernel_num, reduction, min_channels
+        )
         # The bank [K, C_out, C_in/g, k, k] is stored flattened to 4-D, [K * C_out, ...], so
         # that model.to(memory_format=torch.channels_last) works (torch refuses 5-D params).
         self.weight = nn.Parameter(
-            torch.empty(kernel_num * out_channels, in_channels // groups, self.kernel_size,
-                        self.kernel_size))
+            torch.empty(
+                kernel_num * out_channels, in_channels // groups, self.kernel_size, self.kernel_size
+            )
+        )
         self.reset_parameters()
 
     @property
@@ -193,8 +230,9 @@ class ODConv2d(nn.Module):
 
     def reset_parameters(self):
         with torch.no_grad():
-            for kernel in self.weight.view(self.kernel_num, self.out_channels,
-                                           *self.weight.shape[1:]):
+            for kernel in self.weight.view(
+                self.kernel_num, self.out_channels, *self.weight.shape[1:]
+            ):
                 nn.init.kaiming_normal_(kernel, mode='fan_out', nonlinearity='relu')
         self.attention.reset_parameters()
 
@@ -203,10 +241,12 @@ class ODConv2d(nn.Module):
     init_weights = reset_parameters
 
     def extra_repr(self):
-        return (f'{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, '
-                f'stride={self.stride}, padding={self.padding}, dilation={self.dilation}, '
-                f'groups={self.groups}, kernel_num={self.kernel_num}, '
-                f'temperature={self.temperature:g}, impl={self.impl!r}')
+        return (
+            f'{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, '
+            f'stride={self.stride}, padding={self.padding}, dilation={self.dilation}, '
+            f'groups={self.groups}, kernel_num={self.kernel_num}, '
+            f'temperature={self.temperature:g}, impl={self.impl!r}'
+        )
 
     def _conv(self, x, weight, groups):
         return F.conv2d(x, weight, None, self.stride, self.padding, self.dilation, groups)
@@ -227,8 +267,9 @@ class ODConv2d(nn.Module):
         if weight is None:
             out = self._conv(x, self.weight, self.groups)
         else:
-            out = self._conv(x.reshape(1, -1, height, width), weight.flatten(0, 1),
-                             self.groups * batch)
+            out = self._conv(
+                x.reshape(1, -1, height, width), weight.flatten(0, 1), self.groups * batch
+            )
             out = out.view(batch, self.out_channels, *out.shape[-2:])
         return out if filter_ is None else out * filter_[:, :, None, None]
 
@@ -239,9 +280,11 @@ class ODConv2d(nn.Module):
             weight = self.weight.unsqueeze(0)
         # a_c[i] scales input channel i of the group that output channel o reads from
         per_group_in = self.in_channels // self.groups
-        channel = channel.view(batch, self.groups, 1, per_group_in).expand(
-            -1, -1, self.out_channels // self.groups, -1).reshape(
-                batch, self.out_channels, per_group_in)
+        channel = (
+            channel.view(batch, self.groups, 1, per_group_in)
+            .expand(-1, -1, self.out_channels // self.groups, -1)
+            .reshape(batch, self.out_channels, per_group_in)
+        )
         scale = channel if filter_ is None else channel * filter_[:, :, None]
         return weight * scale[..., None, None]
 
@@ -249,7 +292,7 @@ class ODConv2d(nn.Module):
         batch, _, height, width = x.shape
         if self.kernel_size == 1 and self.groups == 1 and self.padding == 0:
             if self.stride > 1:
-                x = x[:, :, ::self.stride, ::self.stride]
+                x = x[:, :, :: self.stride, :: self.stride]
             matrix = weight.flatten(2)  # [B, C_out, C_in]
             if x.is_contiguous():
                 out = torch.bmm(matrix, x.flatten(2))
@@ -259,23 +302,27 @@ class ODConv2d(nn.Module):
             out = torch.bmm(rows, matrix.transpose(1, 2))
             return out.view(batch, *x.shape[-2:], self.out_channels).permute(0, 3, 1, 2)
         if loop:
-            return torch.cat([self._conv(x[i:i + 1], weight[i], self.groups)
-                              for i in range(batch)])
-        out = self._conv(x.reshape(1, -1, height, width), weight.flatten(0, 1),
-                         self.groups * batch)
+            return torch.cat(
+                [self._conv(x[i : i + 1], weight[i], self.groups) for i in range(batch)]
+            )
+        out = self._conv(x.reshape(1, -1, height, width), weight.flatten(0, 1), self.groups * batch)
         return out.view(batch, self.out_channels, *out.shape[-2:])
 
     def resolved_impl(self, x: torch.Tensor) -> str:
         if self.impl != 'auto':
             return self.impl
-        channels_last = x.dim() == 4 and not x.is_contiguous() and \
-            x.is_contiguous(memory_format=torch.channels_last)
+        channels_last = (
+            x.dim() == 4
+            and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last)
+        )
         return 'loop' if channels_last and self.kernel_size > 1 else 'folded'
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f'ODConv2d expects [B, {self.in_channels}, H, W] input, got '
-                             f'{tuple(x.shape)}')
+            raise ValueError(
+                f'ODConv2d expects [B, {self.in_channels}, H, W] input, got {tuple(x.shape)}'
+            )
         attentions = self.attention(x, self.temperature)
         impl = self.resolved_impl(x)
         if impl == 'official':
@@ -295,6 +342,6 @@ def set_odconv_temperature(model: nn.Module, temperature: float) -> int:
     return len(modules)
 
 
-def odconv_temperature(model: nn.Module) -> Optional[float]:
+def odconv_temperature(model: nn.Module) -> float | None:
     modules = odconv_modules(model)
     return modules[0].temperature if modules else None

@@ -22,13 +22,15 @@ class SqueezeExcite(BaseModule):
         init_cfg (dict, optional): Initialization config dict.
     """
 
-    def __init__(self,
-                 channels: int,
-                 se_ratio: float = 0.25,
-                 divisor: int = 4,
-                 act_cfg: dict = dict(type='ReLU'),
-                 gate_cfg: dict = dict(type='Hardsigmoid'),
-                 init_cfg=None):
+    def __init__(
+        self,
+        channels: int,
+        se_ratio: float = 0.25,
+        divisor: int = 4,
+        act_cfg: dict = dict(type='ReLU'),
+        gate_cfg: dict = dict(type='Hardsigmoid'),
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         squeeze_channels = make_divisible(channels * se_ratio, divisor)
         self.conv_reduce = nn.Conv2d(channels, squeeze_channels, 1, bias=True)
