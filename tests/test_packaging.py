@@ -25,6 +25,7 @@ PACKAGE_SOURCES = (
     'LICENSE',
     'README.md',
     'CHANGELOG.md',
+    'model-index.yml',
     'mmlight',
     'configs',
 )
@@ -91,6 +92,9 @@ def test_the_wheel_holds_the_configs_and_the_license_files(wheel):
     )
     assert packaged == checkout_configs()
     assert 'mmlight/.mim/configs/_base_/detr_multiscale_resize.py' in names
+    # OpenMMLab's model metadata, where mim reads it: the index and the metafiles it imports
+    assert 'mmlight/.mim/model-index.yml' in names
+    assert 'mmlight/.mim/configs/metafiles/ghostnet.yml' in names
     for license_file in (
         'mmlight/testing/official_odconv/LICENSE',
         'mmlight/testing/official_hornet/LICENSE',
