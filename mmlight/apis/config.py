@@ -13,8 +13,14 @@ from mmlight.utils.package_configs import PREFIX, config_root, package_config_pa
 
 
 def config_names(recursive: bool = False) -> list[str]:
-    """The detector configs shipped with mmlight as names :func:`resolve_config` takes ('NAME'
-    for ``configs/NAME.py``; with ``recursive`` also 'demo/NAME' for the demo configs)."""
+    """The detector configs shipped with mmlight, as names :func:`resolve_config` takes.
+
+    Args:
+        recursive: also the demo configs ('demo/NAME').
+
+    Returns:
+        Sorted names: 'NAME' for ``configs/NAME.py``.
+    """
     root = config_root()
     pattern = osp.join(root, '**', '*.py') if recursive else osp.join(root, '*.py')
     return sorted(
@@ -32,9 +38,19 @@ def _package_config(package: str, path: str) -> str:
 
 
 def resolve_config(name_or_path: str) -> str:
-    """The file of a config given as a path, as ``PACKAGE::PATH`` (``mmlight::`` or
-    ``mmdet::``, as in ``_base_``), or as an mmlight config name (``'faster_rcnn_ghostnet_fpn_1x'``,
-    ``'demo/faster_rcnn_ghostnet_fpn_demo'``)."""
+    """The file of a config.
+
+    Args:
+        name_or_path: a path, ``PACKAGE::PATH`` (``mmlight::`` or ``mmdet::``, as in
+            ``_base_``), or an mmlight config name (``'faster_rcnn_ghostnet_fpn_1x'``,
+            ``'demo/faster_rcnn_ghostnet_fpn_demo'``).
+
+    Returns:
+        The config file's path.
+
+    Raises:
+        FileNotFoundError: it is none of these, with mmlight's config names.
+    """
     name_or_path = str(name_or_path)
     if osp.isfile(name_or_path):
         return name_or_path
@@ -55,8 +71,18 @@ def resolve_config(name_or_path: str) -> str:
 
 
 def load_detector_config(config, cfg_options: dict | None = None) -> Config:
-    """The config (path, name or Config) with ``cfg_options`` merged; raises unless it
-    describes a detector (``model`` with a backbone)."""
+    """A detector config, loaded.
+
+    Args:
+        config: a path, name or ``PACKAGE::PATH`` (:func:`resolve_config`), or a Config (copied).
+        cfg_options: overrides merged in, as ``--cfg-options``.
+
+    Returns:
+        The Config.
+
+    Raises:
+        ValueError: it does not describe a detector (a ``model`` with a backbone).
+    """
     cfg = (
         Config.fromfile(resolve_config(config))
         if isinstance(config, str)
@@ -75,7 +101,14 @@ def load_detector_config(config, cfg_options: dict | None = None) -> Config:
 
 
 def pipeline_resize_shape(cfg: Config):
-    """(height, width) of the test pipeline's Resize scale, or None."""
+    """The test pipeline's Resize scale.
+
+    Args:
+        cfg: the detector config.
+
+    Returns:
+        (height, width), or None where the test pipeline has no Resize with a scale.
+    """
     pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
     for step in pipeline:
         if step.get('type') == 'Resize' and step.get('scale') is not None:

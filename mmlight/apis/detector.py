@@ -36,6 +36,9 @@ def init_detector(
         seed (int, optional): draw the random weights from this seed, without touching the
             caller's random state (the same detector in every process). Without it they come
             from torch's global generator.
+
+    Returns:
+        The detector in eval mode, its ``cfg`` set to the config.
     """
     from mmdet.registry import MODELS
     from mmengine.registry import init_default_scope

@@ -43,8 +43,15 @@ def _walk(node, path=''):
 
 
 def check_custom_imports(cfg: Config):
-    """Configs that use mmlight types must import mmlight themselves, so that they also run
-    with mmdet's own tools; say which line to add instead of a registry KeyError."""
+    """Refuse a config that uses mmlight types without importing mmlight itself (it would fail in
+    mmdet's own tools), naming the line to add instead of a registry KeyError.
+
+    Args:
+        cfg: the loaded config.
+
+    Raises:
+        ValueError: the config uses mmlight modules and has no ``custom_imports`` of mmlight.
+    """
     imports = (cfg.get('custom_imports') or {}).get('imports', [])
     if isinstance(imports, str):
         imports = [imports]
@@ -67,8 +74,12 @@ def check_custom_imports(cfg: Config):
 
 
 def add_trust_checkpoint_argument(parser):
-    """``--trust-checkpoint FILE`` (repeatable): the explicit opt-in for a file that needs more
-    than mmlight's allow-list of checkpoint types."""
+    """Add ``--trust-checkpoint FILE`` (repeatable) to a tool's parser: the explicit opt-in for a
+    file that needs more than mmlight's allow-list of checkpoint types.
+
+    Args:
+        parser: the tool's ``argparse.ArgumentParser``.
+    """
     parser.add_argument(
         '--trust-checkpoint',
         action='append',
@@ -80,9 +91,13 @@ def add_trust_checkpoint_argument(parser):
 
 
 def check_pretrained_checkpoints(cfg: Config):
-    """Before any data is loaded: fetch and convert every ``mmlight://NAME`` the config names
-    (or stop, saying what to download by hand and where to put it), and stop when a local
-    pretrained file is missing."""
+    """Before any data is loaded: fetch and convert every ``mmlight://NAME`` the config names (or
+    stop, saying what to download by hand and where to put it), and stop when a local pretrained
+    file is missing.
+
+    Args:
+        cfg: the loaded config (its ``model`` init_cfgs and ``load_from``).
+    """
     for _, node in _walk(cfg._cfg_dict.to_dict().get('model', {})):
         init_cfg = node.get('init_cfg')
         if not (isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained'):
@@ -116,8 +131,13 @@ def shutdown_distributed():
 
 
 def setup_distributed(cfg: Config, launcher: str):
-    """Let ``--launcher pytorch`` work without GPUs: gloo instead of nccl, and a DDP wrapper
-    that accepts CPU modules. With GPUs mmengine's defaults are untouched."""
+    """Let ``--launcher pytorch`` work without GPUs: gloo instead of nccl, and a DDP wrapper that
+    accepts CPU modules. With GPUs mmengine's defaults are untouched.
+
+    Args:
+        cfg: the config; its ``launcher``, ``env_cfg.dist_cfg`` and ``model_wrapper_cfg`` are set.
+        launcher: 'none', 'pytorch', 'slurm' or 'mpi'.
+    """
     cfg.launcher = launcher
     if launcher == 'none' or torch.cuda.is_available():
         return
@@ -139,10 +159,19 @@ def setup_distributed(cfg: Config, launcher: str):
 
 
 def train_test_parser(description: str, checkpoint: bool = False) -> argparse.ArgumentParser:
-    """The arguments tools/train.py and tools/test.py share (mmdet's): the config (a path, an
-    mmlight config name or ``PACKAGE::PATH``), with ``checkpoint`` the detector checkpoint,
-    ``--work-dir``, ``--cfg-options``, ``--trust-checkpoint``, ``--launcher`` and
-    ``--local-rank``. Each tool adds its own."""
+    """The arguments tools/train.py and tools/test.py share (mmdet's).
+
+    The config (a path, an mmlight config name or ``PACKAGE::PATH``), with ``checkpoint`` the
+    detector checkpoint, ``--work-dir``, ``--cfg-options``, ``--trust-checkpoint``,
+    ``--launcher`` and ``--local-rank``. Each tool adds its own.
+
+    Args:
+        description: the tool's one-line description.
+        checkpoint: take a positional detector checkpoint after the config.
+
+    Returns:
+        The parser.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         'config',
@@ -173,8 +202,15 @@ def train_test_parser(description: str, checkpoint: bool = False) -> argparse.Ar
 
 
 def parse_train_test_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse the command line; ``LOCAL_RANK`` from ``--local-rank`` where the launcher did not
-    set it."""
+    """Parse the command line, with ``LOCAL_RANK`` from ``--local-rank`` where the launcher did not
+    set it.
+
+    Args:
+        parser: a parser from :func:`train_test_parser`.
+
+    Returns:
+        The parsed arguments.
+    """
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -182,9 +218,18 @@ def parse_train_test_args(parser: argparse.ArgumentParser) -> argparse.Namespace
 
 
 def train_test_config(args: argparse.Namespace) -> Config:
-    """The config of a train/test run: trusted checkpoints registered, the config found by
-    path or name with ``--cfg-options`` merged, its custom_imports checked, the launcher set
-    up, and ``work_dir`` from ``--work-dir``, the config, or ``work_dirs/CONFIG_NAME``."""
+    """The config of a train/test run.
+
+    Trusted checkpoints are registered, the config is found by path or name with
+    ``--cfg-options`` merged, its custom_imports checked, the launcher set up, and ``work_dir``
+    taken from ``--work-dir``, the config, or ``work_dirs/CONFIG_NAME``.
+
+    Args:
+        args: the parsed arguments of :func:`train_test_parser`.
+
+    Returns:
+        The config, ready for mmengine's Runner.
+    """
     for path in args.trust_checkpoint:
         trust_checkpoint(path)
     try:

@@ -27,6 +27,9 @@ def calibration_images(
         split: 'val_dataloader', 'test_dataloader' or 'train_dataloader' (its pipeline then
             augments).
         seed: which images.
+
+    Returns:
+        The images, float32 ``[1, 3, H, W]`` each.
     """
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner

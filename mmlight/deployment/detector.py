@@ -70,6 +70,9 @@ class DetectorKind:
     A kind checks, when it is built, that the detector is one the export computes exactly
     (a ValueError naming what it found otherwise), and knows the head whose priors set the
     largest stride. :func:`detector_kind` picks the kind of a detector.
+
+    Args:
+        detector: the mmdet detector to check.
     """
 
     name = ''
@@ -335,6 +338,9 @@ def detector_kind(detector: nn.Module, with_proposals: bool = False) -> Detector
         detector: a built mmdet detector.
         with_proposals: a two-stage kind also outputs the RPN's proposals; refused for the
             others.
+
+    Returns:
+        The kind, built (its checks passed).
     """
     names = _class_names(detector)
     if 'TwoStageDetector' in names:

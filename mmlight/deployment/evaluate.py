@@ -10,11 +10,18 @@ from .predict import result_to_sample
 
 
 def evaluate_deployed(cfg: Config, detector: DetectorRunner, out: str | None = None) -> dict:
-    """Run ``cfg.test_dataloader`` through an exported detector in its runtime (a
-    :class:`~mmlight.deployment.backends.DetectorRunner`, e.g. from
-    :func:`~mmlight.deployment.backends.load_runner`) and ``cfg.test_evaluator``; with ``out``
-    also dump the predictions as ``tools/test.py --out`` does (mmdet's DumpDetResults).
-    Returns the metrics dict."""
+    """The config's test set through an exported detector and ``cfg.test_evaluator``.
+
+    Args:
+        cfg: the detector config.
+        detector: a :class:`~mmlight.deployment.backends.DetectorRunner`, e.g. from
+            :func:`~mmlight.deployment.backends.load_runner`.
+        out: also dump the predictions here (a .pkl), as ``tools/test.py --out`` does
+            (mmdet's DumpDetResults).
+
+    Returns:
+        The metrics dict, as ``tools/test.py`` prints it.
+    """
     from mmengine.evaluator import Evaluator
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner

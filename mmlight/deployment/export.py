@@ -24,6 +24,15 @@ DYNAMIC_MAX_SIDE = 4096
 
 
 def check_shape(shape: Sequence[int], owner: str = 'export') -> tuple:
+    """Check an export size.
+
+    Args:
+        shape: (height, width), each an integer >= 32.
+        owner: who asks, for the error.
+
+    Returns:
+        (height, width) as a tuple of ints.
+    """
     if len(shape) != 2:
         raise ValueError(f'{owner}: shape must be (height, width), got {tuple(shape)}')
     return tuple(
@@ -50,8 +59,10 @@ def export_onnx(
             map would have a side of 1 there, at the smallest size where none has
             (:func:`dynamic_example_shape`).
         dynamic: height and width symbolic, from ``DYNAMIC_MIN_SIDE`` to ``DYNAMIC_MAX_SIDE``.
+        verbose: print the exporter's report.
         with_proposals: a two-stage detector's graph also outputs ``proposals``
             (:class:`DeployableDetector`); ignored when ``detector`` is one already.
+
     Returns:
         ``out_file``.
     """
@@ -95,12 +106,22 @@ def export_onnx(
 
 
 def dynamic_example_shape(model: DeployableDetector, height: int, width: int):
-    """The size to trace a dynamic graph at: ``(height, width)``, each side raised where
-    needed above the detector's largest stride, so that every feature map has at least 2 rows
-    and columns. A size that is 1 at trace time is taken as the constant 1 (the
-    exporter specializes sizes 0 and 1), and the graph then fails at every size where that
+    """The size to trace a dynamic graph at.
+
+    Each side is raised where needed above the detector's largest stride, so that every feature
+    map has at least 2 rows and columns. A size that is 1 at trace time is taken as the constant
+    1 (the exporter specializes sizes 0 and 1), and the graph then fails at every size where that
     map is larger (RetinaNet's stride-128 level at 128x160). Two raised sides are kept apart:
-    equal sizes at trace time may be taken as one symbol."""
+    equal sizes at trace time may be taken as one symbol.
+
+    Args:
+        model: the detector to export.
+        height: the asked height.
+        width: the asked width.
+
+    Returns:
+        (height, width) to trace at.
+    """
     side = model.largest_stride + 1
     raised_h, raised_w = max(height, side), max(width, side)
     if raised_h == raised_w and (raised_h, raised_w) != (height, width):
@@ -135,6 +156,14 @@ def _export_program(model, example, dynamic):
 
 
 def default_model_path(config: str, backend: str, suffix: str) -> str:
-    """Where the tools write a config's model file for ``backend`` when ``--out`` is not given:
-    ``work_dirs/BACKEND/CONFIG_NAME.SUFFIX``."""
+    """Where the tools write a config's model file when ``--out`` is not given.
+
+    Args:
+        config: the config's path or name.
+        backend: the backend's name.
+        suffix: its model file's suffix ('.onnx', '.xml').
+
+    Returns:
+        ``work_dirs/BACKEND/CONFIG_NAME.SUFFIX``.
+    """
     return osp.join('work_dirs', backend, osp.splitext(osp.basename(config))[0] + suffix)

@@ -47,6 +47,15 @@ def _openvino():
 
 
 def check_precision(precision: str, owner: str = 'OpenVINO') -> str:
+    """Check an OpenVINO precision.
+
+    Args:
+        precision: 'fp32', 'bf16' or 'int8'.
+        owner: who asks, for the error.
+
+    Returns:
+        ``precision``.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f'{owner}: precision must be one of {list(PRECISIONS)}, got {precision!r}')
     return precision
@@ -65,11 +74,21 @@ def convert_to_openvino(
     calibration: Sequence[np.ndarray] | None = None,
     calibration_info: dict | None = None,
 ) -> str:
-    """Convert an mmlight ONNX export to OpenVINO IR (``xml_file`` and the ``.bin`` beside it),
-    with ``precision`` (the runner's default) and ``source`` (e.g. the config) in its
-    metadata. ``precision='int8'`` quantizes it on the ``calibration`` images (float32
-    ``[1, 3, H, W]`` each, as the runner takes them) and records ``calibration_info`` (where the
-    images came from) beside NNCF's settings. Returns ``xml_file``."""
+    """Convert an mmlight ONNX export to OpenVINO IR (``xml_file`` and the ``.bin`` beside it).
+
+    Args:
+        onnx_file: the export.
+        xml_file: the IR to write.
+        precision: the precision the IR runs in by default, kept in its metadata; 'int8'
+            quantizes it on ``calibration`` (NNCF).
+        source: what it came from (e.g. the config), kept in its metadata.
+        calibration: int8's calibration images, float32 ``[1, 3, H, W]`` each, as the runner
+            takes them.
+        calibration_info: where the images came from, recorded beside NNCF's settings.
+
+    Returns:
+        ``xml_file``.
+    """
     ov = _openvino()
     check_precision(precision, 'convert_to_openvino')
     if not osp.isfile(onnx_file):
@@ -95,9 +114,18 @@ def convert_to_openvino(
 
 
 def quantize_to_int8(model, images: Sequence[np.ndarray]):
-    """NNCF post-training quantization of an OpenVINO model: statistics from ``images``,
-    FakeQuantize on the inputs of ``QUANTIZED_TYPES``, every other operation type in the
-    ignored scope (kept in float)."""
+    """NNCF post-training quantization of an OpenVINO model.
+
+    Statistics from ``images``, FakeQuantize on the inputs of ``QUANTIZED_TYPES``, every other
+    operation type in the ignored scope (kept in float).
+
+    Args:
+        model: the OpenVINO model (``openvino.convert_model``'s).
+        images: the calibration images, float32 ``[1, 3, H, W]`` each.
+
+    Returns:
+        The quantized model.
+    """
     try:
         import nncf
     except ImportError as err:
@@ -123,11 +151,27 @@ def quantize_to_int8(model, images: Sequence[np.ndarray]):
 
 
 def count_fake_quantize(model) -> int:
-    """FakeQuantize nodes of a model (an int8 IR has one per quantized input)."""
+    """The FakeQuantize nodes of a model (an int8 IR has one per quantized input).
+
+    Args:
+        model: an OpenVINO model.
+
+    Returns:
+        Their number.
+    """
     return sum(op.get_type_name() == 'FakeQuantize' for op in model.get_ops())
 
 
 def model_metadata(model, key: str) -> str | None:
+    """A value mmlight wrote into an IR's metadata.
+
+    Args:
+        model: an OpenVINO model.
+        key: 'precision', 'source', 'calibration_images', ...
+
+    Returns:
+        The value as a string, or None where the model has none.
+    """
     if model.has_rt_info([METADATA, key]):
         return str(model.get_rt_info([METADATA, key]).astype(str))
     return None

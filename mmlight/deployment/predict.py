@@ -10,8 +10,16 @@ from .backends import DetectorRunner
 
 
 def result_to_sample(outputs: dict[str, np.ndarray], data_sample, rescale: bool = True):
-    """The outputs of one image as an mmdet DetDataSample with ``pred_instances``, in the
-    original image's coordinates (mmdet's ``predict(rescale=True)``) when ``rescale``."""
+    """The outputs of one image as an mmdet DetDataSample with ``pred_instances``.
+
+    Args:
+        outputs: a runner's ``dets``, ``labels`` (and ``masks``).
+        data_sample: the image's DetDataSample from the test pipeline (its metainfo).
+        rescale: to the original image's coordinates, as mmdet's ``predict(rescale=True)``.
+
+    Returns:
+        ``data_sample`` with ``pred_instances``.
+    """
     from mmengine.structures import InstanceData
 
     dets = torch.from_numpy(outputs['dets'])
@@ -36,8 +44,16 @@ def result_to_sample(outputs: dict[str, np.ndarray], data_sample, rescale: bool 
 
 
 def deployed_predict(cfg: Config, detector: DetectorRunner, image_path: str):
-    """One image file through ``cfg``'s test pipeline and ``detector`` (any runner); a
-    DetDataSample with ``pred_instances``."""
+    """One image file through the config's test pipeline and a deployed detector.
+
+    Args:
+        cfg: the detector config.
+        detector: a runner of any backend.
+        image_path: the image file.
+
+    Returns:
+        A DetDataSample with ``pred_instances`` in the original image's coordinates.
+    """
     from mmcv.transforms import Compose
     from mmdet.utils import get_test_pipeline_cfg
     from mmengine.registry import init_default_scope

@@ -19,8 +19,15 @@ PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def config_root() -> str:
-    """The folder of mmlight's configs: ``mmlight/.mim/configs`` as installed with the package,
-    else, in a checkout that was not pip-installed, its ``configs/`` beside the package."""
+    """The folder of mmlight's configs.
+
+    Returns:
+        ``mmlight/.mim/configs`` as installed with the package, else, in a checkout that was not
+        pip-installed, its ``configs/`` beside the package.
+
+    Raises:
+        FileNotFoundError: neither exists.
+    """
     installed = osp.join(PACKAGE_DIR, '.mim', 'configs')
     if osp.isdir(installed):
         return installed

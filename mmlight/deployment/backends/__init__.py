@@ -21,12 +21,26 @@ BACKENDS: dict[str, str] = {
 
 
 def backend_names() -> list[str]:
-    """The names in the table, in its order."""
+    """The backends of the table.
+
+    Returns:
+        Their names, in the table's order.
+    """
     return list(BACKENDS)
 
 
 def get_backend(name: str) -> Backend:
-    """The :class:`~.base.Backend` called ``name``; a ValueError listing the valid names."""
+    """A backend of the table, its module imported on first use.
+
+    Args:
+        name: its name ('onnxruntime', 'openvino', ...).
+
+    Returns:
+        Its :class:`~.base.Backend`.
+
+    Raises:
+        ValueError: no backend has that name (the valid names are listed).
+    """
     if name not in BACKENDS:
         raise ValueError(f'unknown backend {name!r}; valid choices: {backend_names()}')
     module, _, attribute = BACKENDS[name].partition(':')
@@ -39,7 +53,11 @@ def get_backend(name: str) -> Backend:
 
 
 def all_precisions() -> list[str]:
-    """Every precision some backend runs, in table order (the tools' ``--precision``)."""
+    """Every precision some backend runs (the tools' ``--precision`` choices).
+
+    Returns:
+        The precisions, in table order.
+    """
     precisions: list[str] = []
     for name in BACKENDS:
         precisions += [p for p in get_backend(name).precisions if p not in precisions]
@@ -49,10 +67,18 @@ def all_precisions() -> list[str]:
 def load_runner(
     backend: str, path: str, precision: str | None = None, **options: Any
 ) -> DetectorRunner:
-    """The exported detector ``path`` in ``backend`` ('onnxruntime', 'openvino', ...), in
-    ``precision`` (None: the model file's own, else the backend's default); ``options`` go to
-    the runner (``num_threads``, ``profile``). A precision the backend does not run is refused,
-    naming those it runs."""
+    """An exported detector in a backend's runtime.
+
+    Args:
+        backend: the backend's name ('onnxruntime', 'openvino', ...).
+        path: its model file.
+        precision: the precision to run in; None: the model file's own, else the backend's
+            default. A precision the backend does not run is refused, naming those it runs.
+        **options: for the runner (``num_threads``, ``profile``).
+
+    Returns:
+        The runner (:class:`~.base.DetectorRunner`).
+    """
     return get_backend(backend).load(path, precision, **options)
 
 
@@ -71,8 +97,14 @@ class Runtime(NamedTuple):
 
 
 def runtimes(available_only: bool = False) -> list[Runtime]:
-    """Every (backend, precision) pair of the table; with ``available_only``, of the backends
-    whose packages this environment has."""
+    """Every (backend, precision) pair of the table.
+
+    Args:
+        available_only: only the backends whose packages this environment has.
+
+    Returns:
+        The pairs, as :class:`Runtime`.
+    """
     pairs = []
     for name in BACKENDS:
         backend = get_backend(name)
