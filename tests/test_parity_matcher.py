@@ -1,12 +1,25 @@
 """The tie-aware comparison of two runs' detections (mmlight.testing.parity): near-ties at
 the score threshold, at the nms_pre and max_per_img places, at the NMS IoU threshold and in
 the order NMS takes two boxes (and what they suppress in turn), and mask pixels at the mask
-threshold, are accepted and named; any other difference fails, named."""
+threshold, are accepted and named; any other difference fails, named. Each near-tie rule is
+also tested on its own; non-finite boxes pair where both runs have them."""
 
 import numpy as np
 import pytest
 
-from mmlight.testing.parity import Cuts, Detections, match_detections, rank_cut_scores
+from mmlight.testing.parity import (
+    Cuts,
+    Detections,
+    Lonely,
+    at_max_per_img,
+    at_nms_iou_threshold,
+    at_rank_cut,
+    at_score_threshold,
+    match_detections,
+    nms_order_tie,
+    rank_cut_scores,
+    suppressed_by_a_flip,
+)
 
 CUTS = Cuts(score_thrs=[0.05], iou_threshold=0.5, max_per_img=100)
 # IoU(A, B) is 0.5 up to float rounding: B is A shifted right by 10/3
@@ -173,3 +186,72 @@ def test_the_cuts_of_a_two_stage_test_cfg_per_stage():
     proposals = Detections.from_proposals(np.array([[*A, 0.8]]))
     assert proposals.labels.tolist() == [0]
     assert proposals.scores.tolist() == [0.8]
+
+
+INF = [-np.inf, -np.inf, np.inf, np.inf]
+
+
+def test_non_finite_boxes_pair_where_both_runs_have_them_at_the_same_place():
+    """A box regression that overflows gives [-inf, -inf, inf, inf] in mmdet and in the export
+    alike: such boxes are twins. A box that is infinite in one run only is not."""
+    match = match_detections(
+        dets((INF, 0.9, 0), (A, 0.8, 1)), dets((A, 0.8, 1), (INF, 0.9, 0)), CUTS
+    )
+    assert match.ok, match.report()
+    assert sorted(match.pairs) == [(0, 1), (1, 0)]
+    half = [0.0, -np.inf, 10.0, np.inf]  # infinite where INF is, finite elsewhere
+    assert not match_detections(dets((INF, 0.9, 0)), dets((half, 0.9, 0)), CUTS).ok
+    assert not match_detections(dets((INF, 0.9, 0)), dets((A, 0.9, 0)), CUTS).ok
+
+
+def lonely(reference, candidate, cuts=CUTS, side=0, index=0):
+    """The ``index``-th detection of run ``side``, with every detection of both runs taken as
+    without a twin."""
+    runs = (reference, candidate)
+    return Lonely(
+        side,
+        index,
+        runs,
+        cuts,
+        ('reference', 'candidate'),
+        {0: list(range(len(reference))), 1: list(range(len(candidate)))},
+    )
+
+
+@pytest.mark.parametrize(
+    ('rule', 'tie', 'clear'),
+    [
+        (at_score_threshold, dets((FAR, 0.05 + 5e-5, 0)), dets((FAR, 0.3, 0))),
+        (at_rank_cut, dets((FAR, 0.42, 0)), dets((FAR, 0.5, 0))),
+        # the run holds max_per_img=2 detections, or only one
+        (at_max_per_img, dets((A, 0.9, 0), (FAR, 0.30002, 0)), dets((FAR, 0.30002, 0))),
+    ],
+    ids=['score threshold', 'nms_pre cut', 'max_per_img'],
+)
+def test_each_score_rule_names_its_cut_only_within_rounding_of_it(rule, tie, clear):
+    cuts = Cuts(score_thrs=[0.05], iou_threshold=0.5, max_per_img=2, rank_scores=[0.42])
+    other = dets((FAR, 0.3, 0))
+    assert rule(lonely(tie, other, cuts, index=len(tie) - 1))
+    assert rule(lonely(clear, other, cuts, index=len(clear) - 1)) is None
+
+
+def test_the_nms_rules_need_an_overlap_at_or_above_the_threshold():
+    # IoU(A, B) is the threshold to rounding: a near-tie; a far box is no reason
+    assert 'of the NMS threshold 0.5' in at_nms_iou_threshold(
+        lonely(dets((B, 0.8, 0)), dets((A, 0.9, 0)))
+    )
+    assert at_nms_iou_threshold(lonely(dets((FAR, 0.8, 0)), dets((A, 0.9, 0)))) is None
+    # two overlapping boxes of near-equal score, each kept by one run
+    shifted = [1.0, 0.0, 11.0, 10.0]
+    assert 'NMS kept whichever' in nms_order_tie(
+        lonely(dets((A, 0.6, 0)), dets((shifted, 0.6 + 2e-5, 0)))
+    )
+    assert nms_order_tie(lonely(dets((A, 0.6, 0)), dets((shifted, 0.61, 0)))) is None
+    # a box suppressed, in its run only, by a flip the other run kept
+    assert 'itself a near-tie flip' in suppressed_by_a_flip(
+        lonely(dets((shifted, 0.5, 0)), dets((A, 0.6, 0))), other_flips=[0]
+    )
+    assert (
+        suppressed_by_a_flip(lonely(dets((shifted, 0.5, 0)), dets((A, 0.6, 0))), other_flips=[])
+        is None
+    )

@@ -163,10 +163,12 @@ def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     x1, y1 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
     x2, y2 = np.minimum(box[2], boxes[:, 2]), np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-12)
+    # an infinite box has no IoU (nan): no near-tie is measured against it
+    with np.errstate(invalid='ignore'):
+        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        return inter / np.maximum(area + areas - inter, 1e-12)
 
 
 def boxes_close(a: np.ndarray, b: np.ndarray, atol: float = BOX_ATOL) -> bool:
