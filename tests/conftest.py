@@ -27,3 +27,13 @@ def demo_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('demo'))
     generate(root, num_train=16, num_val=8, size=96, seed=0)
     return root + '/'
+
+
+@pytest.fixture(scope='session')
+def trained_demo(tmp_path_factory):
+    """(config, checkpoint, data root) of the demo Faster R-CNN trained on 32 demo images,
+    shared by every worker of the run (tests/deployment_helpers.py)."""
+    from tests.deployment_helpers import trained_demo_checkpoint
+
+    shared = tmp_path_factory.getbasetemp().parent  # one folder for all xdist workers
+    return trained_demo_checkpoint(str(shared / 'trained_demo'))

@@ -111,7 +111,7 @@ def test_a_backend_added_in_one_module_reaches_every_tool(fake_backend, monkeypa
     outputs = runner(np.zeros((1, 3, 64, 64), np.float32))
     assert outputs['labels'].tolist() == [2]
     with pytest.raises(ValueError, match=r'exported for height 64 \(no --dynamic\)'):
-        runner(np.zeros((1, 3, 32, 64), np.float32))
+        runner(np.zeros((1, 3, 128, 64), np.float32))
     with pytest.raises(
         ValueError,
         match=r"the fake backend runs fp16/fp32, not precision "

@@ -17,7 +17,6 @@ from mmlight.demo_data import CLASSES
 from mmlight.deployment.backends import load_runner
 from mmlight.testing.mmdet_parity import assert_same_detections
 from mmlight.testing.parity import Detections
-from mmlight.utils.safe_load import safe_checkpoint_loading
 from tests.deployment_helpers import as_outputs, tiny_detector_from_cfg
 from tests.helpers import ROOT, run_tool
 
@@ -70,50 +69,10 @@ def test_tools_export_and_evaluate_like_tools_test(demo_root, tmp_path):
         assert_same_detections(expected, as_outputs(ours['pred_instances']), cfg.model.test_cfg)
 
 
-# The demo config trained on 32 demo images and evaluated on the same images: it learns them
-# in a minute, which gives an AP that the precisions can lose (how well it generalizes does
-# not matter here), over enough objects (about 130) that one detection more or less moves the
-# AP by well under the tolerance; on 8 images single flips moved it by 0.025
-TRAINED_IMAGES = 32
-TRAINED_EPOCHS = 40
+# bbox mAP of the trained demo detector: what it reaches in fp32, and what bf16 and int8 may
+# lose (on about 130 objects one detection more or less moves it well under the tolerance)
 AP_FLOOR = 0.25
 PRECISION_AP_TOLERANCE = 0.02
-
-
-def trained_demo_checkpoint(work_dir):
-    """The demo Faster R-CNN trained from scratch (seeded) on TRAINED_IMAGES demo images, its
-    config pointed at them for training, validation and test, and the checkpoint."""
-    from mmlight.demo_data import generate
-
-    demo_root = osp.join(work_dir, 'data') + '/'
-    generate(demo_root, num_train=TRAINED_IMAGES, num_val=1, size=96, seed=1)
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'faster_rcnn_ghostnet_fpn_demo.py'))
-    for split, loader in (
-        ('train', 'train_dataloader'),
-        ('train', 'val_dataloader'),
-        ('train', 'test_dataloader'),
-    ):
-        cfg[loader].dataset.update(
-            data_root=demo_root,
-            ann_file=f'annotations/instances_{split}.json',
-            data_prefix=dict(img=f'{split}/'),
-        )
-        cfg[loader].update(num_workers=0, persistent_workers=False)
-    for key in ('val_evaluator', 'test_evaluator'):
-        cfg[key].ann_file = osp.join(demo_root, 'annotations', 'instances_train.json')
-    cfg.train_cfg.max_epochs = TRAINED_EPOCHS
-    cfg.train_cfg.val_begin = TRAINED_EPOCHS + 1
-    cfg.param_scheduler[0].end = 10  # iterations of warm-up
-    cfg.param_scheduler[1].update(end=TRAINED_EPOCHS, milestones=[TRAINED_EPOCHS - 4])
-    cfg.default_hooks.checkpoint.interval = TRAINED_EPOCHS
-    cfg.default_hooks.logger.interval = 50
-    cfg.log_level = 'WARNING'
-    cfg.work_dir = work_dir
-    config = osp.join(work_dir, 'trained_demo.py')
-    cfg.dump(config)
-    with safe_checkpoint_loading():
-        Runner.from_cfg(cfg).train()
-    return config, osp.join(work_dir, f'epoch_{TRAINED_EPOCHS}.pth'), demo_root
 
 
 def coco_ap(proc):
@@ -122,7 +81,9 @@ def coco_ap(proc):
     return eval(line)['coco/bbox_mAP']
 
 
-def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized(tmp_path):
+def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized(
+    trained_demo, tmp_path
+):
     """export_onnx.py --backend openvino (fp32; int8 calibrated through the config's pipeline)
     and evaluate.py --backend openvino: bf16 and int8 within 0.02 bbox mAP of fp32 on a
     trained detector; the int8 IR holds FakeQuantize nodes and its convolutions and matrix
@@ -131,7 +92,7 @@ def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized
 
     from mmlight.deployment.openvino_ir import count_fake_quantize, cpu_capabilities, model_metadata
 
-    config, checkpoint, images = trained_demo_checkpoint(str(tmp_path))
+    config, checkpoint, images = trained_demo
     fp32_xml, int8_xml = str(tmp_path / 'fp32' / 'det.xml'), str(tmp_path / 'int8' / 'det.xml')
     for precision, xml in (('fp32', fp32_xml), ('int8', int8_xml)):
         proc = run_tool(

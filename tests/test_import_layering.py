@@ -16,7 +16,7 @@ LAYERS = [
     {'utils', 'version'},
     {'models', 'demo_data'},
     {'converters', 'engine', 'evaluation', 'deployment'},
-    {'weights'},
+    {'weights', 'runtime'},
     {'apis'},
     {'analysis', 'visualization'},
 ]

@@ -8,13 +8,16 @@ GridSample, ...): plain onnxruntime runs it, no custom-op library.
 import os
 import os.path as osp
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from mmlight.utils.validators import check_integer
+from mmlight.version import __version__
 
 from .detector import DeployableDetector
+from .metadata import FORMAT, METADATA_KEY, dumps
 
 OPSET = 18
 # The smallest side a dynamic graph accepts: the exporter proves facts about the feature maps
@@ -48,6 +51,7 @@ def export_onnx(
     dynamic: bool = False,
     verbose: bool = False,
     with_proposals: bool = False,
+    metadata: dict | None = None,
 ) -> str:
     """Export a built mmdet detector's inference for one image to ``out_file``.
 
@@ -62,6 +66,9 @@ def export_onnx(
         verbose: print the exporter's report.
         with_proposals: a two-stage detector's graph also outputs ``proposals``
             (:class:`DeployableDetector`); ignored when ``detector`` is one already.
+        metadata: what the file says about itself (:mod:`mmlight.deployment.metadata`).
+            Default: made from the detector's ``cfg`` (set by
+            :func:`mmlight.apis.init_detector`) and its classes; none without a ``cfg``.
 
     Returns:
         ``out_file``.
@@ -102,7 +109,140 @@ def export_onnx(
     out_dir = osp.dirname(osp.abspath(out_file))
     os.makedirs(out_dir, exist_ok=True)
     onnx_program.save(out_file)
+    cfg = getattr(model.detector, 'cfg', None)
+    if metadata is None and cfg is not None:
+        metadata = deploy_metadata(
+            cfg,
+            model,
+            (height, width),
+            dynamic,
+            (DYNAMIC_MIN_SIDE, DYNAMIC_MAX_SIDE),
+            class_names(model.detector),
+        )
+    if metadata is not None:
+        write_onnx_metadata(out_file, metadata)
     return out_file
+
+
+def _pipeline_step(pipeline: list, *types: str) -> dict | None:
+    return next((dict(step) for step in pipeline if step.get('type') in types), None)
+
+
+def deploy_metadata(
+    cfg: Any,
+    deployable: Any,
+    shape: tuple[int, int],
+    dynamic: bool,
+    dynamic_range: tuple[int, int],
+    class_names: list[str] | None,
+) -> dict[str, Any]:
+    """The metadata of a detector's export.
+
+    Args:
+        cfg: the detector config (its test pipeline and test_cfg).
+        deployable: the :class:`~mmlight.deployment.detector.DeployableDetector` exported.
+        shape: (height, width) the graph was traced at.
+        dynamic: whether height and width are symbolic.
+        dynamic_range: (smallest, largest) side of a dynamic graph.
+        class_names: the detector's classes, in label order (None: unknown).
+
+    Returns:
+        A JSON-able dict (:func:`parse_metadata` reads it back).
+
+    Raises:
+        ValueError: the test pipeline has no image loading or resize the runtime can repeat.
+    """
+    from mmdet.utils import get_test_pipeline_cfg
+
+    pipeline = [dict(step) for step in get_test_pipeline_cfg(cfg)]
+    load = _pipeline_step(pipeline, 'LoadImageFromFile', 'mmdet.LoadImageFromFile')
+    if load is None:
+        raise ValueError(f'export metadata: the test pipeline has no LoadImageFromFile: {pipeline}')
+    resize = _pipeline_step(pipeline, 'Resize', 'mmdet.Resize')
+    if resize is None or resize.get('scale') is None:
+        raise ValueError(
+            f'export metadata: the test pipeline has no Resize with a scale: {pipeline}'
+        )
+    preprocessor = deployable.detector.data_preprocessor
+    mean = [float(v) for v in preprocessor.mean.flatten()] if deployable.normalize else [0.0] * 3
+    std = [float(v) for v in preprocessor.std.flatten()] if deployable.normalize else [1.0] * 3
+    if deployable.swap_channels:  # the graph flips BGR to RGB first: mean/std are RGB
+        mean, std = mean[::-1], std[::-1]
+    # the value of a padded input pixel (BGR, 0-255) that normalizes to the preprocessor's pad
+    # value: padding the input to a fixed graph's size then equals mmdet's own padding
+    input_pad = [m + deployable.pad_value * s for m, s in zip(mean, std, strict=True)]
+    test_cfg = deployable.detector.test_cfg
+    score_thr = test_cfg.get('rcnn', test_cfg).get('score_thr', 0.0)
+    height, width = shape
+    return {
+        'format': FORMAT,
+        'mmlight_version': __version__,
+        'task': 'mask' if deployable.with_mask else 'bbox',
+        'detector_kind': deployable.kind.name,
+        'classes': list(class_names) if class_names else None,
+        'score_thr': float(score_thr),
+        'input': {
+            'name': 'image',
+            'layout': 'NCHW',
+            'channel_order': 'bgr',
+            'dtype': 'float32',
+            'range': [0, 255],
+            'shape': None if dynamic else [height, width],
+            'dynamic_range': list(dynamic_range) if dynamic else None,
+            'pad_value': input_pad,
+        },
+        'preprocess': {
+            'decode': {
+                'color_type': load.get('color_type', 'color'),
+                'backend': load.get('imdecode_backend', 'cv2'),
+            },
+            'resize': {
+                'scale': [int(v) for v in resize['scale']],  # (width, height), as mmcv's
+                'keep_ratio': bool(resize.get('keep_ratio', False)),
+                'interpolation': resize.get('interpolation', 'bilinear'),
+            },
+            'size_divisor': deployable.pad_divisor,
+        },
+        'outputs': list(deployable.output_names),
+        'source': cfg.filename if getattr(cfg, 'filename', None) else None,
+    }
+
+
+def class_names(detector: nn.Module) -> list[str] | None:
+    """A detector's classes in label order: those its checkpoint was trained on, else its
+    config's test set's (its metainfo, else its dataset type's own); None where neither
+    says."""
+    meta = getattr(detector, 'dataset_meta', None) or {}
+    if meta.get('classes'):
+        return list(meta['classes'])
+    cfg = getattr(detector, 'cfg', None)
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') if cfg is not None else None
+    if not dataset:
+        return None
+    if (dataset.get('metainfo') or {}).get('classes'):
+        return list(dataset['metainfo']['classes'])
+    from mmdet.registry import DATASETS
+
+    dataset_type = DATASETS.get(dataset.get('type', ''))
+    classes = getattr(dataset_type, 'METAINFO', {}).get('classes')
+    return list(classes) if classes else None
+
+
+def write_onnx_metadata(onnx_file: str, metadata: dict) -> None:
+    """Store ``metadata`` in the .onnx's ``metadata_props`` under ``mmlight`` (replacing any).
+
+    Args:
+        onnx_file: the exported file, rewritten in place.
+        metadata: the JSON-able metadata.
+    """
+    import onnx
+
+    model = onnx.load(onnx_file, load_external_data=False)
+    kept = [prop for prop in model.metadata_props if prop.key != METADATA_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    model.metadata_props.add(key=METADATA_KEY, value=dumps(metadata))
+    onnx.save(model, onnx_file)
 
 
 def dynamic_example_shape(model: DeployableDetector, height: int, width: int):

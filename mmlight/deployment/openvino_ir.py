@@ -17,12 +17,15 @@ The precision an IR was made for, and for int8 the calibration settings, are kep
 metadata; the precision is the runner's default.
 """
 
+import json
 import logging
 import os
 import os.path as osp
 from collections.abc import Sequence
 
 import numpy as np
+
+from .metadata import dumps
 
 PRECISIONS = ('fp32', 'bf16', 'int8')
 # OpenVINO's inference precision for what is not quantized: an int8 IR keeps its float parts
@@ -107,10 +110,23 @@ def convert_to_openvino(
             model.set_rt_info(str(value), [METADATA, key])
     model.set_rt_info(precision, [METADATA, 'precision'])
     model.set_rt_info(str(source or osp.basename(onnx_file)), [METADATA, 'source'])
+    deploy = _onnx_deploy_metadata(onnx_file)
+    if deploy is not None:  # the export's own, with what the conversion added
+        deploy['precision'] = precision
+        deploy['calibration'] = info if precision == 'int8' else None
+        model.set_rt_info(dumps(deploy), [METADATA, 'deploy'])
     if osp.dirname(xml_file):
         os.makedirs(osp.dirname(xml_file), exist_ok=True)
     ov.save_model(model, xml_file, compress_to_fp16=False)
     return xml_file
+
+
+def _onnx_deploy_metadata(onnx_file: str) -> dict | None:
+    import onnx
+
+    props = onnx.load(onnx_file, load_external_data=False).metadata_props
+    text = next((prop.value for prop in props if prop.key == METADATA), None)
+    return None if text is None else json.loads(text)
 
 
 def quantize_to_int8(model, images: Sequence[np.ndarray]):

@@ -52,6 +52,30 @@ def get_backend(name: str) -> Backend:
     return backend
 
 
+def backend_for_file(path: str) -> str:
+    """The backend whose model files have ``path``'s suffix (the first in table order).
+
+    Args:
+        path: a model file ('det.onnx', 'det.xml').
+
+    Returns:
+        The backend's name.
+
+    Raises:
+        ValueError: no backend has that suffix, naming those that exist.
+    """
+    suffixes: dict[str, str] = {}
+    for name in BACKENDS:
+        suffixes.setdefault(get_backend(name).suffix, name)
+    for suffix, name in suffixes.items():
+        if path.lower().endswith(suffix):
+            return name
+    raise ValueError(
+        f'{path}: no backend runs files of this kind; model files end in '
+        f'{", ".join(f"{s} ({n})" for s, n in suffixes.items())}'
+    )
+
+
 def all_precisions() -> list[str]:
     """Every precision some backend runs (the tools' ``--precision`` choices).
 
@@ -120,6 +144,7 @@ __all__ = [
     'DetectorRunner',
     'Runtime',
     'all_precisions',
+    'backend_for_file',
     'backend_names',
     'get_backend',
     'load_runner',

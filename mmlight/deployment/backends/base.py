@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..metadata import REEXPORT, parse_metadata
+
 # the outputs of DeployableDetector: without and with masks, and either with the two-stage
 # detectors' proposals
 OUTPUT_SIGNATURES = tuple(
@@ -100,6 +102,7 @@ class DetectorRunner:
 
     backend = 'none'
     precision = 'fp32'
+    path = ''
     output_names: tuple[str, ...] = ()
     input_shape: tuple[int | None, ...] = ()
 
@@ -121,7 +124,20 @@ class DetectorRunner:
                 f'{list(input_names)} and outputs {list(self.output_names)}'
             )
 
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        """What the model file says about itself (:mod:`mmlight.deployment.metadata`), or None
+        for a file exported without it."""
+        text = self.metadata_text()
+        return None if text is None else parse_metadata(text, self.path)
+
+    def metadata_text(self) -> str | None:
+        """The JSON the model file holds under ``mmlight`` (None: none)."""
+        return None
+
     def check_image(self, image: Any) -> np.ndarray:
+        """One image as float32 ``[1, 3, H, W]``; refused where a fixed-size graph cannot take
+        it (a side larger than the graph's)."""
         if hasattr(image, 'detach'):  # a torch tensor, without importing torch
             image = image.detach().cpu().numpy()
         image = np.ascontiguousarray(image, dtype=np.float32)
@@ -133,12 +149,38 @@ class DetectorRunner:
         for axis, size, found in zip(
             ('height', 'width'), self.input_shape[2:], image.shape[2:], strict=False
         ):
-            if size is not None and size != found:
+            if size is not None and found > size:
                 raise ValueError(
-                    f'{self.name}: this graph was exported for {axis} {size} (no '
-                    f'--dynamic), got an image of shape {image.shape}'
+                    f'{self.name}: this graph was exported for {axis} {size} (no --dynamic), '
+                    f'got an image of shape {image.shape}: resize it to fit, or export with '
+                    f'--dynamic or a larger --shape'
                 )
         return image
+
+    def pad_to_input(self, image: np.ndarray) -> np.ndarray:
+        """A smaller image padded right and bottom to a fixed graph's size, with the pixel
+        value the model file's metadata gives (the one that normalizes to mmdet's padding);
+        ``image`` itself where the graph takes its size."""
+        fixed = [size for size in self.input_shape[2:] if size is not None]
+        if len(fixed) < 2 or tuple(image.shape[2:]) == tuple(fixed):
+            return image
+        metadata = self.metadata
+        if metadata is None:
+            raise ValueError(
+                f'{self.name}: this graph was exported for {fixed[0]}x{fixed[1]} (no '
+                f'--dynamic), got an image of shape {image.shape}; padding it needs the '
+                f'metadata the file lacks: {REEXPORT}'
+            )
+        value = np.asarray(metadata['input']['pad_value'], np.float32).reshape(1, 3, 1, 1)
+        padded = np.empty((1, 3, *fixed), np.float32)
+        padded[...] = value
+        padded[:, :, : image.shape[2], : image.shape[3]] = image
+        return padded
+
+    def for_another_thread(self) -> DetectorRunner:
+        """A runner of the same model that may run at the same time as this one, in another
+        thread (``self`` where the runtime's sessions are thread-safe)."""
+        return self
 
     def describe(self) -> str | None:
         """A line on how the runtime runs the model (precision used), or None."""
@@ -148,6 +190,28 @@ class DetectorRunner:
         raise NotImplementedError
 
     def __call__(self, image: Any) -> dict[str, np.ndarray]:
-        """``image``: float32 [1, 3, H, W] (BGR, 0-255), a numpy array or a tensor."""
-        outputs = self.run(self.check_image(image))
-        return {name: np.asarray(outputs[name]) for name in self.output_names}
+        """Run one image.
+
+        A fixed-size graph takes a smaller image padded right and bottom to its size; the
+        detections are then clipped to the image and the masks cropped to it (the padding
+        moves no coordinate: it is right and bottom).
+
+        Args:
+            image: float32 ``[1, 3, H, W]`` (BGR, 0-255), a numpy array or a tensor.
+
+        Returns:
+            ``dets``, ``labels`` (and ``masks``, ``proposals``) as numpy arrays.
+        """
+        image = self.check_image(image)
+        padded = self.pad_to_input(image)
+        outputs = self.run(padded)
+        result = {name: np.asarray(outputs[name]) for name in self.output_names}
+        if padded is not image:
+            height, width = image.shape[2:]
+            dets = result['dets'].copy()
+            dets[:, 0:4:2] = dets[:, 0:4:2].clip(0, width)
+            dets[:, 1:4:2] = dets[:, 1:4:2].clip(0, height)
+            result['dets'] = dets
+            if 'masks' in result:
+                result['masks'] = result['masks'][:, :height, :width]
+        return result

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..metadata import METADATA_KEY
 from .base import Backend, DetectorRunner, ExecutedNode
 
 
@@ -59,6 +60,7 @@ class OnnxRuntimeRunner(DetectorRunner):
         if profile:
             options.enable_profiling = True
             options.profile_file_prefix = osp.join(tempfile.gettempdir(), 'mmlight_ort_profile')
+        self.path = onnx_file
         self.session = ort.InferenceSession(onnx_file, options, providers=['CPUExecutionProvider'])
         inputs = self.session.get_inputs()
         self.output_names = tuple(o.name for o in self.session.get_outputs())
@@ -66,6 +68,9 @@ class OnnxRuntimeRunner(DetectorRunner):
         self.input_shape = tuple(
             size if isinstance(size, int) else None for size in inputs[0].shape
         )
+
+    def metadata_text(self) -> str | None:
+        return self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
 
     def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
         return dict(zip(self.output_names, self.session.run(None, {'image': image}), strict=True))

@@ -3,12 +3,14 @@ on the CPU in FP32, BF16 or INT8."""
 
 from __future__ import annotations
 
+import copy
 import os.path as osp
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
+from ..metadata import METADATA_KEY
 from ..openvino_ir import (
     COMPUTE_LAYERS,
     HINTS,
@@ -20,6 +22,19 @@ from ..openvino_ir import (
     model_metadata,
 )
 from .base import Backend, DetectorRunner, ExecutedNode
+
+
+def onnx_metadata_text(path: str) -> str | None:
+    """mmlight's metadata of an .onnx file (OpenVINO runs those too), where the onnx package
+    is there to read it."""
+    if not path.endswith('.onnx'):
+        return None
+    try:
+        import onnx
+    except ImportError:
+        return None
+    props = onnx.load(path, load_external_data=False).metadata_props
+    return next((prop.value for prop in props if prop.key == METADATA_KEY), None)
 
 
 class OpenVINORunner(DetectorRunner):
@@ -49,6 +64,8 @@ class OpenVINORunner(DetectorRunner):
             raise FileNotFoundError(f'{self.name}: no model file at {path}')
         core = ov.Core()
         model = core.read_model(path)
+        self.path = path
+        self._metadata_text = model_metadata(model, 'deploy') or onnx_metadata_text(path)
         self.output_names = tuple(output.get_any_name() for output in model.outputs)
         self.check_signature(path, [i.get_any_name() for i in model.inputs])
         shape = model.inputs[0].get_partial_shape()
@@ -74,6 +91,16 @@ class OpenVINORunner(DetectorRunner):
             config['PERF_COUNT'] = True
         self.compiled = core.compile_model(model, 'CPU', config)
         self.request = self.compiled.create_infer_request()
+
+    def metadata_text(self) -> str | None:
+        return self._metadata_text
+
+    def for_another_thread(self) -> OpenVINORunner:
+        """The same compiled model with an infer request of its own (one request runs one
+        image at a time)."""
+        other = copy.copy(self)
+        other.request = self.compiled.create_infer_request()
+        return other
 
     @property
     def precision_used(self) -> str:

@@ -1,0 +1,281 @@
+"""mmlight.runtime: an exported model on any image without the training stack. Its
+preprocessing is mmcv's test pipeline (the same detections as deployed_predict, bit for bit, on
+square, non-square, gray, RGBA and 16-bit files), fixed-size graphs pad, a bad file gets one
+clear line, the model file describes itself, and nothing of torch, mmcv, mmengine or mmdet is
+imported."""
+
+import ast
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import mmlight  # noqa: F401
+from mmlight.apis import init_detector
+from mmlight.deployment.backends import load_runner
+from mmlight.deployment.export import export_onnx
+from mmlight.deployment.metadata import MissingMetadataError
+from mmlight.deployment.openvino_ir import convert_to_openvino
+from mmlight.deployment.predict import deployed_predict
+from mmlight.runtime import Detector, ImageReadError
+from tests.deployment_helpers import calibrate_norms, demo_images, open_score_priors
+from tests.helpers import ROOT
+
+TRAINING_STACK = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet')
+# the modules mmlight.runtime loads: none may import the training stack, at any depth
+RUNTIME_MODULES = (
+    'mmlight/__init__.py',
+    'mmlight/version.py',
+    'mmlight/runtime',
+    'mmlight/deployment/__init__.py',
+    'mmlight/deployment/backends',
+    'mmlight/deployment/metadata.py',
+    'mmlight/deployment/openvino_ir.py',
+)
+
+
+def python_files(entry):
+    path = osp.join(ROOT, entry)
+    if osp.isfile(path):
+        return [path]
+    return [osp.join(path, name) for name in sorted(os.listdir(path)) if name.endswith('.py')]
+
+
+@pytest.mark.quick
+def test_the_runtime_modules_import_nothing_of_the_training_stack():
+    found = []
+    for entry in RUNTIME_MODULES:
+        for path in python_files(entry):
+            with open(path) as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level:
+                    names = [node.module or '']
+                for name in names:
+                    if name.split('.')[0] in TRAINING_STACK:
+                        found.append(f'{osp.relpath(path, ROOT)}:{node.lineno} imports {name}')
+    # mmlight/__init__.py registers the training stack only where it is installed
+    assert found == [], found
+
+
+def demo_detector(name, demo_root, checkpoint_dir, trained=None):
+    """(config, checkpoint) of a demo detector: the trained Faster R-CNN, or the YOLO demo
+    config with BN statistics from demo images and open score priors (it detects something
+    without training)."""
+    if trained is not None:
+        return trained[0], trained[1]
+    config = osp.join(ROOT, 'configs', 'demo', f'{name}.py')
+    torch.manual_seed(0)
+    detector = init_detector(config)
+    detector.init_weights()
+    calibrate_norms(detector, demo_images(demo_root))
+    open_score_priors(detector)
+    checkpoint = osp.join(checkpoint_dir, f'{name}.pth')
+    torch.save(dict(state_dict=detector.state_dict()), checkpoint)
+    return config, checkpoint
+
+
+def odd_images(folder, source):
+    """A demo image as the files users have: cropped non-square both ways, gray, RGBA, 16-bit."""
+    image = cv2.imread(source)
+    files = {}
+    for name, picture in (
+        ('wide.png', image[:48]),
+        ('tall.jpg', image[:, :40]),
+        ('gray.png', cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)),
+        ('rgba.png', cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)),
+        ('deep.png', image.astype(np.uint16) * 257 + 3),
+    ):
+        files[name] = osp.join(folder, name)
+        cv2.imwrite(files[name], picture)
+    return list(files.values())
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory, demo_root, trained_demo):
+    """The demo Faster R-CNN (trained) and YOLO (open priors) exported as the tools export
+    them: fixed size (the test pipeline's 192x192), .onnx and OpenVINO IR."""
+    folder = tmp_path_factory.mktemp('runtime')
+    models = {}
+    for name, trained in (
+        ('faster_rcnn_ghostnet_fpn_demo', trained_demo),
+        ('yolov4_ghostnet_demo', None),
+    ):
+        config, checkpoint = demo_detector(name, demo_root, str(folder), trained)
+        detector = init_detector(config, checkpoint)
+        onnx_file = export_onnx(detector, str(folder / f'{name}.onnx'), (192, 192))
+        xml_file = convert_to_openvino(onnx_file, str(folder / f'{name}.xml'))
+        models[name] = (detector.cfg, onnx_file, xml_file)
+    images = sorted(osp.join(demo_root, 'val', n) for n in os.listdir(osp.join(demo_root, 'val')))
+    return models, images + odd_images(str(folder), images[0]), folder
+
+
+@pytest.mark.parametrize('name', ['faster_rcnn_ghostnet_fpn_demo', 'yolov4_ghostnet_demo'])
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_the_runtime_gives_the_full_stacks_detections_on_every_kind_of_image(
+    exported, name, backend
+):
+    """Runtime (cv2 decode and resize from the file's metadata, padded to the fixed 192x192)
+    against deployed_predict (mmcv's test pipeline, the same runner): the same boxes, scores
+    and labels, exactly."""
+    models, images, _ = exported
+    cfg, onnx_file, xml_file = models[name]
+    model_file = onnx_file if backend == 'onnxruntime' else xml_file
+    detector = Detector(model_file)
+    assert detector.backend == backend
+    assert detector.classes == ['circle', 'square', 'triangle']
+    assert detector.input_shape == (192, 192)
+    runner = load_runner(backend, model_file)
+    found = 0
+    for path in images:
+        ours = detector(path)
+        theirs = deployed_predict(cfg, runner, path).pred_instances
+        assert ours.image_shape == cv2.imread(path, cv2.IMREAD_COLOR).shape[:2], path
+        np.testing.assert_array_equal(ours.boxes, theirs.bboxes.numpy(), err_msg=path)
+        np.testing.assert_array_equal(ours.scores, theirs.scores.numpy(), err_msg=path)
+        np.testing.assert_array_equal(ours.labels, theirs.labels.numpy(), err_msg=path)
+        found += len(ours)
+    assert found > len(images)
+    # an array in, the same as its file
+    array = cv2.imread(images[0])
+    np.testing.assert_array_equal(detector(array).boxes, detector(images[0]).boxes)
+
+
+def test_many_images_in_flight_give_each_images_own_detections(exported):
+    models, images, _ = exported
+    xml_file = models['faster_rcnn_ghostnet_fpn_demo'][2]
+    detector = Detector(xml_file)
+    one_by_one = [detector(path) for path in images]
+    streamed = list(detector.stream([*images, 'missing.png'], requests=3))
+    assert isinstance(streamed[-1], ImageReadError)
+    for single, many in zip(one_by_one, streamed, strict=False):
+        np.testing.assert_array_equal(single.boxes, many.boxes)
+        np.testing.assert_array_equal(single.scores, many.scores)
+
+
+def test_bad_files_get_one_clear_line_and_the_others_still_run(exported, tmp_path):
+    models, images, _ = exported
+    onnx_file = models['yolov4_ghostnet_demo'][1]
+    empty, truncated, text = tmp_path / 'empty.png', tmp_path / 'cut.png', tmp_path / 'notes.jpg'
+    empty.write_bytes(b'')
+    with open(images[0], 'rb') as f:
+        truncated.write_bytes(f.read()[:60])
+    text.write_text('not an image')
+    detector = Detector(onnx_file)
+    for path, reason in (
+        (tmp_path / 'missing.png', 'no such file'),
+        (empty, 'the file is empty'),
+        (truncated, 'not an image OpenCV can decode'),
+        (text, 'not an image OpenCV can decode'),
+    ):
+        with pytest.raises(ImageReadError, match=reason):
+            detector(str(path))
+    with pytest.raises(
+        ValueError,
+        match=r'expected an image file path or an HxWx3 uint8 BGR '
+        r'array, got an array of shape \(8, 8\)',
+    ):
+        detector(np.zeros((8, 8), np.uint8))
+    out_dir, json_file = tmp_path / 'pictures', tmp_path / 'found.json'
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'mmlight.runtime',
+            onnx_file,
+            str(empty),
+            images[0],
+            str(text),
+            '--out-dir',
+            str(out_dir),
+            '--json',
+            str(json_file),
+            '--score-thr',
+            '0.2',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert errors[:2] == [
+        f'{empty}: the file is empty',
+        f'{text}: not an image OpenCV can decode (truncated, or another format; 12 bytes)',
+    ]
+    assert errors[-1] == '2 of 3 images could not be read'
+    assert 'Traceback' not in proc.stderr
+    found = json.loads(json_file.read_text())
+    assert list(found) == [images[0]]
+    assert found[images[0]]['detections'], found
+    assert all(d['score'] >= 0.2 for d in found[images[0]]['detections'])
+    assert (
+        cv2.imread(str(out_dir / (osp.splitext(osp.basename(images[0]))[0] + '.png'))) is not None
+    )
+
+
+def test_a_fixed_graph_refuses_an_image_that_resizes_beyond_it_and_an_old_file_is_named(
+    exported, tmp_path
+):
+    models, images, _folder = exported
+    cfg = models['yolov4_ghostnet_demo'][0]
+    detector = init_detector(cfg)
+    small = export_onnx(detector, str(tmp_path / 'small.onnx'), (128, 128))
+    with pytest.raises(
+        ValueError,
+        match=r'an image of 96x96 resizes to 192x192, larger than '
+        r'the 128x128 the model small.onnx was exported for',
+    ):
+        Detector(small)(images[0])
+    bare = export_onnx(detector, str(tmp_path / 'bare.onnx'), (192, 192), metadata={})
+    import onnx
+
+    model = onnx.load(bare)
+    del model.metadata_props[:]
+    onnx.save(model, bare)
+    with pytest.raises(
+        MissingMetadataError,
+        match=r'bare.onnx holds no mmlight metadata: export '
+        r'it again with tools/deployment/export_onnx',
+    ):
+        Detector(bare)
+
+
+def test_the_training_stack_is_not_imported_by_the_runtime(exported, tmp_path):
+    """In a process where torch, mmcv, mmengine and mmdet cannot be imported (as in an
+    environment with only mmlight[runtime]), the runtime detects, and none of them is
+    loaded."""
+    models, images, _ = exported
+    blocker = tmp_path / 'blocker'
+    blocker.mkdir()
+    (blocker / 'sitecustomize.py').write_text(
+        f'import sys\nsys.modules.update({{name: None for name in {TRAINING_STACK!r}}})\n'
+    )
+    script = (
+        'import sys, mmlight.runtime as rt\n'
+        f'found = rt.Detector({models["faster_rcnn_ghostnet_fpn_demo"][2]!r})({images[0]!r})\n'
+        f'print(len(found), [n for n in {TRAINING_STACK!r} if sys.modules.get(n)])\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, '-c', script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(blocker), ROOT])),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    count, loaded = proc.stdout.split(' ', 1)
+    assert int(count) > 0
+    assert loaded.strip() == '[]'
