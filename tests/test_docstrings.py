@@ -1,6 +1,6 @@
 """The public API documents itself in Google style: each function and class that mmlight.apis,
-mmlight.deployment and its backend table export has a summary, ``Args:`` naming every
-parameter, and ``Returns:`` where it returns something."""
+mmlight.deployment, its backend table and mmlight.runtime export has a summary, ``Args:``
+naming every parameter, and ``Returns:`` where it returns something."""
 
 import importlib
 import inspect
@@ -19,6 +19,7 @@ PUBLIC_MODULES = (
     'mmlight.deployment.evaluate',
     'mmlight.deployment.predict',
     'mmlight.deployment.calibration',
+    'mmlight.runtime',
 )
 # exported names whose documentation is elsewhere: mmdet's DetInferencer (re-exported with safe
 # loading) and inference_detector (mmdet's own), the deprecated alias

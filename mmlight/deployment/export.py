@@ -209,9 +209,15 @@ def deploy_metadata(
 
 
 def class_names(detector: nn.Module) -> list[str] | None:
-    """A detector's classes in label order: those its checkpoint was trained on, else its
-    config's test set's (its metainfo, else its dataset type's own); None where neither
-    says."""
+    """A detector's classes in label order.
+
+    Args:
+        detector: an mmdet detector from :func:`mmlight.apis.init_detector`.
+
+    Returns:
+        Those its checkpoint was trained on, else its config's test set's (its metainfo, else
+        its dataset type's own); None where neither says.
+    """
     meta = getattr(detector, 'dataset_meta', None) or {}
     if meta.get('classes'):
         return list(meta['classes'])

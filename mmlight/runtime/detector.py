@@ -132,9 +132,7 @@ class Detector:
     def load(self, image: str | np.ndarray) -> np.ndarray:
         """An image path read as the model's pipeline reads it, or an array checked."""
         if isinstance(image, (str, bytes)) or hasattr(image, '__fspath__'):
-            return read_image(
-                os.fspath(image), self.metadata['preprocess']['decode']['color_type']
-            )
+            return read_image(os.fspath(image), self.metadata['preprocess']['decode']['color_type'])
         return check_array(image)
 
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
