@@ -224,3 +224,61 @@ def logged_losses(work_dir):
     with open(path[0]) as f:
         rows = [json.loads(line) for line in f]
     return {row['iter']: row['loss'] for row in rows if 'loss' in row}
+
+
+# what a wheel is built from (the sdist's contents, MANIFEST.in)
+PACKAGE_SOURCES = (
+    'pyproject.toml',
+    'setup.py',
+    'MANIFEST.in',
+    'LICENSE',
+    'README.md',
+    'CHANGELOG.md',
+    'model-index.yml',
+    'mmlight',
+    'configs',
+)
+
+
+def build_wheel(folder) -> str:
+    """The wheel, built as docs/get_started.md says, from a copy of the package's sources in
+    ``folder`` (so that the build leaves the checkout as it was); its path."""
+    import glob
+    import shutil
+    import subprocess
+    import sys
+
+    os.makedirs(str(folder), exist_ok=True)
+    for name in PACKAGE_SOURCES:
+        path = osp.join(ROOT, name)
+        target = osp.join(str(folder), name)
+        if osp.isdir(path):
+            shutil.copytree(
+                path,
+                target,
+                symlinks=False,
+                ignore=shutil.ignore_patterns('__pycache__', '*.pyc', '.mim'),
+            )
+        else:
+            shutil.copy(path, target)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'pip',
+            'wheel',
+            '--no-deps',
+            '--no-build-isolation',
+            '-w',
+            'dist',
+            '.',
+        ],
+        cwd=str(folder),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    wheels = glob.glob(osp.join(str(folder), 'dist', 'mmlight-*.whl'))
+    assert len(wheels) == 1, wheels
+    return wheels[0]

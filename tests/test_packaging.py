@@ -5,30 +5,17 @@ import glob
 import os
 import os.path as osp
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, build_wheel
 
 pytestmark = pytest.mark.quick
 
 DOCS = [osp.join(ROOT, 'README.md'), *sorted(glob.glob(osp.join(ROOT, 'docs', '*.md')))]
-# what a wheel is built from (the sdist's contents, MANIFEST.in)
-PACKAGE_SOURCES = (
-    'pyproject.toml',
-    'setup.py',
-    'MANIFEST.in',
-    'LICENSE',
-    'README.md',
-    'CHANGELOG.md',
-    'model-index.yml',
-    'mmlight',
-    'configs',
-)
 
 
 def checkout_configs():
@@ -47,37 +34,8 @@ def run(args, cwd, env=None, timeout=600):
 
 @pytest.fixture(scope='module')
 def wheel(tmp_path_factory):
-    """The wheel, built as docs/get_started.md says, from a copy of the package's sources (so
-    that the build leaves the checkout as it was)."""
-    source = tmp_path_factory.mktemp('source')
-    for name in PACKAGE_SOURCES:
-        path = osp.join(ROOT, name)
-        if osp.isdir(path):
-            shutil.copytree(
-                path,
-                source / name,
-                symlinks=False,
-                ignore=shutil.ignore_patterns('__pycache__', '*.pyc', '.mim'),
-            )
-        else:
-            shutil.copy(path, source / name)
-    run(
-        [
-            sys.executable,
-            '-m',
-            'pip',
-            'wheel',
-            '--no-deps',
-            '--no-build-isolation',
-            '-w',
-            'dist',
-            '.',
-        ],
-        cwd=source,
-    )
-    wheels = glob.glob(str(source / 'dist' / 'mmlight-*.whl'))
-    assert len(wheels) == 1, wheels
-    return wheels[0]
+    """The wheel, built as docs/get_started.md says (tests/helpers.py)."""
+    return build_wheel(tmp_path_factory.mktemp('source'))
 
 
 def test_the_wheel_holds_the_configs_and_the_license_files(wheel):

@@ -8,6 +8,7 @@ import ast
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -25,7 +26,7 @@ from mmlight.deployment.openvino_ir import convert_to_openvino
 from mmlight.deployment.predict import deployed_predict
 from mmlight.runtime import Detector, ImageReadError
 from tests.deployment_helpers import calibrate_norms, demo_images, open_score_priors
-from tests.helpers import ROOT
+from tests.helpers import ROOT, build_wheel
 
 TRAINING_STACK = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet')
 # the modules mmlight.runtime loads: none may import the training stack, at any depth
@@ -279,3 +280,64 @@ def test_the_training_stack_is_not_imported_by_the_runtime(exported, tmp_path):
     count, loaded = proc.stdout.split(' ', 1)
     assert int(count) > 0
     assert loaded.strip() == '[]'
+
+
+def test_mmlight_runtime_alone_in_a_clean_environment_gives_the_full_stacks_detections(
+    exported, tmp_path
+):
+    """The wheel with its runtime extra, pip-installed from PyPI into a virtual environment
+    without the system's packages (no torch, mmcv, mmengine or mmdet there), runs a model the
+    suite exported on a demo image, from a folder outside the checkout: the detections of the
+    full stack."""
+    models, images, _ = exported
+    wheel = build_wheel(tmp_path / 'source')
+    venv = tmp_path / 'venv'
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
+    subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True, timeout=300, env=env)
+    python = str(venv / 'bin' / 'python')
+    # pip keeps what it downloads in its cache: after the first run this installs offline
+    proc = subprocess.run(
+        [python, '-m', 'pip', 'install', '-q', '--disable-pip-version-check', f'{wheel}[runtime]'],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    model = shutil.copy(models['yolov4_ghostnet_demo'][1], elsewhere / 'model.onnx')
+    image = shutil.copy(images[-1], elsewhere / 'image.png')  # the 16-bit one
+    proc = subprocess.run(
+        [
+            str(venv / 'bin' / 'mmlight-detect'),
+            'model.onnx',
+            'image.png',
+            '--json',
+            'found.json',
+            '--score-thr',
+            '0',
+        ],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = subprocess.run(
+        [
+            python,
+            '-c',
+            f'import importlib.util as u; print([n for n in {TRAINING_STACK!r} if u.find_spec(n)])',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.stdout.strip() == '[]', proc.stdout
+    found = json.loads((elsewhere / 'found.json').read_text())[str(image).split('/')[-1]]
+    expected = Detector(str(model))(str(image)).to_dict()
+    assert found == expected
+    assert len(found['detections']) > 0

@@ -28,6 +28,8 @@ def draw_detections(image: np.ndarray, detections: Detections) -> np.ndarray:
     """
     picture = image.copy()
     thickness = max(1, round(max(image.shape[:2]) / 400))
+    # labels in proportion to the picture: readable at 800 px, not covering a 100 px one
+    scale = max(0.25, max(image.shape[:2]) / 1000)
     for index, (box, score, label, name) in enumerate(
         zip(detections.boxes, detections.scores, detections.labels, detections.names, strict=True)
     ):
@@ -38,14 +40,15 @@ def draw_detections(image: np.ndarray, detections: Detections) -> np.ndarray:
         x1, y1, x2, y2 = (round(float(v)) for v in box)
         cv2.rectangle(picture, (x1, y1), (x2, y2), bgr, thickness)
         text = f'{name} {score:.2f}'
-        scale = 0.4 * thickness
         (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        # above the box, inside the picture
         top = max(y1 - height - baseline, 0)
-        cv2.rectangle(picture, (x1, top), (x1 + width, top + height + baseline), bgr, -1)
+        left = max(min(x1, image.shape[1] - width), 0)
+        cv2.rectangle(picture, (left, top), (left + width, top + height + baseline), bgr, -1)
         cv2.putText(
             picture,
             text,
-            (x1, top + height),
+            (left, top + height),
             cv2.FONT_HERSHEY_SIMPLEX,
             scale,
             (0, 0, 0),
