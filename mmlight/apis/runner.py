@@ -10,8 +10,8 @@ def __getattr__(name):
     if not hasattr(module, name):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     warnings.warn(
-        f'mmlight.apis.runner is deprecated and will be removed in the next release: '
-        f'import {name} from mmlight.apis',
+        f'mmlight.apis.runner.{name} is deprecated and will be removed in the next release: '
+        f'use mmlight.apis.{name}',
         DeprecationWarning,
         stacklevel=2,
     )

@@ -159,7 +159,7 @@ def __getattr__(name):
 
     warnings.warn(
         f'mmlight.converters.{name} is deprecated and will be removed in the next '
-        f'release: import it from mmlight.weights',
+        f'release: use mmlight.weights.{name}',
         DeprecationWarning,
         stacklevel=2,
     )
