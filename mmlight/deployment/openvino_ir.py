@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .backends.base import import_runtime
 from .metadata import dumps
 
 PRECISIONS = ('fp32', 'bf16', 'int8')
@@ -39,14 +40,7 @@ METADATA = 'mmlight'
 
 
 def _openvino():
-    try:
-        import openvino
-    except ImportError as err:  # an optional backend: say how to get it
-        raise ImportError(
-            'the OpenVINO backend needs the openvino package: pip install '
-            'openvino (or bash tools/ensure_env.sh)'
-        ) from err
-    return openvino
+    return import_runtime('openvino', 'OpenVINO')
 
 
 def check_precision(precision: str, owner: str = 'OpenVINO') -> str:

@@ -8,6 +8,7 @@ only when that backend is asked for.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,25 @@ OUTPUT_SIGNATURES = tuple(
 
 # (names of the exported nodes a runtime layer was built from, its type, seconds)
 ExecutedNode = tuple[tuple[str, ...], str, float]
+
+
+def import_runtime(package: str, backend: str) -> Any:
+    """Import an optional runtime package, or say how to install it.
+
+    Args:
+        package: its import name ('onnxruntime', 'openvino').
+        backend: the backend that needs it, for the error.
+
+    Returns:
+        The module.
+    """
+    try:
+        return importlib.import_module(package)
+    except ImportError as err:
+        raise ImportError(
+            f'the {backend} backend needs the {package} package: pip install {package} (or bash '
+            f'tools/ensure_env.sh)'
+        ) from err
 
 
 @dataclass(frozen=True)

@@ -12,23 +12,11 @@ import os.path as osp
 import shutil
 import tempfile
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from ..metadata import METADATA_KEY
-from .base import Backend, DetectorRunner, ExecutedNode
-
-
-def _onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as err:  # an optional backend: say how to get it
-        raise ImportError(
-            'the onnxruntime backend needs the onnxruntime package: pip install '
-            'onnxruntime (or bash tools/ensure_env.sh)'
-        ) from err
-    return onnxruntime
+from .base import Backend, DetectorRunner, ExecutedNode, import_runtime
 
 
 class OnnxRuntimeRunner(DetectorRunner):
@@ -51,7 +39,7 @@ class OnnxRuntimeRunner(DetectorRunner):
         num_threads: int = 0,
         profile: bool = False,
     ):
-        ort = _onnxruntime()
+        ort = import_runtime('onnxruntime', 'onnxruntime')
         BACKEND.check_precision(precision)
         if not osp.isfile(onnx_file):
             raise FileNotFoundError(f'{self.name}: no ONNX file at {onnx_file}')
