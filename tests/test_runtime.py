@@ -341,3 +341,50 @@ def test_mmlight_runtime_alone_in_a_clean_environment_gives_the_full_stacks_dete
     expected = Detector(str(model))(str(image)).to_dict()
     assert found == expected
     assert len(found['detections']) > 0
+
+
+def test_the_end_to_end_benchmark_times_each_stage_the_rate_in_flight_and_cold_starts(
+    exported, tmp_path
+):
+    models, images, _ = exported
+    onnx_file = models['yolov4_ghostnet_demo'][1]
+    out = tmp_path / 'row.json'
+    proc = subprocess.run(
+        [
+            sys.executable,
+            'tools/analysis/benchmark_runtime.py',
+            onnx_file,
+            *images[:2],
+            '--config',
+            osp.join(ROOT, 'configs', 'demo', 'yolov4_ghostnet_demo.py'),
+            '--requests',
+            '1',
+            '2',
+            '--rounds',
+            '1',
+            '--cold-starts',
+            '1',
+            '--json',
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = json.loads(out.read_text())
+    stages = ('decode_preprocess_s', 'graph_s', 'postprocess_s')
+    for key in (
+        *stages,
+        'full_stack_s',
+        'images_per_s_1',
+        'images_per_s_2',
+        'cold_start_runtime_s',
+        'cold_start_full_stack_s',
+    ):
+        assert row[key] > 0, key
+    assert row['end_to_end_s'] == pytest.approx(sum(row[key] for key in stages))
+    assert '| end to end / graph |' in proc.stdout
+    assert 'images/s, 2 in flight' in proc.stdout

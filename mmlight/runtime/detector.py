@@ -165,11 +165,30 @@ class Detector:
 
     def _detect(self, runner: Any, image: str | np.ndarray) -> Detections:
         array = self.load(image)
-        batch, (scale_w, scale_h) = self.preprocess(array)
-        outputs = runner(batch)
+        batch, scale = self.preprocess(array)
+        return self.postprocess(runner(batch), scale, array.shape[:2])
+
+    def postprocess(
+        self,
+        outputs: dict[str, np.ndarray],
+        scale: tuple[float, float],
+        image_shape: tuple[int, int],
+    ) -> Detections:
+        """The graph's outputs in the original image's coordinates.
+
+        Args:
+            outputs: the runner's ``dets``, ``labels`` (and ``masks``).
+            scale: the resize's (width, height) scale factors.
+            image_shape: (height, width) of the original image.
+
+        Returns:
+            The :class:`Detections`: boxes divided by the scale factors (mmdet's
+            ``rescale=True``), masks resized to the image.
+        """
+        scale_w, scale_h = scale
         dets = outputs['dets']
         boxes = dets[:, :4] / np.array([scale_w, scale_h, scale_w, scale_h], np.float32)
-        height, width = array.shape[:2]
+        height, width = image_shape
         masks = None
         if 'masks' in outputs:
             masks = masks_to_original(outputs['masks'], height, width)
@@ -179,7 +198,7 @@ class Detector:
             outputs['labels'].astype(np.int64),
             self.classes,
             masks,
-            (height, width),
+            (int(height), int(width)),
         )
 
     def stream(
