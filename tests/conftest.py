@@ -34,6 +34,6 @@ def trained_demo(tmp_path_factory):
     """(config, checkpoint, data root) of the demo Faster R-CNN trained on 32 demo images,
     shared by every worker of the run (tests/deployment_helpers.py)."""
     from tests.deployment_helpers import trained_demo_checkpoint
+    from tests.helpers import run_folder
 
-    shared = tmp_path_factory.getbasetemp().parent  # one folder for all xdist workers
-    return trained_demo_checkpoint(str(shared / 'trained_demo'))
+    return trained_demo_checkpoint(str(run_folder(tmp_path_factory) / 'trained_demo'))

@@ -282,3 +282,10 @@ def build_wheel(folder) -> str:
     wheels = glob.glob(osp.join(str(folder), 'dist', 'mmlight-*.whl'))
     assert len(wheels) == 1, wheels
     return wheels[0]
+
+
+def run_folder(tmp_path_factory):
+    """A folder of this test run that every pytest-xdist worker of it shares (each worker has
+    its own basetemp below it), for what the workers make once and share."""
+    basetemp = tmp_path_factory.getbasetemp()
+    return basetemp.parent if os.environ.get('PYTEST_XDIST_WORKER') else basetemp

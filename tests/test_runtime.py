@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import mmlight  # noqa: F401
-from mmlight.apis import init_detector
+from mmlight.apis import init_detector, load_detector_config
 from mmlight.deployment.backends import load_runner
 from mmlight.deployment.export import export_onnx
 from mmlight.deployment.metadata import MissingMetadataError
@@ -26,7 +26,7 @@ from mmlight.deployment.openvino_ir import convert_to_openvino
 from mmlight.deployment.predict import deployed_predict
 from mmlight.runtime import Detector, ImageReadError
 from tests.deployment_helpers import calibrate_norms, demo_images, open_score_priors
-from tests.helpers import ROOT, build_wheel
+from tests.helpers import ROOT, build_wheel, run_folder
 
 TRAINING_STACK = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet')
 # the modules mmlight.runtime loads: none may import the training stack, at any depth
@@ -68,56 +68,75 @@ def test_the_runtime_modules_import_nothing_of_the_training_stack():
     assert found == [], found
 
 
-def demo_detector(name, demo_root, checkpoint_dir, trained=None):
-    """(config, checkpoint) of a demo detector: the trained Faster R-CNN, or the YOLO demo
-    config with BN statistics from demo images and open score priors (it detects something
-    without training)."""
-    if trained is not None:
-        return trained[0], trained[1]
+def demo_detector(name, demo_root, checkpoint_dir):
+    """(config, checkpoint) of a demo config's detector with BN statistics from demo images and
+    open score priors: it detects something without training (the trained demo's detections
+    through the runtime are checked in tests/test_deployment_tools.py)."""
     config = osp.join(ROOT, 'configs', 'demo', f'{name}.py')
+    checkpoint = osp.join(checkpoint_dir, f'{name}.pth')
+    if osp.isfile(checkpoint):
+        return config, checkpoint
     torch.manual_seed(0)
     detector = init_detector(config)
     detector.init_weights()
     calibrate_norms(detector, demo_images(demo_root))
     open_score_priors(detector)
-    checkpoint = osp.join(checkpoint_dir, f'{name}.pth')
     torch.save(dict(state_dict=detector.state_dict()), checkpoint)
     return config, checkpoint
 
 
+ODD_IMAGES = ('wide.png', 'tall.jpg', 'gray.png', 'rgba.png', 'deep.png')
+
+
 def odd_images(folder, source):
-    """A demo image as the files users have: cropped non-square both ways, gray, RGBA, 16-bit."""
+    """A demo image as the files users have (ODD_IMAGES): cropped non-square both ways, gray,
+    RGBA, 16-bit."""
     image = cv2.imread(source)
-    files = {}
-    for name, picture in (
-        ('wide.png', image[:48]),
-        ('tall.jpg', image[:, :40]),
-        ('gray.png', cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)),
-        ('rgba.png', cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)),
-        ('deep.png', image.astype(np.uint16) * 257 + 3),
-    ):
-        files[name] = osp.join(folder, name)
-        cv2.imwrite(files[name], picture)
-    return list(files.values())
+    pictures = (
+        image[:48],
+        image[:, :40],
+        cv2.cvtColor(image, cv2.COLOR_BGR2GRAY),
+        cv2.cvtColor(image, cv2.COLOR_BGR2BGRA),
+        image.astype(np.uint16) * 257 + 3,
+    )
+    for name, picture in zip(ODD_IMAGES, pictures, strict=True):
+        cv2.imwrite(osp.join(folder, name), picture)
+
+
+DEMO_MODELS = ('faster_rcnn_ghostnet_fpn_demo', 'yolov4_ghostnet_demo')
 
 
 @pytest.fixture(scope='module')
-def exported(tmp_path_factory, demo_root, trained_demo):
-    """The demo Faster R-CNN (trained) and YOLO (open priors) exported as the tools export
-    them: fixed size (the test pipeline's 192x192), .onnx and OpenVINO IR."""
-    folder = tmp_path_factory.mktemp('runtime')
-    models = {}
-    for name, trained in (
-        ('faster_rcnn_ghostnet_fpn_demo', trained_demo),
-        ('yolov4_ghostnet_demo', None),
-    ):
-        config, checkpoint = demo_detector(name, demo_root, str(folder), trained)
-        detector = init_detector(config, checkpoint)
-        onnx_file = export_onnx(detector, str(folder / f'{name}.onnx'), (192, 192))
-        xml_file = convert_to_openvino(onnx_file, str(folder / f'{name}.xml'))
-        models[name] = (detector.cfg, onnx_file, xml_file)
-    images = sorted(osp.join(demo_root, 'val', n) for n in os.listdir(osp.join(demo_root, 'val')))
-    return models, images + odd_images(str(folder), images[0]), folder
+def exported(tmp_path_factory, demo_root):
+    """The demo Faster R-CNN and YOLO (untrained, :func:`demo_detector`) exported as the tools
+    export them: fixed size (the test pipeline's 192x192), .onnx and OpenVINO IR; with the images
+    they run on. Made once per test run (the first worker to ask exports, the others wait)."""
+    import filelock
+
+    folder = run_folder(tmp_path_factory) / 'runtime_exports'
+    folder.mkdir(exist_ok=True)
+    configs = {}
+    with filelock.FileLock(str(folder / 'export.lock')):
+        for name in DEMO_MODELS:
+            config, checkpoint = demo_detector(name, demo_root, str(folder))
+            configs[name] = config
+            if not osp.isfile(folder / f'{name}.xml'):
+                detector = init_detector(config, checkpoint)
+                onnx_file = export_onnx(detector, str(folder / f'{name}.onnx'), (192, 192))
+                convert_to_openvino(onnx_file, str(folder / f'{name}.xml'))
+        if not osp.isdir(folder / 'val'):
+            shutil.copytree(osp.join(demo_root, 'val'), folder / 'val')
+            odd_images(str(folder), str(folder / 'val' / '000001.png'))
+    models = {
+        name: (
+            load_detector_config(configs[name]),
+            str(folder / f'{name}.onnx'),
+            str(folder / f'{name}.xml'),
+        )
+        for name in DEMO_MODELS
+    }
+    images = sorted(str(folder / 'val' / n) for n in os.listdir(folder / 'val'))
+    return models, images + [str(folder / name) for name in ODD_IMAGES], folder
 
 
 @pytest.mark.parametrize('name', ['faster_rcnn_ghostnet_fpn_demo', 'yolov4_ghostnet_demo'])
@@ -230,19 +249,20 @@ def test_a_fixed_graph_refuses_an_image_that_resizes_beyond_it_and_an_old_file_i
     exported, tmp_path
 ):
     models, images, _folder = exported
-    cfg = models['yolov4_ghostnet_demo'][0]
-    detector = init_detector(cfg)
-    small = export_onnx(detector, str(tmp_path / 'small.onnx'), (128, 128))
+    detector = Detector(models['yolov4_ghostnet_demo'][1])
+    # a pipeline that resizes beyond the 192x192 the graph was exported for (as a graph
+    # exported with a smaller --shape than its config's scale)
+    detector.metadata['preprocess']['resize']['scale'] = [256, 256]
     with pytest.raises(
         ValueError,
-        match=r'an image of 96x96 resizes to 192x192, larger than '
-        r'the 128x128 the model small.onnx was exported for',
+        match=r'an image of 96x96 resizes to 256x256, larger than the 192x192 the model '
+        r'yolov4_ghostnet_demo.onnx was exported for: export it with --dynamic',
     ):
-        Detector(small)(images[0])
-    bare = export_onnx(detector, str(tmp_path / 'bare.onnx'), (192, 192), metadata={})
+        detector(images[0])
     import onnx
 
-    model = onnx.load(bare)
+    bare = str(tmp_path / 'bare.onnx')
+    model = onnx.load(models['yolov4_ghostnet_demo'][1])
     del model.metadata_props[:]
     onnx.save(model, bare)
     with pytest.raises(
