@@ -20,7 +20,7 @@ import torch
 import mmlight  # noqa: F401
 from mmlight.apis import init_detector, load_detector_config
 from mmlight.deployment.backends import load_runner
-from mmlight.deployment.export import export_onnx
+from mmlight.deployment.export import export_onnx, write_onnx_metadata
 from mmlight.deployment.metadata import MissingMetadataError
 from mmlight.deployment.openvino_ir import convert_to_openvino
 from mmlight.deployment.predict import deployed_predict
@@ -271,6 +271,18 @@ def test_a_fixed_graph_refuses_an_image_that_resizes_beyond_it_and_an_old_file_i
         r'it again with tools/deployment/export_onnx',
     ):
         Detector(bare)
+    # a pipeline step the runtime does not repeat (RTMDet's Pad to 640x640 with 114) is named,
+    # not silently skipped
+    padded = shutil.copy(models['yolov4_ghostnet_demo'][1], tmp_path / 'padded.onnx')
+    metadata = dict(Detector(str(padded)).metadata)
+    metadata['preprocess']['steps'] = ['LoadImageFromFile', 'Resize', 'Pad', 'PackDetInputs']
+    write_onnx_metadata(str(padded), metadata)
+    with pytest.raises(
+        ValueError,
+        match=r'padded.onnx: its test pipeline has steps '
+        r'mmlight.runtime does not repeat \(Pad; it repeats',
+    ):
+        Detector(str(padded))
 
 
 def test_the_training_stack_is_not_imported_by_the_runtime(exported, tmp_path):

@@ -202,6 +202,9 @@ def deploy_metadata(
                 'interpolation': resize.get('interpolation', 'bilinear'),
             },
             'size_divisor': deployable.pad_divisor,
+            # every step of the test pipeline, in order: the runtime repeats the image steps
+            # it knows (RUNTIME_STEPS) and refuses a model whose pipeline has others
+            'steps': [step.get('type') for step in pipeline],
         },
         'outputs': list(deployable.output_names),
         'source': cfg.filename if getattr(cfg, 'filename', None) else None,

@@ -18,6 +18,11 @@ REEXPORT = (
 )
 
 
+# the test-pipeline steps mmlight.runtime repeats (decoding, resizing) or that do nothing to
+# the image (annotations, packing)
+RUNTIME_STEPS = ('LoadImageFromFile', 'Resize', 'LoadAnnotations', 'PackDetInputs')
+
+
 class MissingMetadataError(ValueError):
     """A model file without mmlight's metadata (an export of an older mmlight, or another
     tool's)."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mmlight.deployment.backends import backend_for_file, load_runner
-from mmlight.deployment.metadata import REEXPORT, MissingMetadataError
+from mmlight.deployment.metadata import REEXPORT, RUNTIME_STEPS, MissingMetadataError
 
 from .image import check_array, masks_to_original, read_image, resize, to_input
 
@@ -120,6 +120,18 @@ class Detector:
         if metadata is None:
             raise MissingMetadataError(f'{model_file} holds no mmlight metadata: {REEXPORT}')
         self.metadata = metadata
+        others = [
+            step
+            for step in metadata['preprocess'].get('steps', [])
+            if step.split('.')[-1] not in RUNTIME_STEPS
+        ]
+        if others:
+            raise ValueError(
+                f'{model_file}: its test pipeline has steps mmlight.runtime does not repeat '
+                f'({", ".join(others)}; it repeats {", ".join(RUNTIME_STEPS)}): its detections '
+                f'would not be the full stack\'s. Run it with the full stack '
+                f'(mmlight.deployment.predict, tools/deployment/evaluate.py)'
+            )
         self.classes: list[str] = list(metadata.get('classes') or [])
         self.with_mask = 'masks' in self.runner.output_names
 

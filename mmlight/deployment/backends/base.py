@@ -68,7 +68,6 @@ class Backend:
         calibrated: the precisions whose conversion needs calibration images.
         shared_files: precision -> the precision whose model file it runs (OpenVINO's bf16
             runs the fp32 IR with another inference hint).
-        install: how to get what ``requires`` names, for the error when it is missing.
     """
 
     name: str
@@ -80,7 +79,6 @@ class Backend:
     requires: tuple[str, ...] = ()
     calibrated: tuple[str, ...] = ()
     shared_files: dict[str, str] = field(default_factory=dict)
-    install: str = ''
 
     @property
     def default_precision(self) -> str:

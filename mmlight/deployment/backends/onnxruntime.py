@@ -124,5 +124,4 @@ BACKEND = Backend(
     convert=convert,
     profile=profile,
     requires=('onnxruntime',),
-    install='pip install onnxruntime',
 )

@@ -205,5 +205,4 @@ BACKEND = Backend(
     requires=('openvino', 'nncf'),
     calibrated=('int8',),
     shared_files={'bf16': 'fp32'},
-    install='pip install openvino nncf',
 )
