@@ -13,7 +13,7 @@ _base_ = [
     'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
     './_base_/detr_multiscale_resize.py',
 ]
-custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
 
 
 def _stage(stds):

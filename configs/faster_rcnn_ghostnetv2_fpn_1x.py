@@ -1,6 +1,6 @@
 # Faster R-CNN + FPN, GhostNetV2 1.0x, COCO, 12 epochs (mmdet's 1x schedule: SGD 0.02, batch 16).
 _base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

@@ -5,7 +5,7 @@
 # multi-scale pipeline and weight decay 0.05 from every official detection config
 # (configs/_base_/detr_multiscale_resize.py); schedule and batch are mmdet's 1x.
 _base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', './_base_/detr_multiscale_resize.py']
-custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

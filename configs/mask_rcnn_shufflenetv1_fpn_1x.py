@@ -1,7 +1,7 @@
 # Mask R-CNN + FPN, ShuffleNetV1 (g=3) 1.0x, COCO, 12 epochs
 # (mmdet's 1x schedule: SGD 0.02, batch 16).
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

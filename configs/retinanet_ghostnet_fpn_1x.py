@@ -4,7 +4,7 @@
 # FPN starts (start_level=1 there); the two extra levels come from the last input as there.
 # Backbone training settings as in faster_rcnn_ghostnet_fpn_1x.py.
 _base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

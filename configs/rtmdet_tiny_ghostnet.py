@@ -4,7 +4,7 @@
 # stride-8/16/32 levels (40/112/160 channels) in place of CSPNeXt-tiny's (96/192/384). As with
 # CSPNeXt there, every backbone layer trains, BN included.
 _base_ = ['mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py']
-custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

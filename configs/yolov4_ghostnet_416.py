@@ -8,7 +8,7 @@
 # 30 epochs over COCO train repeated 10 times (300 passes), SGD 0.003 (batch 8 x 24),
 # 4000-iteration linear warm-up, steps at epochs 24 and 28, gradient clipping at 35.
 _base_ = ['mmdet::yolo/yolov3_mobilenetv2_8xb24-ms-416-300e_coco.py']
-custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

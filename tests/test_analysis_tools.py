@@ -14,7 +14,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.analysis import detector_complexity
 from mmlight.demo_data import CLASSES
 from tests.helpers import ROOT, run_tool

@@ -12,7 +12,7 @@ import torch.nn as nn
 from mmdet.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.models.backbones import MultiScaleBackbone
 from mmlight.models.backbones import base as contract
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.deployment import backends
 from mmlight.deployment.backends import (
     Runtime,

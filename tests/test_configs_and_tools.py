@@ -12,7 +12,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.apis import config_names
 from tests.helpers import (
     HORNET_RECIPES,
@@ -215,7 +215,7 @@ def test_coco_configs_follow_their_recipe(config):
     datasets = list(_datasets_of(cfg.train_dataloader.dataset))
     assert datasets
     assert all(d.data_root == 'data/coco/' for d in datasets)
-    assert cfg.custom_imports.imports == ['mmlight']
+    assert cfg.custom_imports.imports == ['mmlight.registration']
     init = cfg.model.backbone.init_cfg
     assert init.type == 'Pretrained'
     assert init.checkpoint.startswith('mmlight://')
@@ -284,7 +284,8 @@ def test_config_without_custom_imports_tells_the_line_to_add(tmp_path):
     )
     proc = run_tool(['tools/train.py', str(config)], timeout=300)
     assert proc.returncode != 0
-    assert "custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)" in proc.stderr
+    line = "custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)"
+    assert line in proc.stderr
     assert 'GhostNet' in proc.stderr
 
 
@@ -329,7 +330,7 @@ def test_unchanged_mmdet_config_runs_with_an_mmlight_backbone(demo_root, tmp_pat
             '--work-dir',
             str(tmp_path),
             '--cfg-options',
-            'custom_imports.imports=[mmlight]',
+            'custom_imports.imports=[mmlight.registration]',
             'custom_imports.allow_failed_imports=False',
             'model.backbone._delete_=True',
             'model.backbone.type=GhostNet',

@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 import torch
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.apis import init_detector, load_detector_config
 from mmlight.deployment import DeployableDetector
 from mmlight.deployment.backends import load_runner

@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.demo_data import CLASSES
 from mmlight.deployment.backends import load_runner
 from mmlight.runtime import Detector

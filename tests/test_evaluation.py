@@ -14,7 +14,7 @@ from mmdet.registry import METRICS
 from pycocotools import mask as mask_utils
 from pycocotools.cocoeval import COCOeval
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.demo_data import CLASSES
 from mmlight.testing.synthetic_coco import write_coco_set
 

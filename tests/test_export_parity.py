@@ -12,7 +12,7 @@ import os.path as osp
 import pytest
 import torch
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.apis import config_names, init_detector
 from mmlight.deployment import DeployableDetector, detector_kind
 from mmlight.deployment.backends import load_runner

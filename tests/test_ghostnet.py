@@ -5,7 +5,7 @@ import timm
 import torch
 from mmdet.registry import MODELS
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.converters import convert_state_dict
 from mmlight.testing.references import TimmGhostNetLevels
 from tests.helpers import randomize_norm_statistics, run_tool

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.converters import convert_state_dict
 from mmlight.engine import LayerDecayOptimWrapperConstructor
 from mmlight.models.layers import GlobalLocalFilter, gnConv

@@ -17,6 +17,7 @@ LAYERS = [
     {'models', 'demo_data'},
     {'converters', 'engine', 'evaluation', 'deployment'},
     {'weights', 'runtime'},
+    {'registration'},
     {'apis'},
     {'analysis', 'visualization'},
 ]

@@ -11,7 +11,7 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.converters import convert_state_dict
 from mmlight.engine import ODConvTemperatureHook
 from mmlight.models.layers import ODConv2d

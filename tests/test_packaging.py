@@ -240,23 +240,23 @@ READ_CHILD = '''
 import sys
 from mmengine.config import Config
 if sys.argv[2] == 'import':
-    import mmlight  # noqa: F401
+    import mmlight.registration  # noqa: F401
 cfg = Config.fromfile(sys.argv[1])
 print(cfg.model.backbone.type, cfg.model.neck.out_channels, cfg.custom_imports.imports,
       cfg.model.get('_scope_'))
 '''
 
 
-def test_an_mmlight_base_resolves_after_import_mmlight_and_says_why_not_before(tmp_path):
-    """After ``import mmlight``, ``_base_ = 'mmlight::NAME.py'`` is the installed file, read as
-    a plain base (no scope of its own); without the import mmengine refuses the path, as
-    docs/train_test.md says mmdet's own tools do."""
+def test_an_mmlight_base_resolves_after_mmlight_registration_and_says_why_not_before(tmp_path):
+    """After ``import mmlight.registration``, ``_base_ = 'mmlight::NAME.py'`` is the installed
+    file, read as a plain base (no scope of its own); without the import mmengine refuses the
+    path, as docs/train_test.md says mmdet's own tools do."""
     (tmp_path / 'child.py').write_text(CHILD_CONFIG)
     (tmp_path / 'read.py').write_text(READ_CHILD)
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     proc = run([sys.executable, 'read.py', 'child.py', 'import'], cwd=tmp_path, env=env)
     # the scope is the one the mmlight config's own mmdet base gives, not a scope 'mmlight'
-    assert proc.stdout.split() == ['GhostNet', '64', "['mmlight']", 'mmdet']
+    assert proc.stdout.split() == ['GhostNet', '64', "['mmlight.registration']", 'mmdet']
     proc = subprocess.run(
         [sys.executable, 'read.py', 'child.py', 'no-import'],
         cwd=tmp_path,
@@ -269,7 +269,7 @@ def test_an_mmlight_base_resolves_after_import_mmlight_and_says_why_not_before(t
     assert '_get_package_and_cfg_path` is used for get external package' in proc.stderr
 
 
-def test_import_mmlight_leaves_other_packages_bases_as_mmengine_resolves_them():
+def test_registration_leaves_other_packages_bases_as_mmengine_resolves_them():
     from mmengine.config import Config
 
     from mmlight.utils.package_configs import register_config_bases

@@ -3,7 +3,7 @@ import torch
 import torchvision
 from mmdet.registry import MODELS
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.converters import convert_state_dict
 from mmlight.testing.references import MMPretrainShuffleNetLevels, TorchvisionShuffleNetV2Levels
 from tests.helpers import assert_same_levels, randomize_norm_statistics

@@ -27,7 +27,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.apis import config_names, resolve_config
 from mmlight.testing import references
 from mmlight.utils.download import DownloadError, file_sha256

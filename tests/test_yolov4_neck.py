@@ -7,7 +7,7 @@ from mmdet.registry import MODELS
 from mmengine.analysis import FlopAnalyzer
 from torch import nn
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.models.layers import DepthwiseSeparableConvModule
 from mmlight.models.necks import SPP
 

@@ -9,7 +9,7 @@ PACKAGE::PATH ('mmlight::faster_rcnn_ghostnet_fpn_1x.py', 'mmdet::...').
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import mmlight  # noqa: F401  (registers mmlight; the config must still import it)
+import mmlight.registration  # noqa: F401
 from mmlight.apis import (
     check_pretrained_checkpoints,
     parse_train_test_args,

@@ -6,6 +6,8 @@ strict loading), inference on images, and the checks mmlight's train/test tools 
     result = inference_detector(detector, 'image.jpg')
 """
 
+# mmlight's registrations are what every function here builds from
+from ..registration import register_all_modules
 from .config import (
     config_names,
     config_root,
@@ -38,6 +40,7 @@ __all__ = [
     'load_detector_config',
     'parse_train_test_args',
     'pipeline_resize_shape',
+    'register_all_modules',
     'resolve_config',
     'setup_distributed',
     'shutdown_distributed',

@@ -17,11 +17,13 @@ from mmlight.weights import SCHEME, prepare_named_weights, weights_for_backbone
 
 from .config import resolve_config
 
-CUSTOM_IMPORTS_LINE = "custom_imports = dict(imports=['mmlight'], allow_failed_imports=False)"
+CUSTOM_IMPORTS_LINE = (
+    "custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)"
+)
 
 
 def mmlight_type_names():
-    """Names that ``import mmlight`` registers into mmdet's/mmengine's registries."""
+    """Names that ``mmlight.registration`` registers into mmdet's/mmengine's registries."""
     from mmdet.registry import HOOKS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
     names = set()

@@ -137,7 +137,7 @@ DETECTOR_PAIRS = {
 def build_mmlight(cfg):
     from mmdet.registry import MODELS
 
-    import mmlight  # noqa: F401
+    import mmlight.registration  # noqa: F401
 
     return MODELS.build(dict(cfg))
 
@@ -171,7 +171,7 @@ def detector_from_config(spec):
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
 
-    import mmlight  # noqa: F401
+    import mmlight.registration  # noqa: F401
     from mmlight.testing.references import odconv_official_formulation
 
     register_all_modules()

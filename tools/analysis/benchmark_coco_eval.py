@@ -14,7 +14,7 @@ import tempfile
 from mmdet.registry import METRICS
 from mmengine.logging import MMLogger
 
-import mmlight  # noqa: F401  (registers FastCocoMetric)
+import mmlight.registration  # noqa: F401
 from mmlight.testing.synthetic_coco import write_coco_set
 from mmlight.utils.benchmark import alternating_rounds
 

@@ -38,7 +38,7 @@ import tempfile
 
 import torch
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.analysis import detector_complexity
 from mmlight.analysis.inference import (
     EAGER_RUNTIMES,

@@ -9,7 +9,7 @@ import argparse
 
 from mmengine.config import Config, DictAction
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.analysis import detector_complexity
 
 

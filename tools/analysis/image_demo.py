@@ -17,7 +17,7 @@ import argparse
 import os
 import os.path as osp
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.deployment.backends import all_precisions, backend_names, get_backend
 
 

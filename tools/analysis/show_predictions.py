@@ -6,7 +6,7 @@ python tools/analysis/show_predictions.py CONFIG CHECKPOINT [--out predictions.p
 import argparse
 import os.path as osp
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.visualization import prediction_grid
 
 

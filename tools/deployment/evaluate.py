@@ -14,7 +14,7 @@ import argparse
 
 from mmengine.config import DictAction
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.apis import load_detector_config
 from mmlight.deployment.backends import (
     all_precisions,

@@ -26,7 +26,7 @@ import time
 
 from mmengine.config import DictAction
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.apis import init_detector, pipeline_resize_shape
 from mmlight.deployment.backends import all_precisions, backend_names, get_backend
 from mmlight.deployment.calibration import DEFAULT_CALIBRATION_IMAGES, calibration_images

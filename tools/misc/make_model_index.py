@@ -9,7 +9,7 @@ import argparse
 import os.path as osp
 import sys
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.analysis.model_index import metafiles
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -21,7 +21,7 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.config import DictAction
 
-import mmlight  # noqa: F401  (registers the backbones)
+import mmlight.registration  # noqa: F401
 from mmlight.apis import add_trust_checkpoint_argument
 from mmlight.converters import CONVERTERS, convert_state_dict, infer_backbone
 from mmlight.utils.safe_load import (
