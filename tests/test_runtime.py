@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-import mmlight  # noqa: F401
+import mmlight.registration  # noqa: F401
 from mmlight.apis import init_detector, load_detector_config
 from mmlight.deployment.backends import load_runner
 from mmlight.deployment.export import export_onnx, write_onnx_metadata
@@ -271,30 +271,103 @@ def test_a_fixed_graph_refuses_an_image_that_resizes_beyond_it_and_an_old_file_i
         r'it again with tools/deployment/export_onnx',
     ):
         Detector(bare)
-    # a pipeline step the runtime does not repeat (RTMDet's Pad to 640x640 with 114) is named,
+    # a pipeline step the runtime does not repeat (CenterNet's RandomCenterCropPad) is named,
     # not silently skipped
-    padded = shutil.copy(models['yolov4_ghostnet_demo'][1], tmp_path / 'padded.onnx')
-    metadata = dict(Detector(str(padded)).metadata)
-    metadata['preprocess']['steps'] = ['LoadImageFromFile', 'Resize', 'Pad', 'PackDetInputs']
-    write_onnx_metadata(str(padded), metadata)
+    cropped = shutil.copy(models['yolov4_ghostnet_demo'][1], tmp_path / 'cropped.onnx')
+    metadata = dict(Detector(str(cropped)).metadata)
+    steps = ['LoadImageFromFile', 'Resize', 'RandomCenterCropPad', 'PackDetInputs']
+    metadata['preprocess']['steps'] = steps
+    write_onnx_metadata(str(cropped), metadata)
     with pytest.raises(
         ValueError,
-        match=r'padded.onnx: its test pipeline has steps '
-        r'mmlight.runtime does not repeat \(Pad; it repeats',
+        match=r'cropped.onnx: its test pipeline has steps mmlight.runtime does not repeat '
+        r'\(RandomCenterCropPad; it repeats',
     ):
-        Detector(str(padded))
+        Detector(str(cropped))
+    # a file from before the runtime repeated Pad: its pipeline pads, the file does not say how
+    metadata['preprocess']['steps'] = ['LoadImageFromFile', 'Resize', 'Pad', 'PackDetInputs']
+    metadata['preprocess'].pop('pad')
+    write_onnx_metadata(str(cropped), metadata)
+    with pytest.raises(MissingMetadataError, match=r'cropped.onnx: its test pipeline pads'):
+        Detector(str(cropped))
 
 
-def test_the_training_stack_is_not_imported_by_the_runtime(exported, tmp_path):
-    """In a process where torch, mmcv, mmengine and mmdet cannot be imported (as in an
-    environment with only mmlight[runtime]), the runtime detects, and none of them is
-    loaded."""
+PADS = [
+    dict(size=(192, 192), pad_val=dict(img=(114, 114, 114))),  # RTMDet's
+    dict(pad_to_square=True, pad_val=dict(img=(114.0, 114.0, 114.0))),  # YOLOX's
+    dict(size_divisor=32, pad_val=7),
+    dict(pad_to_square=True, size_divisor=64, pad_val=dict(img=3.5)),  # cv2 pads channel 0
+    dict(size_divisor=32, padding_mode='reflect'),
+    dict(size_divisor=32, padding_mode='symmetric'),
+    dict(size=(120, 130), padding_mode='edge'),
+]
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize('pad_cfg', PADS, ids=lambda cfg: '-'.join(map(str, cfg)))
+def test_the_runtimes_pad_is_mmdets(pad_cfg):
+    """mmlight.runtime's Pad, from the metadata an export writes, against mmdet's ``Pad`` on
+    non-square images: the same pixels."""
+    from mmdet.datasets.transforms import Pad
+
+    from mmlight.deployment.export import pad_metadata
+    from mmlight.runtime.image import pad
+
+    rng = np.random.default_rng(0)
+    for height, width in ((70, 101), (101, 70), (64, 64)):
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        theirs = Pad(**pad_cfg).transform(dict(img=image.copy()))['img']
+        metadata = json.loads(json.dumps(pad_metadata(dict(type='Pad', **pad_cfg))))
+        np.testing.assert_array_equal(pad(image, metadata), theirs)
+
+
+def test_a_model_whose_pipeline_pads_gives_the_full_stacks_detections(exported, tmp_path):
+    """The demo YOLO with RTMDet's test-pipeline Pad (to the 192x192 export shape, with 114)
+    exported by the tools: its file says how to pad, and the runtime's detections equal
+    deployed_predict's (mmcv's pipeline, Pad included) on square, non-square, gray, RGBA and
+    16-bit images."""
+    models, images, folder = exported
+    cfg = models['yolov4_ghostnet_demo'][0].copy()
+    pipeline = list(cfg.test_dataloader.dataset.pipeline)
+    at = next(i for i, step in enumerate(pipeline) if step['type'] == 'Resize') + 1
+    pipeline.insert(at, dict(type='Pad', size=(192, 192), pad_val=dict(img=(114, 114, 114))))
+    cfg.test_dataloader.dataset.pipeline = pipeline
+    detector = init_detector(cfg, str(folder / 'yolov4_ghostnet_demo.pth'))
+    model_file = export_onnx(detector, str(tmp_path / 'padded.onnx'), (192, 192))
+    runtime = Detector(model_file)
+    assert runtime.metadata['preprocess']['pad'] == {
+        'size': [192, 192],
+        'size_divisor': None,
+        'pad_to_square': False,
+        'value': [114, 114, 114],
+        'padding_mode': 'constant',
+    }
+    runner = load_runner('onnxruntime', model_file)
+    found = 0
+    for path in images:
+        ours = runtime(path)
+        theirs = deployed_predict(cfg, runner, path).pred_instances
+        np.testing.assert_array_equal(ours.boxes, theirs.bboxes.numpy(), err_msg=path)
+        np.testing.assert_array_equal(ours.scores, theirs.scores.numpy(), err_msg=path)
+        np.testing.assert_array_equal(ours.labels, theirs.labels.numpy(), err_msg=path)
+        found += len(ours)
+    assert found > len(images)
+
+
+@pytest.mark.parametrize('installed', [True, False], ids=['stack-installed', 'stack-blocked'])
+def test_the_training_stack_is_not_imported_by_the_runtime(exported, tmp_path, installed):
+    """The runtime detects and none of torch, mmcv, mmengine and mmdet is loaded: in this
+    environment, where they are installed, and in a process where they cannot be imported (as
+    in an environment with only mmlight[runtime])."""
     models, images, _ = exported
-    blocker = tmp_path / 'blocker'
-    blocker.mkdir()
-    (blocker / 'sitecustomize.py').write_text(
-        f'import sys\nsys.modules.update({{name: None for name in {TRAINING_STACK!r}}})\n'
-    )
+    paths = [ROOT]
+    if not installed:
+        blocker = tmp_path / 'blocker'
+        blocker.mkdir()
+        (blocker / 'sitecustomize.py').write_text(
+            f'import sys\nsys.modules.update({{name: None for name in {TRAINING_STACK!r}}})\n'
+        )
+        paths.insert(0, str(blocker))
     script = (
         'import sys, mmlight.runtime as rt\n'
         f'found = rt.Detector({models["faster_rcnn_ghostnet_fpn_demo"][2]!r})({images[0]!r})\n'
@@ -306,7 +379,7 @@ def test_the_training_stack_is_not_imported_by_the_runtime(exported, tmp_path):
         text=True,
         timeout=300,
         cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(blocker), ROOT])),
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(paths)),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     count, loaded = proc.stdout.split(' ', 1)

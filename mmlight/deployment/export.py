@@ -128,6 +128,31 @@ def _pipeline_step(pipeline: list, *types: str) -> dict | None:
     return next((dict(step) for step in pipeline if step.get('type') in types), None)
 
 
+def pad_metadata(pad: dict) -> dict[str, Any]:
+    """A test pipeline's ``Pad`` step as the runtime repeats it.
+
+    Args:
+        pad: the step's config (mmdet's ``Pad``: ``size`` (width, height), ``size_divisor``,
+            ``pad_to_square``, ``pad_val``, ``padding_mode``).
+
+    Returns:
+        A JSON-able dict of the same settings, ``value`` being the image's pad value.
+    """
+    value = pad.get('pad_val', dict(img=0, seg=255))
+    if isinstance(value, dict):
+        value = value.get('img', 0)
+    size = pad.get('size')
+    return {
+        'size': None if size is None else [int(v) for v in size],  # (width, height)
+        'size_divisor': pad.get('size_divisor'),
+        'pad_to_square': bool(pad.get('pad_to_square', False)),
+        # kept as the config gives it: mmcv spreads an int over the channels and hands a tuple
+        # or a float to cv2 as it is
+        'value': list(value) if isinstance(value, (list, tuple)) else value,
+        'padding_mode': pad.get('padding_mode', 'constant'),
+    }
+
+
 def deploy_metadata(
     cfg: Any,
     deployable: Any,
@@ -163,6 +188,7 @@ def deploy_metadata(
         raise ValueError(
             f'export metadata: the test pipeline has no Resize with a scale: {pipeline}'
         )
+    pad = _pipeline_step(pipeline, 'Pad', 'mmdet.Pad')
     preprocessor = deployable.detector.data_preprocessor
     mean = [float(v) for v in preprocessor.mean.flatten()] if deployable.normalize else [0.0] * 3
     std = [float(v) for v in preprocessor.std.flatten()] if deployable.normalize else [1.0] * 3
@@ -201,6 +227,8 @@ def deploy_metadata(
                 'keep_ratio': bool(resize.get('keep_ratio', False)),
                 'interpolation': resize.get('interpolation', 'bilinear'),
             },
+            # the test pipeline's Pad of the resized image (mmcv's impad), None without one
+            'pad': None if pad is None else pad_metadata(pad),
             'size_divisor': deployable.pad_divisor,
             # every step of the test pipeline, in order: the runtime repeats the image steps
             # it knows (RUNTIME_STEPS) and refuses a model whose pipeline has others

@@ -18,9 +18,9 @@ REEXPORT = (
 )
 
 
-# the test-pipeline steps mmlight.runtime repeats (decoding, resizing) or that do nothing to
-# the image (annotations, packing)
-RUNTIME_STEPS = ('LoadImageFromFile', 'Resize', 'LoadAnnotations', 'PackDetInputs')
+# the test-pipeline steps mmlight.runtime repeats (decoding, resizing, padding) or that do
+# nothing to the image (annotations, packing)
+RUNTIME_STEPS = ('LoadImageFromFile', 'Resize', 'Pad', 'LoadAnnotations', 'PackDetInputs')
 
 
 class MissingMetadataError(ValueError):

@@ -15,7 +15,7 @@ import numpy as np
 from mmlight.deployment.backends import backend_for_file, load_runner
 from mmlight.deployment.metadata import REEXPORT, RUNTIME_STEPS, MissingMetadataError
 
-from .image import check_array, masks_to_original, read_image, resize, to_input
+from .image import check_array, masks_to_original, pad, read_image, resize, to_input
 
 
 @dataclass
@@ -132,6 +132,12 @@ class Detector:
                 f'would not be the full stack\'s. Run it with the full stack '
                 f'(mmlight.deployment.predict, tools/deployment/evaluate.py)'
             )
+        steps = [step.split('.')[-1] for step in metadata['preprocess'].get('steps', [])]
+        if 'Pad' in steps and metadata['preprocess'].get('pad') is None:
+            raise MissingMetadataError(
+                f'{model_file}: its test pipeline pads the image, and the file does not say '
+                f'how: {REEXPORT}'
+            )
         self.classes: list[str] = list(metadata.get('classes') or [])
         self.with_mask = 'masks' in self.runner.output_names
 
@@ -154,6 +160,8 @@ class Detector:
             ValueError: a fixed-size model's input is smaller than the resized image.
         """
         resized, scale = resize(image, self.metadata['preprocess']['resize'])
+        if self.metadata['preprocess'].get('pad') is not None:
+            resized = pad(resized, self.metadata['preprocess']['pad'])
         fixed = self.input_shape
         if fixed is not None and (resized.shape[0] > fixed[0] or resized.shape[1] > fixed[1]):
             raise ValueError(
@@ -203,7 +211,9 @@ class Detector:
         height, width = image_shape
         masks = None
         if 'masks' in outputs:
-            masks = masks_to_original(outputs['masks'], height, width)
+            # without the test pipeline's Pad (the resized image is the input's top-left part)
+            resized = outputs['masks'][:, : round(height * scale_h), : round(width * scale_w)]
+            masks = masks_to_original(resized, height, width)
         return Detections(
             boxes.astype(np.float32),
             dets[:, 4].astype(np.float32),

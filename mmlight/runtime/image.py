@@ -25,6 +25,13 @@ COLOR_TYPES = {
     'grayscale': cv2.IMREAD_GRAYSCALE,
     'unchanged': cv2.IMREAD_UNCHANGED,
 }
+# mmcv's impad border types
+PADDING_MODES = {
+    'constant': cv2.BORDER_CONSTANT,
+    'edge': cv2.BORDER_REPLICATE,
+    'reflect': cv2.BORDER_REFLECT_101,
+    'symmetric': cv2.BORDER_REFLECT,
+}
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
@@ -111,6 +118,46 @@ def resize(image: np.ndarray, resize_cfg: dict) -> tuple[np.ndarray, tuple[float
     resized = cv2.resize(image, size, interpolation=INTERPOLATIONS[resize_cfg['interpolation']])
     new_height, new_width = resized.shape[:2]
     return resized, (new_width / width, new_height / height)
+
+
+def pad(image: np.ndarray, pad_cfg: dict) -> np.ndarray:
+    """mmdet's ``Pad`` of the test pipeline (mmcv's ``impad``): right and bottom, to a fixed
+    size, to a square, or to multiples of a divisor.
+
+    Args:
+        image: HxWxC, resized.
+        pad_cfg: the model's ``preprocess.pad`` metadata: ``size`` (width, height),
+            ``size_divisor``, ``pad_to_square``, ``value``, ``padding_mode``.
+
+    Returns:
+        The padded image (the image is the padded one's top-left corner).
+    """
+    height, width = image.shape[:2]
+    size = None
+    if pad_cfg['pad_to_square']:
+        size = (max(height, width),) * 2
+    if pad_cfg['size_divisor'] is not None:
+        divisor = int(pad_cfg['size_divisor'])
+        size = size or (height, width)
+        size = (-(-size[0] // divisor) * divisor, -(-size[1] // divisor) * divisor)
+    elif pad_cfg['size'] is not None:
+        size = (int(pad_cfg['size'][1]), int(pad_cfg['size'][0]))
+    if size is None:
+        return image
+    value = pad_cfg['value']
+    if isinstance(value, list):
+        value = tuple(value)
+    elif isinstance(value, int) and image.ndim == 3:
+        value = (value,) * image.shape[2]
+    return cv2.copyMakeBorder(
+        image,
+        0,
+        max(size[0] - height, 0),
+        0,
+        max(size[1] - width, 0),
+        PADDING_MODES[pad_cfg['padding_mode']],
+        value=value,
+    )
 
 
 def to_input(image: np.ndarray) -> np.ndarray:
