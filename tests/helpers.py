@@ -154,6 +154,19 @@ def run_tool(args, timeout=900, env=None):
     return proc
 
 
+def run_python(args, cwd, paths=(ROOT,), timeout=300):
+    """Python (``sys.executable``) on ``args`` in a new process, in ``cwd``, with ``paths`` as its
+    PYTHONPATH; the finished process, output captured as text."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, paths))),
+    )
+
+
 def randomize_norm_statistics(model, seed=0):
     """Random BN running statistics and affine parameters, so that eval-mode BN is not an
     identity and a swapped key would show up in the outputs."""

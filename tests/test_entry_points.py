@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from mmlight.apis import train_test_config
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_python
 
 pytestmark = pytest.mark.quick
 
@@ -70,14 +70,7 @@ def test_a_checkout_that_was_not_installed_finds_its_configs(tmp_path):
         'import mmlight, os.path as osp; from mmlight.apis import resolve_config; '
         "print(osp.dirname(mmlight.__file__)); print(resolve_config('yolov4_ghostnet_416'))"
     )
-    proc = subprocess.run(
-        [sys.executable, '-c', script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_python(['-c', script], tmp_path, [checkout])
     assert proc.returncode == 0, proc.stderr[-3000:]
     package, resolved = proc.stdout.split()[-2:]
     assert package == str(checkout / 'mmlight')

@@ -3,12 +3,10 @@ registers; ``import mmlight`` registers in a process that already uses the train
 otherwise imports nothing heavy, so that ``mmlight.runtime`` stays torch-free."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_python
 
 pytestmark = pytest.mark.quick
 
@@ -16,14 +14,7 @@ HEAVY = ('torch', 'mmcv', 'mmengine', 'mmdet')
 
 
 def run_script(script, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, '-c', script],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=ROOT),
-    )
+    proc = run_python(['-c', script], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout.split()
 

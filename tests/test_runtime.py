@@ -26,7 +26,7 @@ from mmlight.deployment.openvino_ir import convert_to_openvino
 from mmlight.deployment.predict import deployed_predict
 from mmlight.runtime import Detector, ImageReadError
 from tests.deployment_helpers import calibrate_norms, demo_images, open_score_priors
-from tests.helpers import ROOT, build_wheel, run_folder
+from tests.helpers import ROOT, build_wheel, run_folder, run_python
 
 TRAINING_STACK = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet')
 # the modules mmlight.runtime loads: none may import the training stack, at any depth
@@ -170,16 +170,23 @@ def test_the_runtime_gives_the_full_stacks_detections_on_every_kind_of_image(
     np.testing.assert_array_equal(detector(array).boxes, detector(images[0]).boxes)
 
 
-def test_many_images_in_flight_give_each_images_own_detections(exported):
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_many_images_in_flight_give_each_images_own_detections(exported, backend):
+    """Detector.stream's throughput set-up (OpenVINO's THROUGHPUT hint with a stream per
+    request, one onnxruntime session per request, the cores divided) gives each image the
+    detections of the one-request model, exactly, in the order given."""
     models, images, _ = exported
-    xml_file = models['faster_rcnn_ghostnet_fpn_demo'][2]
-    detector = Detector(xml_file)
+    _, onnx_file, xml_file = models['faster_rcnn_ghostnet_fpn_demo']
+    detector = Detector(onnx_file if backend == 'onnxruntime' else xml_file)
     one_by_one = [detector(path) for path in images]
     streamed = list(detector.stream([*images, 'missing.png'], requests=3))
     assert isinstance(streamed[-1], ImageReadError)
+    assert len(detector._stream_runners[3]) == 3
+    assert all(runner is not detector.runner for runner in detector._stream_runners[3])
     for single, many in zip(one_by_one, streamed, strict=False):
         np.testing.assert_array_equal(single.boxes, many.boxes)
         np.testing.assert_array_equal(single.scores, many.scores)
+        np.testing.assert_array_equal(single.labels, many.labels)
 
 
 def test_bad_files_get_one_clear_line_and_the_others_still_run(exported, tmp_path):
@@ -206,9 +213,8 @@ def test_bad_files_get_one_clear_line_and_the_others_still_run(exported, tmp_pat
     ):
         detector(np.zeros((8, 8), np.uint8))
     out_dir, json_file = tmp_path / 'pictures', tmp_path / 'found.json'
-    proc = subprocess.run(
+    proc = run_python(
         [
-            sys.executable,
             '-m',
             'mmlight.runtime',
             onnx_file,
@@ -222,11 +228,7 @@ def test_bad_files_get_one_clear_line_and_the_others_still_run(exported, tmp_pat
             '--score-thr',
             '0.2',
         ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=ROOT),
+        tmp_path,
     )
     assert proc.returncode == 1, proc.stderr[-3000:]
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -373,14 +375,7 @@ def test_the_training_stack_is_not_imported_by_the_runtime(exported, tmp_path, i
         f'found = rt.Detector({models["faster_rcnn_ghostnet_fpn_demo"][2]!r})({images[0]!r})\n'
         f'print(len(found), [n for n in {TRAINING_STACK!r} if sys.modules.get(n)])\n'
     )
-    proc = subprocess.run(
-        [sys.executable, '-c', script],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=os.pathsep.join(paths)),
-    )
+    proc = run_python(['-c', script], tmp_path, paths)
     assert proc.returncode == 0, proc.stderr[-3000:]
     count, loaded = proc.stdout.split(' ', 1)
     assert int(count) > 0
@@ -451,17 +446,24 @@ def test_mmlight_runtime_alone_in_a_clean_environment_gives_the_full_stacks_dete
 def test_the_end_to_end_benchmark_times_each_stage_the_rate_in_flight_and_cold_starts(
     exported, tmp_path
 ):
-    models, images, _ = exported
-    onnx_file = models['yolov4_ghostnet_demo'][1]
+    """benchmark_runtime.py on the demo Faster R-CNN, on copies of two images resized to
+    96x128: every stage, rate, full-stack, eager and cold-start row, and the two NMS stages'
+    candidates (the RPN's, then the R-CNN's)."""
+    models, images, folder = exported
+    onnx_file = models['faster_rcnn_ghostnet_fpn_demo'][1]
     out = tmp_path / 'row.json'
-    proc = subprocess.run(
+    proc = run_python(
         [
-            sys.executable,
             'tools/analysis/benchmark_runtime.py',
             onnx_file,
             *images[:2],
             '--config',
-            osp.join(ROOT, 'configs', 'demo', 'yolov4_ghostnet_demo.py'),
+            osp.join(ROOT, 'configs', 'demo', 'faster_rcnn_ghostnet_fpn_demo.py'),
+            '--checkpoint',
+            str(folder / 'faster_rcnn_ghostnet_fpn_demo.pth'),
+            '--resize-images',
+            '96',
+            '128',
             '--requests',
             '1',
             '2',
@@ -472,18 +474,17 @@ def test_the_end_to_end_benchmark_times_each_stage_the_rate_in_flight_and_cold_s
             '--json',
             str(out),
         ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+        ROOT,
         timeout=600,
-        env=dict(os.environ, PYTHONPATH=ROOT),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     row = json.loads(out.read_text())
+    assert row['image_shape'] == [96, 128]
     stages = ('decode_preprocess_s', 'graph_s', 'postprocess_s')
     for key in (
         *stages,
         'full_stack_s',
+        'eager_mmdet_s',
         'images_per_s_1',
         'images_per_s_2',
         'cold_start_runtime_s',
@@ -491,5 +492,33 @@ def test_the_end_to_end_benchmark_times_each_stage_the_rate_in_flight_and_cold_s
     ):
         assert row[key] > 0, key
     assert row['end_to_end_s'] == pytest.approx(sum(row[key] for key in stages))
+    assert len(row['nms_candidates']) == 2
+    assert min(row['nms_candidates']) > 0
     assert '| end to end / graph |' in proc.stdout
     assert 'images/s, 2 in flight' in proc.stdout
+    assert '| candidates entering NMS (per image) |' in proc.stdout
+
+
+def test_nms_candidates_counts_every_nms_and_puts_mmcvs_back(exported):
+    """The demo Faster R-CNN's NMS inputs: the RPN's are its top ``nms_pre`` boxes of each
+    level (all of a level with fewer anchors), the R-CNN's the class scores above its
+    ``score_thr``; mmdet's modules have mmcv's batched_nms again afterwards."""
+    from mmcv.ops import batched_nms
+    from mmdet.models.dense_heads import base_dense_head, rpn_head
+    from mmdet.models.layers import bbox_nms
+
+    from mmlight.analysis.runtime_benchmark import eager_detector, nms_candidates
+
+    _, images, folder = exported
+    config = osp.join(ROOT, 'configs', 'demo', 'faster_rcnn_ghostnet_fpn_demo.py')
+    detector = eager_detector(config, str(folder / 'faster_rcnn_ghostnet_fpn_demo.pth'))
+    rpn, rcnn = nms_candidates(detector, images[:1])
+    # the first image is 96x96, resized to 192x192 (a multiple of 32): levels of stride 4-64
+    anchors = detector.rpn_head.num_base_priors
+    nms_pre = detector.test_cfg.rpn.nms_pre
+    sides = [192 // stride for stride in (4, 8, 16, 32, 64)]
+    assert rpn <= sum(min(nms_pre, side * side * anchors) for side in sides)
+    assert rpn > 0.9 * sum(min(nms_pre, side * side * anchors) for side in sides)
+    assert 0 < rcnn <= detector.test_cfg.rpn.max_per_img * detector.roi_head.bbox_head.num_classes
+    for module in (base_dense_head, rpn_head, bbox_nms):
+        assert module.batched_nms is batched_nms

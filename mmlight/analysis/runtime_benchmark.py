@@ -1,14 +1,17 @@
 """What a deployed detector costs from image file to detections, through :mod:`mmlight.runtime`:
 the time of each stage (decode and resize, the graph, the post-processing back to the image),
 the rate with several images in flight, and the cold start of a process, beside the same
-images through the full stack (mmcv's test pipeline and the same runner), for
-tools/analysis/benchmark_runtime.py."""
+images through the full stack (mmcv's test pipeline and the same runner) and eager mmdet, with
+the number of candidates that enter NMS, for tools/analysis/benchmark_runtime.py."""
 
 import os
+import os.path as osp
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
+import cv2
 import numpy as np
 
 from mmlight.runtime import Detector
@@ -65,8 +68,48 @@ def images_per_second(
     return rounds * len(images) / (time.perf_counter() - start)
 
 
+def resized_copies(images: list[str], height: int, width: int, folder: str) -> list[str]:
+    """Each image resized to ``height`` x ``width`` (cv2, bilinear), written to ``folder`` as
+    JPEG (quality 95, as a camera writes its frames): a larger load from small images.
+
+    Args:
+        images: image files.
+        height: the copies' height.
+        width: the copies' width.
+        folder: where they go (made if missing).
+
+    Returns:
+        The copies' paths, in the order of ``images``.
+    """
+    os.makedirs(folder, exist_ok=True)
+    copies = []
+    for path in images:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        copy = osp.join(folder, osp.splitext(osp.basename(path))[0] + '.jpg')
+        cv2.imwrite(copy, cv2.resize(image, (width, height)), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        copies.append(copy)
+    return copies
+
+
+def seconds_per_image(run: Callable[[str], object], images: list[str], rounds: int) -> float:
+    """Seconds per image of ``run(path)`` over ``rounds`` passes after one warm-up pass."""
+    for path in images:
+        run(path)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for path in images:
+            run(path)
+    return (time.perf_counter() - start) / (rounds * len(images))
+
+
 def full_stack_seconds(
-    config: str, model_file: str, backend: str, images: list[str], rounds: int = 3
+    config: str,
+    model_file: str,
+    backend: str,
+    images: list[str],
+    rounds: int = 3,
+    cfg_options: dict | None = None,
+    precision: str | None = None,
 ) -> float:
     """Seconds per image through the full stack: the config's mmcv test pipeline, the same
     runner, mmdet's structures (:func:`mmlight.deployment.predict.deployed_predict`)."""
@@ -74,15 +117,71 @@ def full_stack_seconds(
     from mmlight.deployment.backends import load_runner
     from mmlight.deployment.predict import deployed_predict
 
-    cfg = load_detector_config(config)
-    runner = load_runner(backend, model_file)
-    for path in images:
-        deployed_predict(cfg, runner, path)
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for path in images:
-            deployed_predict(cfg, runner, path)
-    return (time.perf_counter() - start) / (rounds * len(images))
+    cfg = load_detector_config(config, cfg_options)
+    runner = load_runner(backend, model_file, precision)
+    return seconds_per_image(lambda path: deployed_predict(cfg, runner, path), images, rounds)
+
+
+def eager_detector(config: str, checkpoint: str, cfg_options: dict | None = None):
+    """The config's detector with the checkpoint, in eval mode, for eager mmdet's rows."""
+    from mmlight.apis import init_detector
+
+    return init_detector(config, checkpoint, cfg_options=cfg_options)
+
+
+def eager_seconds(detector, images: list[str], rounds: int = 3) -> float:
+    """Seconds per image through eager mmdet: ``mmdet.apis.inference_detector`` (the config's
+    test pipeline, the torch model, mmdet's post-processing)."""
+    import torch
+    from mmdet.apis import inference_detector
+
+    with torch.no_grad():
+        return seconds_per_image(lambda path: inference_detector(detector, path), images, rounds)
+
+
+def nms_candidates(detector, images: list[str]) -> list[float]:
+    """How many boxes enter each NMS of a detection, averaged over ``images``, counted in eager
+    mmdet (whose detections the exported graph reproduces): the RPN's and the R-CNN's for a
+    two-stage detector, the head's for a one-stage one.
+
+    Every ``batched_nms`` that mmdet's and mmlight's modules imported from mmcv is counted,
+    and put back afterwards.
+
+    Returns:
+        The mean number of candidates of each NMS, in the order they run.
+    """
+    import torch
+    from mmcv.ops import batched_nms as original
+    from mmdet.apis import inference_detector
+
+    calls: list[int] = []
+
+    def counting(boxes, scores, idxs, nms_cfg, class_agnostic=False):
+        if nms_cfg is not None:
+            calls.append(int(boxes.shape[0]))
+        return original(boxes, scores, idxs, nms_cfg, class_agnostic)
+
+    modules = [
+        module
+        for module in list(sys.modules.values())
+        if getattr(module, 'batched_nms', None) is original
+    ]
+    per_image = []
+    try:
+        for module in modules:
+            module.batched_nms = counting
+        with torch.no_grad():
+            for path in images:
+                calls.clear()
+                inference_detector(detector, path)
+                per_image.append(list(calls))
+    finally:
+        for module in modules:
+            module.batched_nms = original
+    steps = max(len(counts) for counts in per_image)
+    return [
+        float(np.mean([counts[i] for counts in per_image if len(counts) > i])) for i in range(steps)
+    ]
 
 
 RUNTIME_COLD_START = '''
@@ -93,7 +192,8 @@ FULL_STACK_COLD_START = '''
 from mmlight.apis import load_detector_config
 from mmlight.deployment.backends import load_runner
 from mmlight.deployment.predict import deployed_predict
-deployed_predict(load_detector_config({config!r}), load_runner({backend!r}, {model!r}), {image!r})
+cfg = load_detector_config({config!r}, {cfg_options!r})
+deployed_predict(cfg, load_runner({backend!r}, {model!r}), {image!r})
 '''
 
 

@@ -19,6 +19,7 @@ import sys
 
 import cv2
 
+from .arguments import add_model_arguments
 from .detector import Detections, Detector
 from .draw import draw_detections
 from .image import image_files, read_image
@@ -31,9 +32,8 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog='\n\n'.join(__doc__.split('\n\n')[1:]),
     )
-    parser.add_argument('model', help='the exported model file (.onnx or .xml)')
-    parser.add_argument('images', nargs='+', help='image files and folders of images')
-    parser.add_argument('--out-dir', help='write the pictures here (IMAGE_NAME.jpg/.png)')
+    add_model_arguments(parser)
+    parser.add_argument('--out-dir', help='write the pictures here (IMAGE_NAME.png)')
     parser.add_argument(
         '--score-thr',
         type=float,
@@ -41,10 +41,6 @@ def parse_args(argv=None):
         help='draw and list the detections with at least this score (default 0.3)',
     )
     parser.add_argument('--json', help='write the detections of every image to this file')
-    parser.add_argument(
-        '--precision',
-        help="the runtime's precision (OpenVINO: fp32, bf16, int8; default: the model's own)",
-    )
     parser.add_argument(
         '--requests', type=int, default=2, help='images in flight at once (default 2)'
     )

@@ -140,6 +140,8 @@ class Detector:
             )
         self.classes: list[str] = list(metadata.get('classes') or [])
         self.with_mask = 'masks' in self.runner.output_names
+        # Detector.stream's runners by the number of requests (a throughput set-up each)
+        self._stream_runners: dict[int, list[Any]] = {}
 
     @property
     def input_shape(self) -> tuple[int, int] | None:
@@ -229,6 +231,10 @@ class Detector:
         """Detect in many images with several requests in flight (each reads, preprocesses,
         runs and post-processes its image in its own thread), in the order given.
 
+        With more than one request the model is set up for throughput once per count (OpenVINO
+        compiles it with its ``THROUGHPUT`` hint and one stream per request; onnxruntime opens
+        one session per request), the cores divided between the requests.
+
         Args:
             images: image paths or arrays.
             requests: how many images are in flight at once.
@@ -239,8 +245,9 @@ class Detector:
         """
         if requests < 1:
             raise ValueError(f'Detector.stream: requests must be >= 1, got {requests}')
-        runners = [self.runner] + [self.runner.for_another_thread() for _ in range(requests - 1)]
-        free = list(runners)
+        if requests not in self._stream_runners:
+            self._stream_runners[requests] = self.runner.for_requests(requests)
+        free = list(self._stream_runners[requests])
 
         def detect(image):
             runner = free.pop()

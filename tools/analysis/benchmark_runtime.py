@@ -1,30 +1,39 @@
 """End to end: image files to detections through mmlight.runtime, stage by stage (decode and
 resize, the graph, back to the image), with one request and with several in flight, beside the
-full stack (mmcv's test pipeline, the same runner); and the cold start of a process (imports,
-loading the model, the first image) of the runtime alone (torch, mmcv, mmengine and mmdet
-blocked, as in a runtime-only install) against the full stack's.
+full stack (mmcv's test pipeline, the same runner) and eager mmdet, with the candidates that
+enter NMS; and the cold start of a process (imports, loading the model, the first image) of
+the runtime alone (torch, mmcv, mmengine and mmdet blocked, as in a runtime-only install)
+against the full stack's.
 
-    python tools/analysis/benchmark_runtime.py MODEL IMAGE_OR_FOLDER... [--config CONFIG]
-        [--requests 1 2 4] [--rounds 3] [--json FILE]
+    python tools/analysis/benchmark_runtime.py MODEL IMAGE_OR_FOLDER... [--precision P]
+        [--config CONFIG [--checkpoint CHECKPOINT] [--cfg-options KEY=VALUE ...]]
+        [--resize-images HEIGHT WIDTH] [--requests 1 2 4] [--rounds 3] [--json FILE]
 
-MODEL is a file of tools/deployment/export_onnx.py; CONFIG, its config, adds the full stack's
-rows. A markdown table; the CPU and versions go with it in docs/benchmarks.md.
+MODEL is a file of tools/deployment/export_onnx.py; CONFIG, its config (with the same
+--cfg-options as the export), adds the full stack's rows, and CHECKPOINT eager mmdet's and the
+NMS counts. A markdown table; the CPU and versions go with it in docs/benchmarks.md.
 """
 
 import argparse
 import json
 import platform
+import tempfile
 
 from mmlight.analysis.runtime_benchmark import (
     FULL_STACK_COLD_START,
     RUNTIME_COLD_START,
     TRAINING_STACK,
     cold_start_seconds,
+    eager_detector,
+    eager_seconds,
     full_stack_seconds,
     images_per_second,
+    nms_candidates,
+    resized_copies,
     stage_seconds,
 )
 from mmlight.runtime import Detector
+from mmlight.runtime.arguments import add_model_arguments
 from mmlight.runtime.image import image_files
 
 
@@ -32,9 +41,25 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument('model', help='the exported model file (.onnx or .xml)')
-    parser.add_argument('images', nargs='+', help='image files and folders of images')
+    add_model_arguments(parser)
     parser.add_argument('--config', help="the model's config: adds the full stack's rows")
+    parser.add_argument(
+        '--checkpoint', help="the config's checkpoint: adds eager mmdet's rows and NMS counts"
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help="overrides of the config, as the export's (mmengine's --cfg-options syntax)",
+    )
+    parser.add_argument(
+        '--resize-images',
+        type=int,
+        nargs=2,
+        metavar=('HEIGHT', 'WIDTH'),
+        help='run on copies of the images resized to this size (JPEG, quality 95)',
+    )
     parser.add_argument(
         '--requests',
         type=int,
@@ -50,17 +75,37 @@ def parse_args():
         help='new processes per cold-start row, the best counts (0: no such rows; default 3)',
     )
     parser.add_argument('--json', help='write the measurements here')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.checkpoint and not args.config:
+        parser.error('--checkpoint needs --config')
+    return args
+
+
+def cfg_options(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` strings parsed as mmengine's ``--cfg-options`` parses them."""
+    if not pairs:
+        return {}
+    from mmengine.config import DictAction
+
+    namespace = argparse.Namespace()
+    DictAction(option_strings=[], dest='options')(None, namespace, pairs)
+    return namespace.options
 
 
 def main():
     args = parse_args()
     images = image_files(args.images)
-    detector = Detector(args.model)
+    if args.resize_images:
+        height, width = args.resize_images
+        images = resized_copies(images, height, width, tempfile.mkdtemp(prefix='mmlight_bench_'))
+    options = cfg_options(args.cfg_options)
+    detector = Detector(args.model, precision=args.precision)
     row = dict(
         model=args.model,
         backend=detector.backend,
+        precision=detector.runner.precision,
         images=len(images),
+        image_shape=list(detector.load(images[0]).shape[:2]),
         cpu=platform.processor() or platform.machine(),
     )
     row.update(stage_seconds(detector, images, args.rounds))
@@ -68,8 +113,18 @@ def main():
         row[f'images_per_s_{requests}'] = images_per_second(detector, images, requests, args.rounds)
     if args.config:
         row['full_stack_s'] = full_stack_seconds(
-            args.config, args.model, detector.backend, images, args.rounds
+            args.config,
+            args.model,
+            detector.backend,
+            images,
+            args.rounds,
+            options,
+            args.precision,
         )
+    if args.checkpoint:
+        eager = eager_detector(args.config, args.checkpoint, options)
+        row['eager_mmdet_s'] = eager_seconds(eager, images, args.rounds)
+        row['nms_candidates'] = nms_candidates(eager, images)
     if args.cold_starts:
         row['cold_start_runtime_s'] = cold_start_seconds(
             RUNTIME_COLD_START.format(model=args.model, image=images[0]),
@@ -79,26 +134,52 @@ def main():
         if args.config:
             row['cold_start_full_stack_s'] = cold_start_seconds(
                 FULL_STACK_COLD_START.format(
-                    config=args.config, backend=detector.backend, model=args.model, image=images[0]
+                    config=args.config,
+                    cfg_options=options,
+                    backend=detector.backend,
+                    model=args.model,
+                    image=images[0],
                 ),
                 repeats=args.cold_starts,
             )
-    print(f"| stage (s per image, 1 request) | {args.model} |\n|---|---|")
-    for key in ('decode_preprocess_s', 'graph_s', 'postprocess_s', 'end_to_end_s', 'full_stack_s'):
+    print_table(row, args.requests)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(row, f, indent=1)
+
+
+def print_table(row: dict, requests: list[int]) -> None:
+    height, width = row['image_shape']
+    print(
+        f"| {row['model']} ({row['backend']} {row['precision']}), {row['images']} images of "
+        f'{height}x{width} | s per image |\n|---|---|'
+    )
+    stages = (
+        'decode_preprocess_s',
+        'graph_s',
+        'postprocess_s',
+        'end_to_end_s',
+        'full_stack_s',
+        'eager_mmdet_s',
+    )
+    for key in stages:
         if key in row:
             print(f'| {key[:-2].replace("_", " ")} | {row[key]:.4f} |')
     print(f"| end to end / graph | {row['end_to_end_s'] / row['graph_s']:.3f} |")
     base = row.get('images_per_s_1')
-    for requests in args.requests:
-        rate = row[f'images_per_s_{requests}']
+    for count in requests:
+        rate = row[f'images_per_s_{count}']
         versus = f' ({rate / base:.2f}x one request)' if base else ''
-        print(f'| images/s, {requests} in flight | {rate:.2f}{versus} |')
+        print(f'| images/s, {count} in flight | {rate:.2f}{versus} |')
+    if 'nms_candidates' in row:
+        counts = ' then '.join(f'{count:.0f}' for count in row['nms_candidates'])
+        print(f'| candidates entering NMS (per image) | {counts} |')
     for key in ('cold_start_runtime_s', 'cold_start_full_stack_s'):
         if key in row:
             print(f'| {key.replace("_", " ")[:-2]} | {row[key]:.2f} s |')
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(row, f, indent=1)
+    if 'cold_start_full_stack_s' in row:
+        ratio = row['cold_start_full_stack_s'] / row['cold_start_runtime_s']
+        print(f'| cold start, full stack / runtime | {ratio:.1f}x |')
 
 
 if __name__ == '__main__':

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,14 @@ OUTPUT_SIGNATURES = tuple(
 
 # (names of the exported nodes a runtime layer was built from, its type, seconds)
 ExecutedNode = tuple[tuple[str, ...], str, float]
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS says, else all)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def import_runtime(package: str, backend: str) -> Any:
@@ -199,6 +208,20 @@ class DetectorRunner:
         """A runner of the same model that may run at the same time as this one, in another
         thread (``self`` where the runtime's sessions are thread-safe)."""
         return self
+
+    def for_requests(self, requests: int) -> list[DetectorRunner]:
+        """Runners for ``requests`` images in flight at once, one per thread, that share the
+        CPU's cores between them (a runtime's throughput set-up); ``[self]`` for one.
+
+        Args:
+            requests: how many images run at the same time (>= 1).
+
+        Returns:
+            ``requests`` runners of this model.
+        """
+        if requests < 1:
+            raise ValueError(f'{self.name}: requests must be >= 1, got {requests}')
+        return [self] + [self.for_another_thread() for _ in range(requests - 1)]
 
     def describe(self) -> str | None:
         """A line on how the runtime runs the model (precision used), or None."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..metadata import METADATA_KEY
-from .base import Backend, DetectorRunner, ExecutedNode, import_runtime
+from .base import Backend, DetectorRunner, ExecutedNode, import_runtime, usable_cores
 
 
 class OnnxRuntimeRunner(DetectorRunner):
@@ -49,6 +49,7 @@ class OnnxRuntimeRunner(DetectorRunner):
             options.enable_profiling = True
             options.profile_file_prefix = osp.join(tempfile.gettempdir(), 'mmlight_ort_profile')
         self.path = onnx_file
+        self.num_threads = num_threads
         self.session = ort.InferenceSession(onnx_file, options, providers=['CPUExecutionProvider'])
         inputs = self.session.get_inputs()
         self.output_names = tuple(o.name for o in self.session.get_outputs())
@@ -62,6 +63,16 @@ class OnnxRuntimeRunner(DetectorRunner):
 
     def run(self, image: np.ndarray) -> dict[str, np.ndarray]:
         return dict(zip(self.output_names, self.session.run(None, {'image': image}), strict=True))
+
+    def for_requests(self, requests: int) -> list[DetectorRunner]:
+        """One session per request, the cores divided between them (``num_threads`` each
+        where it was given): concurrent runs of one session would share, and contend for,
+        one thread pool."""
+        if requests == 1:
+            return [self]
+        super().for_requests(requests)  # checks the count
+        threads = self.num_threads or max(1, usable_cores() // requests)
+        return [OnnxRuntimeRunner(self.path, num_threads=threads) for _ in range(requests)]
 
     def end_profiling(self) -> str:
         """Stop the profiler started by ``profile=True``; the path of its JSON trace."""

@@ -65,6 +65,8 @@ class OpenVINORunner(DetectorRunner):
         core = ov.Core()
         model = core.read_model(path)
         self.path = path
+        self.num_threads = num_threads
+        self._core, self._model = core, model
         self._metadata_text = model_metadata(model, 'deploy') or onnx_metadata_text(path)
         self.output_names = tuple(output.get_any_name() for output in model.outputs)
         self.check_signature(path, [i.get_any_name() for i in model.inputs])
@@ -84,16 +86,38 @@ class OpenVINORunner(DetectorRunner):
                 f'--backend openvino --precision int8); {path} holds no '
                 f'FakeQuantize node'
             )
-        config: dict[str, object] = {'INFERENCE_PRECISION_HINT': HINTS[self.precision]}
-        if num_threads:
-            config['INFERENCE_NUM_THREADS'] = int(num_threads)
+        config = self._compile_config()
         if profile:
             config['PERF_COUNT'] = True
         self.compiled = core.compile_model(model, 'CPU', config)
         self.request = self.compiled.create_infer_request()
 
+    def _compile_config(self) -> dict[str, object]:
+        config: dict[str, object] = {'INFERENCE_PRECISION_HINT': HINTS[self.precision]}
+        if self.num_threads:
+            config['INFERENCE_NUM_THREADS'] = int(self.num_threads)
+        return config
+
     def metadata_text(self) -> str | None:
         return self._metadata_text
+
+    def for_requests(self, requests: int) -> list[DetectorRunner]:
+        """The model compiled once more for throughput (OpenVINO's ``THROUGHPUT`` hint with one
+        stream per request, the cores divided between the streams), one infer request each:
+        requests of the latency-compiled model would take turns on one stream."""
+        if requests == 1:
+            return [self]
+        super().for_requests(requests)  # checks the count
+        config = self._compile_config()
+        config.update({'PERFORMANCE_HINT': 'THROUGHPUT', 'NUM_STREAMS': requests})
+        compiled = self._core.compile_model(self._model, 'CPU', config)
+        runners: list[DetectorRunner] = []
+        for _ in range(requests):
+            runner = copy.copy(self)
+            runner.compiled = compiled
+            runner.request = compiled.create_infer_request()
+            runners.append(runner)
+        return runners
 
     def for_another_thread(self) -> OpenVINORunner:
         """The same compiled model with an infer request of its own (one request runs one
