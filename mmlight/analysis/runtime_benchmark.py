@@ -54,6 +54,26 @@ def stage_seconds(detector: Detector, images: list[str], rounds: int = 3) -> dic
     return result
 
 
+def one_thread_graph_seconds(detector: Detector, images: list[str], rounds: int = 3) -> float:
+    """Seconds per image of the graph alone with one thread (a new runner of the same model
+    and precision), over ``rounds`` passes after one warm-up pass: with :func:`stage_seconds`'
+    ``graph_s`` it says how well one image uses all the cores, and so how much several in
+    flight can add."""
+    from mmlight.deployment.backends import load_runner
+
+    runner = load_runner(
+        detector.backend, detector.model_file, detector.runner.precision, num_threads=1
+    )
+    batches = [detector.preprocess(detector.load(path))[0] for path in images]
+    for batch in batches:
+        runner(batch)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for batch in batches:
+            runner(batch)
+    return (time.perf_counter() - start) / (rounds * len(batches))
+
+
 def images_per_second(
     detector: Detector, images: list[str], requests: int, rounds: int = 3
 ) -> float:

@@ -3,6 +3,7 @@ DetLocalVisualizer."""
 
 import os
 import os.path as osp
+import warnings
 
 import cv2
 import mmcv
@@ -73,15 +74,18 @@ def prediction_grid(
         sample = DetDataSample()
         sample.gt_instances = _ground_truth(coco, image_id, cat_to_label)
         sample.pred_instances = result.pred_instances
-        visualizer.add_datasample(
-            info['file_name'],
-            image,
-            sample,
-            draw_gt=True,
-            draw_pred=True,
-            show=False,
-            pred_score_thr=score_thr,
-        )
+        with warnings.catch_warnings():
+            # a box that reaches past the image's edge is drawn clipped, which is what we want
+            warnings.filterwarnings('ignore', message='.*polygon is out of bounds')
+            visualizer.add_datasample(
+                info['file_name'],
+                image,
+                sample,
+                draw_gt=True,
+                draw_pred=True,
+                show=False,
+                pred_score_thr=score_thr,
+            )
         found = int((result.pred_instances.scores >= score_thr).sum())
         panels.append(
             _titled(

@@ -29,9 +29,11 @@ from mmlight.analysis.runtime_benchmark import (
     full_stack_seconds,
     images_per_second,
     nms_candidates,
+    one_thread_graph_seconds,
     resized_copies,
     stage_seconds,
 )
+from mmlight.deployment.backends.base import usable_cores
 from mmlight.runtime import Detector
 from mmlight.runtime.arguments import add_model_arguments
 from mmlight.runtime.image import image_files
@@ -109,6 +111,8 @@ def main():
         cpu=platform.processor() or platform.machine(),
     )
     row.update(stage_seconds(detector, images, args.rounds))
+    row['cores'] = usable_cores()
+    row['graph_one_thread_s'] = one_thread_graph_seconds(detector, images, args.rounds)
     for requests in args.requests:
         row[f'images_per_s_{requests}'] = images_per_second(detector, images, requests, args.rounds)
     if args.config:
@@ -166,6 +170,12 @@ def print_table(row: dict, requests: list[int]) -> None:
         if key in row:
             print(f'| {key[:-2].replace("_", " ")} | {row[key]:.4f} |')
     print(f"| end to end / graph | {row['end_to_end_s'] / row['graph_s']:.3f} |")
+    speedup = row['graph_one_thread_s'] / row['graph_s']
+    print(f"| graph, one thread | {row['graph_one_thread_s']:.4f} |")
+    print(
+        f"| graph speed-up on {row['cores']} cores, most that requests in flight can add | "
+        f"{speedup:.2f}x, {row['cores'] / speedup:.2f}x |"
+    )
     base = row.get('images_per_s_1')
     for count in requests:
         rate = row[f'images_per_s_{count}']

@@ -65,14 +65,16 @@ class OnnxRuntimeRunner(DetectorRunner):
         return dict(zip(self.output_names, self.session.run(None, {'image': image}), strict=True))
 
     def for_requests(self, requests: int) -> list[DetectorRunner]:
-        """One session per request, the cores divided between them (``num_threads`` each
-        where it was given): concurrent runs of one session would share, and contend for,
-        one thread pool."""
+        """One session per request, at most one per core, the cores divided between them
+        (``num_threads`` each where it was given); more requests than sessions share them
+        (a session runs several calls at once, on its one thread pool)."""
         if requests == 1:
             return [self]
         super().for_requests(requests)  # checks the count
-        threads = self.num_threads or max(1, usable_cores() // requests)
-        return [OnnxRuntimeRunner(self.path, num_threads=threads) for _ in range(requests)]
+        count = min(requests, usable_cores())
+        threads = self.num_threads or max(1, usable_cores() // count)
+        sessions = [OnnxRuntimeRunner(self.path, num_threads=threads) for _ in range(count)]
+        return [sessions[i % count] for i in range(requests)]
 
     def end_profiling(self) -> str:
         """Stop the profiler started by ``profile=True``; the path of its JSON trace."""

@@ -21,7 +21,7 @@ from ..openvino_ir import (
     count_fake_quantize,
     model_metadata,
 )
-from .base import Backend, DetectorRunner, ExecutedNode
+from .base import Backend, DetectorRunner, ExecutedNode, usable_cores
 
 
 def onnx_metadata_text(path: str) -> str | None:
@@ -103,13 +103,15 @@ class OpenVINORunner(DetectorRunner):
 
     def for_requests(self, requests: int) -> list[DetectorRunner]:
         """The model compiled once more for throughput (OpenVINO's ``THROUGHPUT`` hint with one
-        stream per request, the cores divided between the streams), one infer request each:
-        requests of the latency-compiled model would take turns on one stream."""
+        stream per request, at most one per core, the cores divided between the streams), one
+        infer request each: requests of the latency-compiled model would take turns on one
+        stream, and more streams than cores would take turns on the cores."""
         if requests == 1:
             return [self]
         super().for_requests(requests)  # checks the count
         config = self._compile_config()
-        config.update({'PERFORMANCE_HINT': 'THROUGHPUT', 'NUM_STREAMS': requests})
+        streams = min(requests, usable_cores())
+        config.update({'PERFORMANCE_HINT': 'THROUGHPUT', 'NUM_STREAMS': streams})
         compiled = self._core.compile_model(self._model, 'CPU', config)
         runners: list[DetectorRunner] = []
         for _ in range(requests):
