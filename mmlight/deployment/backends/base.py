@@ -219,9 +219,13 @@ class DetectorRunner:
         Returns:
             ``requests`` runners of this model.
         """
+        self.check_requests(requests)
+        return [self] + [self.for_another_thread() for _ in range(requests - 1)]
+
+    def check_requests(self, requests: int) -> None:
+        """Refuse a count of requests in flight below one, naming it."""
         if requests < 1:
             raise ValueError(f'{self.name}: requests must be >= 1, got {requests}')
-        return [self] + [self.for_another_thread() for _ in range(requests - 1)]
 
     def describe(self) -> str | None:
         """A line on how the runtime runs the model (precision used), or None."""

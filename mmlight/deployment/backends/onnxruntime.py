@@ -68,9 +68,9 @@ class OnnxRuntimeRunner(DetectorRunner):
         """One session per request, at most one per core, the cores divided between them
         (``num_threads`` each where it was given); more requests than sessions share them
         (a session runs several calls at once, on its one thread pool)."""
+        self.check_requests(requests)
         if requests == 1:
             return [self]
-        super().for_requests(requests)  # checks the count
         count = min(requests, usable_cores())
         threads = self.num_threads or max(1, usable_cores() // count)
         sessions = [OnnxRuntimeRunner(self.path, num_threads=threads) for _ in range(count)]

@@ -106,9 +106,9 @@ class OpenVINORunner(DetectorRunner):
         stream per request, at most one per core, the cores divided between the streams), one
         infer request each: requests of the latency-compiled model would take turns on one
         stream, and more streams than cores would take turns on the cores."""
+        self.check_requests(requests)
         if requests == 1:
             return [self]
-        super().for_requests(requests)  # checks the count
         config = self._compile_config()
         streams = min(requests, usable_cores())
         config.update({'PERFORMANCE_HINT': 'THROUGHPUT', 'NUM_STREAMS': streams})
