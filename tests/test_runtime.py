@@ -329,7 +329,7 @@ def test_a_model_whose_pipeline_pads_gives_the_full_stacks_detections(exported, 
     deployed_predict's (mmcv's pipeline, Pad included) on square, non-square, gray, RGBA and
     16-bit images."""
     models, images, folder = exported
-    cfg = models['yolov4_ghostnet_demo'][0].copy()
+    cfg = load_detector_config(models['yolov4_ghostnet_demo'][0])  # a deep copy
     pipeline = list(cfg.test_dataloader.dataset.pipeline)
     at = next(i for i, step in enumerate(pipeline) if step['type'] == 'Resize') + 1
     pipeline.insert(at, dict(type='Pad', size=(192, 192), pad_val=dict(img=(114, 114, 114))))
