@@ -9,7 +9,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -20,72 +20,90 @@ from mmlight.runtime import Detector
 TRAINING_STACK = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet')
 
 
-def stage_seconds(detector: Detector, images: list[str], rounds: int = 3) -> dict[str, float]:
-    """Seconds per image of each stage with one request, over ``rounds`` passes over
-    ``images`` after one warm-up pass.
+def stage_pass(detector: Detector, images: list[str]) -> dict[str, float]:
+    """One pass over ``images`` through the runtime with one request, timed stage by stage.
+
+    Returns:
+        Seconds per image of ``decode_preprocess_s``, ``graph_s`` (the runner's call: padding,
+        the graph, clipping) and ``postprocess_s`` (back to the image's coordinates).
+    """
+    totals = dict(decode_preprocess_s=0.0, graph_s=0.0, postprocess_s=0.0)
+    for path in images:
+        start = time.perf_counter()
+        array = detector.load(path)
+        batch, scale = detector.preprocess(array)
+        loaded = time.perf_counter()
+        outputs = detector.runner(batch)
+        ran = time.perf_counter()
+        detector.postprocess(outputs, scale, array.shape[:2])
+        done = time.perf_counter()
+        totals['decode_preprocess_s'] += loaded - start
+        totals['graph_s'] += ran - loaded
+        totals['postprocess_s'] += done - ran
+    return {key: value / len(images) for key, value in totals.items()}
+
+
+def stream_pass(detector: Detector, images: list[str], requests: int) -> None:
+    """One pass over ``images`` through :meth:`Detector.stream` with ``requests`` in flight."""
+    for result in detector.stream(images, requests=requests):
+        if isinstance(result, Exception):
+            raise result
+
+
+def end_to_end_seconds(
+    detector: Detector,
+    images: list[str],
+    requests: Sequence[int] = (1, 2, 4),
+    rounds: int = 3,
+    others: dict[str, Callable[[str], object]] | None = None,
+) -> dict[str, float]:
+    """The runtime's stages, its graph with one thread, its rate with requests in flight and
+    ``others`` (the full stack, eager mmdet), timed in alternating rounds in one process (each
+    round one pass over ``images`` of each, after a warm-up pass), the median round of each:
+    drifts of a shared machine hit them alike, so their ratios are the measurement.
 
     Args:
         detector: the runtime's detector.
         images: image files.
-        rounds: timed passes.
+        requests: the numbers of images in flight of the throughput rows.
+        rounds: timed rounds.
+        others: name -> a function of one image path, timed per image as ``NAME_s``.
 
     Returns:
-        ``decode_preprocess_s``, ``graph_s`` (the runner's call: padding, the graph, clipping),
-        ``postprocess_s`` (back to the image's coordinates), ``end_to_end_s`` (their sum).
+        ``decode_preprocess_s``, ``graph_s``, ``postprocess_s``, ``end_to_end_s`` (their sum),
+        ``graph_one_thread_s`` (the graph in a runner of the same model and precision with
+        one thread: how well one image uses all the cores), ``images_per_s_N`` per count of
+        requests, and ``NAME_s`` of each of ``others``.
     """
-    totals = dict(decode_preprocess_s=0.0, graph_s=0.0, postprocess_s=0.0)
-    for timed_round in range(rounds + 1):
-        for path in images:
-            start = time.perf_counter()
-            array = detector.load(path)
-            batch, scale = detector.preprocess(array)
-            loaded = time.perf_counter()
-            outputs = detector.runner(batch)
-            ran = time.perf_counter()
-            detector.postprocess(outputs, scale, array.shape[:2])
-            done = time.perf_counter()
-            if timed_round:  # the first pass warms up
-                totals['decode_preprocess_s'] += loaded - start
-                totals['graph_s'] += ran - loaded
-                totals['postprocess_s'] += done - ran
-    count = rounds * len(images)
-    result = {key: value / count for key, value in totals.items()}
-    result['end_to_end_s'] = sum(result.values())
-    return result
-
-
-def one_thread_graph_seconds(detector: Detector, images: list[str], rounds: int = 3) -> float:
-    """Seconds per image of the graph alone with one thread (a new runner of the same model
-    and precision), over ``rounds`` passes after one warm-up pass: with :func:`stage_seconds`'
-    ``graph_s`` it says how well one image uses all the cores, and so how much several in
-    flight can add."""
     from mmlight.deployment.backends import load_runner
+    from mmlight.utils.benchmark import alternating_rounds
 
-    runner = load_runner(
+    one_thread = load_runner(
         detector.backend, detector.model_file, detector.runner.precision, num_threads=1
     )
     batches = [detector.preprocess(detector.load(path))[0] for path in images]
-    for batch in batches:
-        runner(batch)
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for batch in batches:
-            runner(batch)
-    return (time.perf_counter() - start) / (rounds * len(batches))
-
-
-def images_per_second(
-    detector: Detector, images: list[str], requests: int, rounds: int = 3
-) -> float:
-    """Images per second through :meth:`Detector.stream` with ``requests`` in flight, over
-    ``rounds`` passes over ``images`` after one warm-up pass."""
-    list(detector.stream(images, requests=requests))
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for result in detector.stream(images, requests=requests):
-            if isinstance(result, Exception):
-                raise result
-    return rounds * len(images) / (time.perf_counter() - start)
+    stages: list[dict[str, float]] = []
+    passes: dict[str, Callable[[], object]] = {
+        'stages': lambda: stages.append(stage_pass(detector, images)),
+        'graph_one_thread': lambda: [one_thread(batch) for batch in batches],
+    }
+    for count in requests:
+        passes[f'stream_{count}'] = lambda count=count: stream_pass(detector, images, count)
+    for name, run in (others or {}).items():
+        passes[name] = lambda run=run: [run(path) for path in images]
+    seconds = alternating_rounds(passes, iters=rounds, warmup=1, rounds=rounds)
+    timed_stages = stages[1:]  # the first pass warms up
+    result = {
+        key: sorted(stage[key] for stage in timed_stages)[len(timed_stages) // 2]
+        for key in timed_stages[0]
+    }
+    result['end_to_end_s'] = sum(result.values())
+    result['graph_one_thread_s'] = seconds['graph_one_thread'] / len(images)
+    for count in requests:
+        result[f'images_per_s_{count}'] = len(images) / seconds[f'stream_{count}']
+    for name in others or {}:
+        result[f'{name}_s'] = seconds[name] / len(images)
+    return result
 
 
 def resized_copies(images: list[str], height: int, width: int, folder: str) -> list[str]:
@@ -111,35 +129,23 @@ def resized_copies(images: list[str], height: int, width: int, folder: str) -> l
     return copies
 
 
-def seconds_per_image(run: Callable[[str], object], images: list[str], rounds: int) -> float:
-    """Seconds per image of ``run(path)`` over ``rounds`` passes after one warm-up pass."""
-    for path in images:
-        run(path)
-    start = time.perf_counter()
-    for _ in range(rounds):
-        for path in images:
-            run(path)
-    return (time.perf_counter() - start) / (rounds * len(images))
-
-
-def full_stack_seconds(
+def full_stack_predict(
     config: str,
     model_file: str,
     backend: str,
-    images: list[str],
-    rounds: int = 3,
     cfg_options: dict | None = None,
     precision: str | None = None,
-) -> float:
-    """Seconds per image through the full stack: the config's mmcv test pipeline, the same
-    runner, mmdet's structures (:func:`mmlight.deployment.predict.deployed_predict`)."""
+) -> Callable[[str], object]:
+    """One image file through the full stack: the config's mmcv test pipeline, the same
+    model in the same runner, mmdet's structures
+    (:func:`mmlight.deployment.predict.deployed_predict`)."""
     from mmlight.apis import load_detector_config
     from mmlight.deployment.backends import load_runner
     from mmlight.deployment.predict import deployed_predict
 
     cfg = load_detector_config(config, cfg_options)
     runner = load_runner(backend, model_file, precision)
-    return seconds_per_image(lambda path: deployed_predict(cfg, runner, path), images, rounds)
+    return lambda path: deployed_predict(cfg, runner, path)
 
 
 def eager_detector(config: str, checkpoint: str, cfg_options: dict | None = None):
@@ -149,14 +155,17 @@ def eager_detector(config: str, checkpoint: str, cfg_options: dict | None = None
     return init_detector(config, checkpoint, cfg_options=cfg_options)
 
 
-def eager_seconds(detector, images: list[str], rounds: int = 3) -> float:
-    """Seconds per image through eager mmdet: ``mmdet.apis.inference_detector`` (the config's
-    test pipeline, the torch model, mmdet's post-processing)."""
+def eager_inference(detector) -> Callable[[str], object]:
+    """One image file through eager mmdet: ``mmdet.apis.inference_detector`` (the config's
+    test pipeline, the torch model, mmdet's post-processing; gradients off)."""
     import torch
     from mmdet.apis import inference_detector
 
-    with torch.no_grad():
-        return seconds_per_image(lambda path: inference_detector(detector, path), images, rounds)
+    def predict(path):
+        with torch.no_grad():
+            return inference_detector(detector, path)
+
+    return predict
 
 
 def nms_candidates(detector, images: list[str]) -> list[float]:

@@ -1,10 +1,15 @@
-"""Timing and peak memory, shared by the benchmark tools (tools/analysis/)."""
+"""Timing and peak memory, shared by the benchmark tools (tools/analysis/).
+
+torch is imported where a function needs it (a CUDA device, the matrix-product peak), so that
+the runtime's benchmark times its rounds without the training stack.
+"""
+
+from __future__ import annotations
 
 import resource
 import time
 from collections.abc import Callable
-
-import torch
+from typing import Any
 
 
 def _proc_status_bytes(field):
@@ -25,12 +30,45 @@ def reset_peak_rss():
         return False
 
 
-def sync(device):
-    if device.type == 'cuda':
+# the instruction sets that decide which kernels a CPU runtime picks
+CPU_FEATURES = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8')
+
+
+def cpu_description() -> str:
+    """The CPU as benchmark records name it: its model (/proc/cpuinfo), the cores this process
+    may use, and which of :data:`CPU_FEATURES` it has, e.g. ``'AMD EPYC, 2 cores,
+    avx2 avx512f avx512_vnni avx512_bf16'``; the platform's processor name elsewhere."""
+    import os
+    import platform
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                if key.strip() == 'model name':
+                    model = value.strip()
+                elif key.strip() == 'flags':
+                    flags = set(value.split())
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    features = ' '.join(name for name in CPU_FEATURES if name in flags)
+    return f'{model}, {cores} cores' + (f', {features}' if features else '')
+
+
+def sync(device: Any = None) -> None:
+    """Wait for a CUDA device's queued work (nothing to wait for on the CPU)."""
+    if device is not None and device.type == 'cuda':
+        import torch
+
         torch.cuda.synchronize()
 
 
-def timed(fn, iters, warmup, device):
+def timed(fn, iters, warmup, device=None):
     for _ in range(warmup):
         fn()
     sync(device)
@@ -41,8 +79,8 @@ def timed(fn, iters, warmup, device):
     return (time.perf_counter() - start) / max(iters, 1)
 
 
-# torch dtypes of the precisions whose matrix-product peak the benchmarks measure
-PEAK_DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'int8': torch.int8}
+# the precisions whose matrix-product peak the benchmarks measure (torch dtype names)
+PEAK_DTYPES = {'fp32': 'float32', 'bf16': 'bfloat16', 'int8': 'int8'}
 
 
 def matmul_peak_gflops(size: int = 2048, iters: int = 10) -> dict[str, float]:
@@ -50,8 +88,11 @@ def matmul_peak_gflops(size: int = 2048, iters: int = 10) -> dict[str, float]:
     with torch's threads: the CPU's measured compute peak for FP32, BF16 (the AMX / AVX512-BF16
     units where there are some) and INT8 (``torch._int_mm``, int32 accumulation; VNNI / AMX).
     A precision this torch build cannot multiply is left out."""
+    import torch
+
     peaks = {}
-    for name, dtype in PEAK_DTYPES.items():
+    for name, dtype_name in PEAK_DTYPES.items():
+        dtype = getattr(torch, dtype_name)
         generator = torch.Generator().manual_seed(0)
         if dtype == torch.int8:
             a, b = (
@@ -80,6 +121,8 @@ class PeakMemory:
 
     def __enter__(self):
         if self.device.type == 'cuda':
+            import torch
+
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
             self.base = torch.cuda.memory_allocated()
@@ -90,6 +133,8 @@ class PeakMemory:
 
     def __exit__(self, *exc):
         if self.device.type == 'cuda':
+            import torch
+
             peak = torch.cuda.max_memory_allocated()
         elif self.resettable:
             peak = _proc_status_bytes('VmHWM')
@@ -102,12 +147,11 @@ def alternating_rounds(
     fns: dict[str, Callable],
     iters: int,
     warmup: int = 1,
-    device: torch.device | None = None,
+    device: Any = None,
     rounds: int = 5,
 ):
     """Median seconds per call of each function, timed in one process in alternating rounds
     (a, b, b, a, a, b, ...): drifts of a shared machine hit every function alike."""
-    device = device or torch.device('cpu')
     rounds = max(1, min(iters, rounds))
     per_round = max(1, iters // rounds)
     for fn in fns.values():

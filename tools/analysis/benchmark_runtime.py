@@ -16,7 +16,6 @@ NMS counts. A markdown table; the CPU and versions go with it in docs/benchmarks
 
 import argparse
 import json
-import platform
 import tempfile
 
 from mmlight.analysis.runtime_benchmark import (
@@ -25,18 +24,17 @@ from mmlight.analysis.runtime_benchmark import (
     TRAINING_STACK,
     cold_start_seconds,
     eager_detector,
-    eager_seconds,
-    full_stack_seconds,
-    images_per_second,
+    eager_inference,
+    end_to_end_seconds,
+    full_stack_predict,
     nms_candidates,
-    one_thread_graph_seconds,
     resized_copies,
-    stage_seconds,
 )
 from mmlight.deployment.backends.base import usable_cores
 from mmlight.runtime import Detector
 from mmlight.runtime.arguments import add_model_arguments
 from mmlight.runtime.image import image_files
+from mmlight.utils.benchmark import cpu_description
 
 
 def parse_args():
@@ -108,27 +106,19 @@ def main():
         precision=detector.runner.precision,
         images=len(images),
         image_shape=list(detector.load(images[0]).shape[:2]),
-        cpu=platform.processor() or platform.machine(),
+        cpu=cpu_description(),
     )
-    row.update(stage_seconds(detector, images, args.rounds))
-    row['cores'] = usable_cores()
-    row['graph_one_thread_s'] = one_thread_graph_seconds(detector, images, args.rounds)
-    for requests in args.requests:
-        row[f'images_per_s_{requests}'] = images_per_second(detector, images, requests, args.rounds)
+    others = {}
     if args.config:
-        row['full_stack_s'] = full_stack_seconds(
-            args.config,
-            args.model,
-            detector.backend,
-            images,
-            args.rounds,
-            options,
-            args.precision,
+        others['full_stack'] = full_stack_predict(
+            args.config, args.model, detector.backend, options, args.precision
         )
     if args.checkpoint:
         eager = eager_detector(args.config, args.checkpoint, options)
-        row['eager_mmdet_s'] = eager_seconds(eager, images, args.rounds)
+        others['eager_mmdet'] = eager_inference(eager)
         row['nms_candidates'] = nms_candidates(eager, images)
+    row['cores'] = usable_cores()
+    row.update(end_to_end_seconds(detector, images, args.requests, args.rounds, others))
     if args.cold_starts:
         row['cold_start_runtime_s'] = cold_start_seconds(
             RUNTIME_COLD_START.format(model=args.model, image=images[0]),
@@ -156,7 +146,7 @@ def print_table(row: dict, requests: list[int]) -> None:
     height, width = row['image_shape']
     print(
         f"| {row['model']} ({row['backend']} {row['precision']}), {row['images']} images of "
-        f'{height}x{width} | s per image |\n|---|---|'
+        f"{height}x{width}, {row['cpu']} | s per image |\n|---|---|"
     )
     stages = (
         'decode_preprocess_s',
