@@ -286,6 +286,17 @@ def test_a_fixed_graph_refuses_an_image_that_resizes_beyond_it_and_an_old_file_i
         r'\(RandomCenterCropPad; it repeats',
     ):
         Detector(str(cropped))
+    # a model of grayscale images: the runtime takes BGR ones
+    metadata['preprocess']['steps'] = ['LoadImageFromFile', 'Resize', 'PackDetInputs']
+    metadata['preprocess']['decode']['color_type'] = 'grayscale'
+    write_onnx_metadata(str(cropped), metadata)
+    with pytest.raises(
+        ValueError,
+        match=r"cropped.onnx: its test pipeline loads images with "
+        r"color_type='grayscale'; mmlight.runtime runs models of 3-channel BGR",
+    ):
+        Detector(str(cropped))
+    metadata['preprocess']['decode']['color_type'] = 'color'
     # a file from before the runtime repeated Pad: its pipeline pads, the file does not say how
     metadata['preprocess']['steps'] = ['LoadImageFromFile', 'Resize', 'Pad', 'PackDetInputs']
     metadata['preprocess'].pop('pad')

@@ -132,6 +132,13 @@ class Detector:
                 f'would not be the full stack\'s. Run it with the full stack '
                 f'(mmlight.deployment.predict, tools/deployment/evaluate.py)'
             )
+        color_type = metadata['preprocess']['decode']['color_type']
+        if color_type != 'color':
+            raise ValueError(
+                f'{model_file}: its test pipeline loads images with color_type={color_type!r}; '
+                f"mmlight.runtime runs models of 3-channel BGR images (color_type='color'). "
+                f'Run it with the full stack (mmlight.deployment.predict)'
+            )
         steps = [step.split('.')[-1] for step in metadata['preprocess'].get('steps', [])]
         if 'Pad' in steps and metadata['preprocess'].get('pad') is None:
             raise MissingMetadataError(
