@@ -16,6 +16,7 @@ from mmengine.logging import MessageHub
 
 import mmlight.registration  # noqa: F401
 from mmlight.analysis import detector_complexity
+from mmlight.analysis.runtime_benchmark import import_blocker
 from mmlight.demo_data import CLASSES
 from tests.helpers import ROOT, run_tool
 
@@ -383,14 +384,9 @@ def test_without_openvino_the_benchmark_and_the_other_backends_still_run(tmp_pat
     """openvino and nncf are optional: with neither importable, the benchmark's default
     runtimes leave OpenVINO's out and the others run, and asking for the OpenVINO backend says
     how to install it."""
-    blocker = tmp_path / 'without_openvino'
-    blocker.mkdir()
-    # a None entry in sys.modules makes `import openvino` fail and find_spec report no module,
     # as where the packages are not installed
-    (blocker / 'sitecustomize.py').write_text(
-        "import sys\nsys.modules.update(openvino=None, nncf=None)\n"
-    )
-    env = {'PYTHONPATH': os.pathsep.join([str(blocker), ROOT])}
+    blocker = import_blocker(('openvino', 'nncf'), str(tmp_path / 'without_openvino'))
+    env = {'PYTHONPATH': os.pathsep.join([blocker, ROOT])}
     # what the benchmark tool does with its default runtimes, in one process
     script = f"""
 import runpy

@@ -5,6 +5,7 @@ clear line, the model file describes itself, and nothing of torch, mmcv, mmengin
 imported."""
 
 import ast
+import copy
 import json
 import os
 import os.path as osp
@@ -18,6 +19,7 @@ import pytest
 import torch
 
 import mmlight.registration  # noqa: F401
+from mmlight.analysis.runtime_benchmark import import_blocker
 from mmlight.apis import init_detector, load_detector_config
 from mmlight.deployment.backends import load_runner
 from mmlight.deployment.export import export_onnx, write_onnx_metadata
@@ -273,36 +275,43 @@ def test_a_fixed_graph_refuses_an_image_that_resizes_beyond_it_and_an_old_file_i
         r'it again with tools/deployment/export_onnx',
     ):
         Detector(bare)
+    cropped = shutil.copy(models['yolov4_ghostnet_demo'][1], tmp_path / 'cropped.onnx')
+    original = Detector(str(cropped)).metadata
+
+    def refused_with(error, match, steps, color_type='color', pad=True):
+        """The file with these pipeline facts in its metadata is refused with ``match``."""
+        metadata = copy.deepcopy(original)
+        metadata['preprocess']['steps'] = steps
+        metadata['preprocess']['decode']['color_type'] = color_type
+        if not pad:
+            metadata['preprocess'].pop('pad')
+        write_onnx_metadata(str(cropped), metadata)
+        with pytest.raises(error, match=match):
+            Detector(str(cropped))
+
     # a pipeline step the runtime does not repeat (CenterNet's RandomCenterCropPad) is named,
     # not silently skipped
-    cropped = shutil.copy(models['yolov4_ghostnet_demo'][1], tmp_path / 'cropped.onnx')
-    metadata = dict(Detector(str(cropped)).metadata)
-    steps = ['LoadImageFromFile', 'Resize', 'RandomCenterCropPad', 'PackDetInputs']
-    metadata['preprocess']['steps'] = steps
-    write_onnx_metadata(str(cropped), metadata)
-    with pytest.raises(
+    refused_with(
         ValueError,
-        match=r'cropped.onnx: its test pipeline has steps mmlight.runtime does not repeat '
+        r'cropped.onnx: its test pipeline has steps mmlight.runtime does not repeat '
         r'\(RandomCenterCropPad; it repeats',
-    ):
-        Detector(str(cropped))
+        ['LoadImageFromFile', 'Resize', 'RandomCenterCropPad', 'PackDetInputs'],
+    )
     # a model of grayscale images: the runtime takes BGR ones
-    metadata['preprocess']['steps'] = ['LoadImageFromFile', 'Resize', 'PackDetInputs']
-    metadata['preprocess']['decode']['color_type'] = 'grayscale'
-    write_onnx_metadata(str(cropped), metadata)
-    with pytest.raises(
+    refused_with(
         ValueError,
-        match=r"cropped.onnx: its test pipeline loads images with "
+        r"cropped.onnx: its test pipeline loads images with "
         r"color_type='grayscale'; mmlight.runtime runs models of 3-channel BGR",
-    ):
-        Detector(str(cropped))
-    metadata['preprocess']['decode']['color_type'] = 'color'
+        ['LoadImageFromFile', 'Resize', 'PackDetInputs'],
+        color_type='grayscale',
+    )
     # a file from before the runtime repeated Pad: its pipeline pads, the file does not say how
-    metadata['preprocess']['steps'] = ['LoadImageFromFile', 'Resize', 'Pad', 'PackDetInputs']
-    metadata['preprocess'].pop('pad')
-    write_onnx_metadata(str(cropped), metadata)
-    with pytest.raises(MissingMetadataError, match=r'cropped.onnx: its test pipeline pads'):
-        Detector(str(cropped))
+    refused_with(
+        MissingMetadataError,
+        r'cropped.onnx: its test pipeline pads',
+        ['LoadImageFromFile', 'Resize', 'Pad', 'PackDetInputs'],
+        pad=False,
+    )
 
 
 PADS = [
@@ -375,12 +384,7 @@ def test_the_training_stack_is_not_imported_by_the_runtime(exported, tmp_path, i
     models, images, _ = exported
     paths = [ROOT]
     if not installed:
-        blocker = tmp_path / 'blocker'
-        blocker.mkdir()
-        (blocker / 'sitecustomize.py').write_text(
-            f'import sys\nsys.modules.update({{name: None for name in {TRAINING_STACK!r}}})\n'
-        )
-        paths.insert(0, str(blocker))
+        paths.insert(0, import_blocker(TRAINING_STACK, str(tmp_path / 'blocker')))
     script = (
         'import sys, mmlight.runtime as rt\n'
         f'found = rt.Detector({models["faster_rcnn_ghostnet_fpn_demo"][2]!r})({images[0]!r})\n'

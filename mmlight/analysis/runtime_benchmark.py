@@ -8,16 +8,64 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
 
+import mmlight
+from mmlight.deployment.backends.base import usable_cores
 from mmlight.runtime import Detector
 
 # the packages a runtime-only install does not have: blocked in the cold-start process
-TRAINING_STACK = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet')
+TRAINING_STACK = ('torchvision', *mmlight.TRAINING_STACK)
+
+
+# the instruction sets that decide which kernels a CPU runtime picks
+CPU_FEATURES = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8')
+
+
+def cpu_description() -> str:
+    """The CPU as benchmark records name it: its model (/proc/cpuinfo), the cores this process
+    may use, and which of :data:`CPU_FEATURES` it has, e.g. ``'AMD EPYC, 2 cores,
+    avx2 avx512f avx512_vnni avx512_bf16'``; the platform's processor name elsewhere."""
+    import platform
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                if key.strip() == 'model name':
+                    model = value.strip()
+                elif key.strip() == 'flags':
+                    flags = set(value.split())
+    except OSError:
+        pass
+    cores = usable_cores()
+    features = ' '.join(name for name in CPU_FEATURES if name in flags)
+    return f'{model}, {cores} cores' + (f', {features}' if features else '')
+
+
+def import_blocker(blocked: Sequence[str], folder: str | None = None) -> str:
+    """A folder whose ``sitecustomize.py`` makes ``blocked`` packages unimportable in a Python
+    process that has the folder on its PYTHONPATH (a ``None`` entry in ``sys.modules``: the
+    import fails and ``find_spec`` finds nothing), as where they are not installed.
+
+    Args:
+        blocked: package names.
+        folder: where to write it (made if missing); None: a new temporary folder.
+
+    Returns:
+        The folder.
+    """
+    folder = folder or tempfile.mkdtemp(prefix='mmlight_blocked_')
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, 'sitecustomize.py'), 'w') as f:
+        f.write(f'import sys\nsys.modules.update({{n: None for n in {tuple(blocked)!r}}})\n')
+    return folder
 
 
 def stage_pass(detector: Detector, images: list[str]) -> dict[str, float]:
@@ -232,12 +280,7 @@ def cold_start_seconds(script: str, blocked: tuple[str, ...] = (), repeats: int 
     cannot be imported in it (as where they are not installed)."""
     env = dict(os.environ)
     if blocked:
-        import tempfile
-
-        folder = tempfile.mkdtemp(prefix='mmlight_blocked_')
-        with open(os.path.join(folder, 'sitecustomize.py'), 'w') as f:
-            f.write(f'import sys\nsys.modules.update({{n: None for n in {blocked!r}}})\n')
-        env['PYTHONPATH'] = os.pathsep.join([folder, env.get('PYTHONPATH', '')])
+        env['PYTHONPATH'] = os.pathsep.join([import_blocker(blocked), env.get('PYTHONPATH', '')])
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()

@@ -30,36 +30,6 @@ def reset_peak_rss():
         return False
 
 
-# the instruction sets that decide which kernels a CPU runtime picks
-CPU_FEATURES = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'amx_int8')
-
-
-def cpu_description() -> str:
-    """The CPU as benchmark records name it: its model (/proc/cpuinfo), the cores this process
-    may use, and which of :data:`CPU_FEATURES` it has, e.g. ``'AMD EPYC, 2 cores,
-    avx2 avx512f avx512_vnni avx512_bf16'``; the platform's processor name elsewhere."""
-    import os
-    import platform
-
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                if key.strip() == 'model name':
-                    model = value.strip()
-                elif key.strip() == 'flags':
-                    flags = set(value.split())
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    features = ' '.join(name for name in CPU_FEATURES if name in flags)
-    return f'{model}, {cores} cores' + (f', {features}' if features else '')
-
-
 def sync(device: Any = None) -> None:
     """Wait for a CUDA device's queued work (nothing to wait for on the CPU)."""
     if device is not None and device.type == 'cuda':

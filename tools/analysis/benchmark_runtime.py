@@ -23,18 +23,18 @@ from mmlight.analysis.runtime_benchmark import (
     RUNTIME_COLD_START,
     TRAINING_STACK,
     cold_start_seconds,
+    cpu_description,
     eager_detector,
     eager_inference,
     end_to_end_seconds,
     full_stack_predict,
     nms_candidates,
     resized_copies,
+    usable_cores,
 )
-from mmlight.deployment.backends.base import usable_cores
 from mmlight.runtime import Detector
 from mmlight.runtime.arguments import add_model_arguments
 from mmlight.runtime.image import image_files
-from mmlight.utils.benchmark import cpu_description
 
 
 def parse_args():
