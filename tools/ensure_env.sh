@@ -2,6 +2,7 @@
 # Installs what mmlight needs into the current Python, skipping every step that is already done.
 #   bash tools/ensure_env.sh          # runtime: torch, mmcv 2.1.0 (compiled ops), mmengine, mmdet, mmlight
 #   bash tools/ensure_env.sh --test   # and the test/reference dependencies (pytest, pytest-xdist, ruff, mypy, timm, mmpretrain)
+#                                     # and the manual's (mkdocs, mkdocs-material, mkdocstrings)
 # Environment: PYTHON (default python3), MMLIGHT_CACHE (default ~/.cache/mmlight; holds the built
 # mmcv wheel so that a second set-up with the same torch skips the one-time build, about 9
 # minutes on 2 CPU cores),
@@ -27,6 +28,10 @@ ONNXRUNTIME_VERSION=1.32.0
 ONNXSCRIPT_VERSION=0.7.2
 OPENVINO_VERSION=2026.4.1
 NNCF_VERSION=3.4.0
+MKDOCS_VERSION=1.6.1
+MKDOCS_MATERIAL_VERSION=9.8.2
+MKDOCSTRINGS_VERSION=1.0.8
+MKDOCSTRINGS_PYTHON_VERSION=2.0.11
 
 say() { echo "[mmlight setup] $*"; }
 die() { echo "[mmlight setup] FAILED at step '$1': $2" >&2; exit 1; }
@@ -135,6 +140,11 @@ if [ $WITH_TEST = 1 ]; then
     say "installing mmpretrain $MMPRETRAIN_VERSION (reference implementation)"
     pip_install --no-deps "mmpretrain==$MMPRETRAIN_VERSION" && pip_install einops modelindex rich importlib-metadata mat4py \
       || die "mmpretrain" "pip install mmpretrain==$MMPRETRAIN_VERSION failed"
+  fi
+  if ! has "import mkdocs, material, mkdocstrings_handlers.python; from importlib.metadata import version as v; assert (v('mkdocs'), v('mkdocs-material'), v('mkdocstrings'), v('mkdocstrings-python')) == ('$MKDOCS_VERSION', '$MKDOCS_MATERIAL_VERSION', '$MKDOCSTRINGS_VERSION', '$MKDOCSTRINGS_PYTHON_VERSION')"; then
+    say "installing mkdocs $MKDOCS_VERSION, mkdocs-material $MKDOCS_MATERIAL_VERSION, mkdocstrings $MKDOCSTRINGS_VERSION (the manual)"
+    pip_install "mkdocs==$MKDOCS_VERSION" "mkdocs-material==$MKDOCS_MATERIAL_VERSION" "mkdocstrings==$MKDOCSTRINGS_VERSION" "mkdocstrings-python==$MKDOCSTRINGS_PYTHON_VERSION" \
+      || die "docs" "pip install mkdocs mkdocs-material mkdocstrings mkdocstrings-python failed"
   fi
   if has "import transformers; assert int(transformers.__version__.split('.')[0]) >= 5"; then
     die "transformers" "transformers >= 5 is installed: mmpretrain 1.2.0 then breaks mmdet's register_all_modules. pip uninstall transformers, or use another environment"

@@ -70,7 +70,7 @@ def resolve_config(name_or_path: str) -> str:
     )
 
 
-def load_detector_config(config, cfg_options: dict | None = None) -> Config:
+def load_detector_config(config: str | Config, cfg_options: dict | None = None) -> Config:
     """A detector config, loaded.
 
     Args:
@@ -100,7 +100,7 @@ def load_detector_config(config, cfg_options: dict | None = None) -> Config:
     return cfg
 
 
-def pipeline_resize_shape(cfg: Config):
+def pipeline_resize_shape(cfg: Config) -> tuple[int, int] | None:
     """The test pipeline's Resize scale.
 
     Args:

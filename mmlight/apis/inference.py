@@ -7,6 +7,7 @@ mmlight's allow-list), and mmlight config names are accepted where mmdet takes a
 """
 
 import os.path as osp
+from typing import Any
 
 from mmdet.apis import DetInferencer as _MMDetInferencer
 from mmdet.apis import inference_detector
@@ -47,6 +48,6 @@ class DetInferencer(_MMDetInferencer):
             show_progress).
     """
 
-    def __init__(self, model=None, weights=None, **kwargs):
+    def __init__(self, model=None, weights=None, **kwargs: Any):
         with safe_checkpoint_loading():
             super().__init__(model=_config_or_name(model), weights=weights, **kwargs)

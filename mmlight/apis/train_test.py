@@ -75,7 +75,7 @@ def check_custom_imports(cfg: Config):
         )
 
 
-def add_trust_checkpoint_argument(parser):
+def add_trust_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--trust-checkpoint FILE`` (repeatable) to a tool's parser: the explicit opt-in for a
     file that needs more than mmlight's allow-list of checkpoint types.
 
