@@ -11,8 +11,9 @@ Input ``image``: float32 [1, 3, H, W], BGR 0-255 as mmdet's LoadImageFromFile gi
 the config's test pipeline resizes (the graph normalises and pads). Outputs in the input
 image's coordinates: ``dets`` [N, 5] (x1, y1, x2, y2, score), ``labels`` [N] int64 and, for
 Mask R-CNN, ``masks`` [N, H, W] bool, after the config's score threshold and NMS.
-``--shape`` defaults to the test pipeline's Resize scale; without ``--dynamic`` the graph
-accepts only that size, with it any side in [128, 4096]. With another backend than onnxruntime
+``--shape`` defaults to the test pipeline's Resize scale; without ``--dynamic`` the graph has
+that one size (mmlight's runners pad a smaller resized image to it and refuse a larger one),
+with it any side in [128, 4096]. With another backend than onnxruntime
 the ONNX graph is written beside its model file (FILE.onnx) and converted; ``--precision`` is
 kept in the model's metadata as the precision it runs in by default. ``int8`` quantizes with NNCF on
 ``--calib-images`` images (default 300, or all the set has) chosen with ``--calib-seed`` from
