@@ -1,5 +1,7 @@
 """OpenMMLab's model metadata (model-index.yml, configs/metafiles/*.yml) is current: generated
-from docs/model_zoo.md and the configs, one entry per COCO config, in mim's layout."""
+from docs/model_zoo.md and the configs, one entry per COCO config, in mim's layout; the model
+zoo's latency columns and the benchmarks page's table are current: generated from one benchmark
+file, each config at its own input size."""
 
 import os.path as osp
 
@@ -7,11 +9,12 @@ import pytest
 import yaml
 
 from mmlight.analysis.model_index import MODEL_INDEX, model_zoo_rows, published_results
-from mmlight.apis import config_names
+from mmlight.analysis.zoo_benchmark import own_input_shape, own_size_rows, zoo_page
+from mmlight.apis import config_names, load_detector_config
 from tests.helpers import ROOT, run_tool
 
 
-def test_the_metafiles_in_the_tree_are_the_ones_the_model_zoo_and_configs_give():
+def test_the_metafiles_and_the_latency_tables_in_the_tree_are_the_generated_ones():
     proc = run_tool(['tools/misc/make_model_index.py', '--check'])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'all files are current' in proc.stdout
@@ -50,3 +53,65 @@ def test_a_published_number_becomes_results_with_its_source_and_none_stays_none(
     assert published_results('no published number', links) == ([], None)
     with pytest.raises(ValueError, match='names no source link'):
         published_results('40.0 box', links)
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize(
+    ('config', 'shape'),
+    [
+        ('faster_rcnn_ghostnet_fpn_1x', (800, 1344)),  # 1333 padded to the divisor 32
+        ('yolov4_ghostnet_416', (416, 416)),
+        ('rtmdet_tiny_ghostnet', (640, 640)),
+    ],
+)
+def test_each_config_is_benchmarked_at_its_own_input_size(config, shape):
+    assert own_input_shape(load_detector_config(config)) == shape
+
+
+def bench_row(config, shape, eager, ort, int8):
+    return {
+        'config': config,
+        'shape': list(shape),
+        'params_m': 20.0194,
+        'gflops': 123.79,
+        'eager_s': eager,
+        'onnxruntime_s': ort,
+        'openvino_int8_s': int8,
+    }
+
+
+ZOO_TABLE = '\n'.join(
+    [
+        'text above',
+        '| config | detector | backbone | ImageNet weights | params (M) | GFLOPs | input '
+        '| latency (s) eager / ORT / OV int8 | published COCO AP |',
+        '|---|---|---|---|---|---|---|---|---|',
+        '| `faster_rcnn_ghostnet_fpn_1x` | Faster R-CNN | GhostNet 1.0x '
+        '| `mmlight://ghostnet_1.0x` | 1 | 2 | ? | ? | no published number |',
+        '',
+        'text below',
+    ]
+)
+
+
+@pytest.mark.quick
+def test_the_zoo_columns_come_from_the_row_at_the_configs_own_size():
+    rows = {
+        ('faster_rcnn_ghostnet_fpn_1x', (192, 192)): bench_row(
+            'faster_rcnn_ghostnet_fpn_1x', (192, 192), 9.0, 9.0, 9.0
+        ),
+        ('faster_rcnn_ghostnet_fpn_1x', (800, 1344)): bench_row(
+            'faster_rcnn_ghostnet_fpn_1x', (800, 1344), 2.8404, 1.5693, 0.452
+        ),
+    }
+    page = zoo_page(ZOO_TABLE, rows)
+    assert (
+        '| `faster_rcnn_ghostnet_fpn_1x` | Faster R-CNN | GhostNet 1.0x '
+        '| `mmlight://ghostnet_1.0x` | 20.0 | 124 | 800x1344 | 2.840 / 1.569 / 0.452 '
+        '| no published number |'
+    ) in page
+    assert page.startswith('text above\n')
+    assert page.endswith('\ntext below')
+    del rows[('faster_rcnn_ghostnet_fpn_1x', (800, 1344))]
+    with pytest.raises(ValueError, match='faster_rcnn_ghostnet_fpn_1x at 800x1344'):
+        own_size_rows(rows, ['faster_rcnn_ghostnet_fpn_1x'])
