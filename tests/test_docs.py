@@ -141,11 +141,17 @@ def snippet_world(tmp_path_factory, demo_root, trained_demo):
 
 
 def scratch_copy(world, destination):
-    """The snippet world, linked file by file into a folder of the snippet's own (a snippet
-    may write files; the shared world stays as it is)."""
-    shutil.copytree(
-        world, destination, copy_function=os.link, ignore=shutil.ignore_patterns('done')
-    )
+    """The snippet world copied into a folder of the snippet's own: a snippet may write files
+    (det.onnx, det.xml), and the other snippets' world stays as it was. The checkpoints, which
+    no snippet writes and which are the large files, are hard links."""
+
+    def copy(source, target):
+        if source.endswith('.pth'):
+            os.link(source, target)
+        else:
+            shutil.copy2(source, target)
+
+    shutil.copytree(world, destination, copy_function=copy, ignore=shutil.ignore_patterns('done'))
     return destination
 
 
