@@ -21,13 +21,15 @@ FENCE = re.compile(r'^```(\w*)\n(.*?)^```', re.M | re.S)
 
 
 def page_blocks(language):
-    """(page relative to the root, line, code) of every fenced block in ``language``."""
-    blocks = []
+    """(page relative to the root, line, code) of every fenced block in ``language``; a block
+    whose code is the same as an earlier one's (README and a page showing one snippet) once."""
+    blocks, seen = [], set()
     for page in PAGES:
         with open(page) as f:
             text = f.read()
         for match in FENCE.finditer(text):
-            if match.group(1) == language:
+            if match.group(1) == language and match.group(2) not in seen:
+                seen.add(match.group(2))
                 line = text.count('\n', 0, match.start()) + 1
                 blocks.append((osp.relpath(page, ROOT), line, match.group(2)))
     return blocks
