@@ -157,12 +157,18 @@ def scratch_copy(world, destination):
     return destination
 
 
+def run_in_world(world, tmp_path, files, args):
+    """Python on ``args`` in a copy of the snippet world holding ``files`` (name -> text)."""
+    cwd = scratch_copy(world, tmp_path / 'world')
+    for name, text in files.items():
+        (cwd / name).write_text(text)
+    return run_python(args, cwd=cwd, paths=(ROOT,), timeout=600)
+
+
 @pytest.mark.parametrize('block', PROGRAM_BLOCKS, ids=block_id)
 def test_every_python_block_of_the_manual_runs(block, snippet_world, tmp_path):
     page, line, code = block
-    cwd = scratch_copy(snippet_world, tmp_path / 'world')
-    (cwd / 'snippet.py').write_text(code)
-    proc = run_python(['snippet.py'], cwd=cwd, paths=(ROOT,), timeout=600)
+    proc = run_in_world(snippet_world, tmp_path, {'snippet.py': code}, ['snippet.py'])
     assert proc.returncode == 0, (
         f'the Python block at {page}:{line} fails:\n{proc.stdout[-2000:]}{proc.stderr[-4000:]}'
     )
@@ -216,10 +222,8 @@ def test_every_config_snippet_of_the_manual_builds(block, snippet_world, tmp_pat
     from mmlight.registration import register_all_modules
 
     page, line, code = block
-    cwd = scratch_copy(snippet_world, tmp_path / 'world')
-    (cwd / 'snippet_config.py').write_text(code)
-    (cwd / 'build.py').write_text(BUILD_CONFIG)
-    proc = run_python(['build.py', 'snippet_config.py'], cwd=cwd, paths=(ROOT,))
+    files = {'snippet_config.py': code, 'build.py': BUILD_CONFIG}
+    proc = run_in_world(snippet_world, tmp_path, files, ['build.py', 'snippet_config.py'])
     assert proc.returncode == 0, (
         f'the config at {page}:{line} does not build:\n{proc.stderr[-4000:]}'
     )
