@@ -47,7 +47,13 @@ def python_help(path: str) -> str:
     sys.argv = [path, '--help']
     try:
         os.chdir(ROOT)
-        with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        # stderr: notes a tool prints when it starts (a deprecated tool names its successor,
+        # which its --help says too), not part of the page
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(io.StringIO()),
+            contextlib.suppress(SystemExit),
+        ):
             if path.startswith('mmlight/'):  # a package's __main__: python -m PACKAGE
                 runpy.run_module(osp.dirname(path).replace('/', '.'), run_name='__main__')
             else:
