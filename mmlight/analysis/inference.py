@@ -84,6 +84,16 @@ def runtime_precision(label: str) -> str:
     return 'fp32' if label in EAGER_RUNTIMES else exported_runtimes()[label].precision
 
 
+def peak_share(row: dict, runtime: str) -> tuple[float, float] | None:
+    """(achieved GFLOP/s, the CPU's peak GFLOP/s in the runtime's precision) of a benchmark row
+    (two FLOPs per multiply-add: mmengine's count is of multiply-adds); None where the row has
+    no time or no peak for the runtime."""
+    peak = row.get('peak_gflops', {}).get(runtime_precision(runtime))
+    if f'{runtime}_s' not in row or not peak:
+        return None
+    return 2 * row['gflops'] / row[f'{runtime}_s'], peak
+
+
 def model_file(onnx_file: str, runtime: Runtime) -> str:
     """Where the benchmark keeps the model file that ``runtime`` runs, beside ``onnx_file``
     (one file per backend and file precision: OpenVINO's bf16 runs the fp32 IR)."""

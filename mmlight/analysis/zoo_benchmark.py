@@ -6,6 +6,7 @@ its own input size (:func:`own_input_shape`), so the two pages cannot disagree.
 whether they are current (the test suite runs it).
 """
 
+import functools
 import json
 import math
 import os.path as osp
@@ -15,11 +16,11 @@ from mmengine.config import Config
 
 from mmlight.apis import load_detector_config, pipeline_resize_shape
 
-from .inference import benchmark_config
+from .inference import benchmark_config, peak_share
+from .model_index import ZOO_PAGE
 
 BENCHMARK_FILE = 'docs/zoo_benchmark.json'
 BENCHMARKS_PAGE = 'docs/benchmarks.md'
-ZOO_PAGE = 'docs/model_zoo.md'
 # the runtimes of the zoo's latency column, in its order
 ZOO_RUNTIMES = ('eager', 'onnxruntime', 'openvino_int8')
 LATENCY_COLUMN = 'latency (s) eager / ORT / OV int8'
@@ -40,6 +41,12 @@ def own_input_shape(cfg: Config) -> tuple[int, int]:
     return height, width
 
 
+@functools.cache
+def _own_input_shape_of(name: str) -> tuple[int, int]:
+    # both pages ask for every config's size: each config is read once
+    return own_input_shape(load_detector_config(benchmark_config(name)))
+
+
 def read_rows(path: str) -> dict[tuple[str, tuple[int, int]], dict]:
     """The benchmark rows of ``path`` by (config, (height, width))."""
     with open(path) as f:
@@ -52,7 +59,7 @@ def own_size_rows(rows: dict, names: list[str]) -> dict[str, dict]:
     lacks at that size."""
     chosen, missing = {}, []
     for name in names:
-        shape = own_input_shape(load_detector_config(benchmark_config(name)))
+        shape = _own_input_shape_of(name)
         row = rows.get((name, shape))
         if row is None:
             missing.append(f'{name} at {shape[0]}x{shape[1]}')
@@ -123,11 +130,8 @@ def benchmark_table(rows: dict, names: list[str]) -> str:
     ]
     for name in names:
         row = chosen[name]
-        share = 'n/a'
-        peak = row.get('peak_gflops', {}).get('int8')
-        if peak and row.get('openvino_int8_s'):
-            # two FLOPs per multiply-add (mmengine counts one)
-            share = f'{2 * row["gflops"] / row["openvino_int8_s"] / peak:.0%}'
+        achieved_peak = peak_share(row, 'openvino_int8')
+        share = 'n/a' if achieved_peak is None else f'{achieved_peak[0] / achieved_peak[1]:.0%}'
         lines.append(
             f'| {name} | {input_cell(row)} | {row["params_m"]:.1f} | {row["gflops"]:.1f} | '
             f'{_seconds(row, "eager")} | {_seconds(row, "onnxruntime")} | '

@@ -50,10 +50,10 @@ from mmlight.analysis.inference import (
     exported_runtimes,
     inference_fns,
     model_file,
+    peak_share,
     prepare_models,
     random_image,
     runtime_labels,
-    runtime_precision,
 )
 from mmlight.analysis.profile import ADDED, BETWEEN, OTHER, eager_breakdown, exported_breakdown
 from mmlight.apis import config_names, init_detector
@@ -318,11 +318,11 @@ def print_table(rows):
     for row in with_peak:
         cells = []
         for runtime in exported:
-            peak = row['peak_gflops'].get(runtime_precision(runtime))
-            if f'{runtime}_s' not in row or not peak:
+            share = peak_share(row, runtime)
+            if share is None:
                 cells.append('n/a')
                 continue
-            achieved = 2 * row['gflops'] / row[f'{runtime}_s']
+            achieved, peak = share
             cells.append(f'{achieved:.0f} / {peak:.0f} ({achieved / peak:.0%})')
         height, width = row['shape']
         print(f"| {row['config']} | {height}x{width} | " + ' | '.join(cells) + ' |')
