@@ -73,32 +73,8 @@ def open_score_priors(detector):
     the 0.05 score threshold, and an untrained detector would detect nothing to compare. The
     scores then sit near 0.5, many within float rounding of each other at every cut: the
     comparison accepts the flips those near-ties explain, and only those."""
-    kind = detector_kind(detector).name
-    if kind == 'yolo':
-        head = detector.bbox_head
-        for conv in head.convs_pred:
-            conv.bias.data.view(-1, head.num_attrib)[:, 4:] = 0
-    elif kind in ('dense', 'yolox'):
-        for name in DENSE_SCORE_LAYERS:
-            for conv in _convs(getattr(detector.bbox_head, name, None)):
-                conv.bias.data.zero_()
-
-
-# the score layers of the dense heads (RetinaNet, FCOS, ATSS, RTMDet, YOLOX)
-DENSE_SCORE_LAYERS = (
-    'retina_cls',
-    'conv_cls',
-    'atss_cls',
-    'rtm_cls',
-    'multi_level_conv_cls',
-    'multi_level_conv_obj',
-)
-
-
-def _convs(module):
-    if module is None:
-        return []
-    return list(module) if isinstance(module, torch.nn.ModuleList) else [module]
+    for bias in detector_kind(detector).score_biases(detector):
+        bias.zero_()
 
 
 def demo_images(demo_root):

@@ -393,9 +393,11 @@ import runpy
 tool = runpy.run_path('tools/analysis/benchmark_inference.py')
 runtimes = tool['available_runtimes']()
 print('runtimes:', ' '.join(runtimes))
-detector = tool['random_detector']('yolov4_ghostnet_416')
-onnx_file = tool['export_graph'](detector, 'yolov4', (96, 96), {str(tmp_path)!r})
-for runtime, run in tool['inference_fns'](detector, (96, 96), runtimes, onnx_file).items():
+from mmlight.analysis.inference import inference_fns
+from mmlight.analysis.inference_benchmark import export_graph, random_detector
+detector = random_detector('yolov4_ghostnet_416')
+onnx_file = export_graph(detector, 'yolov4', (96, 96), {str(tmp_path)!r})
+for runtime, run in inference_fns(detector, (96, 96), runtimes, onnx_file).items():
     run()
     print('ran', runtime)
 from mmlight.deployment.backends import load_runner

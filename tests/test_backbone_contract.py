@@ -13,22 +13,19 @@ from mmdet.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmlight.registration  # noqa: F401
+from mmlight.family import FAMILIES
 from mmlight.models.backbones import MultiScaleBackbone
 from mmlight.models.backbones import base as contract
 
 # the edit-loop tier: bash tools/run_tests.sh --quick
 pytestmark = pytest.mark.quick
 
-# A small variant of every registered backbone (the contract does not depend on the width);
-# the type name is the key, so a new backbone without an entry fails the first test.
+# A small variant of every registered backbone, from its family's record (the contract does
+# not depend on the width); a backbone registered without a family fails the first test.
 SMALL = {
-    'GhostNet': dict(widen_factor=0.25),
-    'GhostNetV2': dict(widen_factor=0.25),
-    'ShuffleNetV2': dict(widen_factor=0.5),
-    'ShuffleNetV1': dict(groups=3, widen_factor=0.5),
-    'HorNet': dict(arch='tiny'),
-    'ODResNet': dict(depth=18, od_cfg=dict(kernel_num=4)),
-    'ODMobileNetV2': dict(widen_factor=0.5, od_cfg=dict(kernel_num=1)),
+    type_name: kwargs
+    for family in FAMILIES.values()
+    for type_name, kwargs in family.contract_variants.items()
 }
 TYPES = sorted(SMALL)
 

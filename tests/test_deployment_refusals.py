@@ -104,3 +104,26 @@ def test_a_model_file_that_is_not_an_mmlight_export_is_refused_by_every_backend(
         r"'int8'",
     ):
         load_runner('onnxruntime', path, 'int8')
+
+
+def test_detector_kind_walks_the_kinds_and_a_new_kind_is_one_class(monkeypatch):
+    """The kinds are the dispatch: a subclass placed in KINDS is tried in its turn, and the
+    list of what the export supports names it."""
+    from mmlight.deployment import detector as deployable
+
+    class FirstYOLOKind(deployable.YOLOKind):
+        name = 'first_yolo'
+        supports = 'a kind added by a test'
+
+    detector = init_detector(osp.join(ROOT, 'configs', 'yolov4_ghostnet_416.py'))
+    assert deployable.detector_kind(detector).name == 'yolo'
+    assert 'a kind added by a test' not in deployable.supported()
+    monkeypatch.setattr(deployable, 'KINDS', (FirstYOLOKind, *deployable.KINDS))
+    assert deployable.detector_kind(detector).name == 'first_yolo'
+    assert 'a kind added by a test' in deployable.supported()
+    # what tests open on an untrained detector: the objectness and class biases of each of
+    # the three YOLO prediction convs
+    biases = deployable.detector_kind(detector).score_biases(detector)
+    head = detector.bbox_head
+    assert len(biases) == len(head.convs_pred) == 3
+    assert all(b.shape[-1] == head.num_attrib - 4 for b in biases)

@@ -93,7 +93,11 @@ def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized
     evaluate.py's detections on every image in onnxruntime and OpenVINO fp32 and int8."""
     import openvino as ov
 
-    from mmlight.deployment.openvino_ir import count_fake_quantize, cpu_capabilities, model_metadata
+    from mmlight.deployment.backends.openvino import (
+        count_fake_quantize,
+        cpu_capabilities,
+        model_metadata,
+    )
 
     config, checkpoint, images = trained_demo
     fp32_xml, int8_xml = str(tmp_path / 'fp32' / 'det.xml'), str(tmp_path / 'int8' / 'det.xml')

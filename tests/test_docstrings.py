@@ -15,15 +15,15 @@ PUBLIC_MODULES = (
     'mmlight.deployment',
     'mmlight.deployment.backends',
     'mmlight.deployment.export',
-    'mmlight.deployment.openvino_ir',
+    'mmlight.deployment.backends.openvino',
     'mmlight.deployment.evaluate',
     'mmlight.deployment.predict',
     'mmlight.deployment.calibration',
     'mmlight.runtime',
 )
 # exported names whose documentation is elsewhere: mmdet's DetInferencer (re-exported with safe
-# loading) and inference_detector (mmdet's own), the deprecated alias
-DOCUMENTED_ELSEWHERE = {'DetInferencer', 'inference_detector', 'detector_layout'}
+# loading) and inference_detector (mmdet's own)
+DOCUMENTED_ELSEWHERE = {'DetInferencer', 'inference_detector'}
 
 
 def public_callables():

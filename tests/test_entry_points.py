@@ -54,6 +54,7 @@ def test_an_unknown_config_name_stops_with_the_valid_names():
         train_test_config(train_test_args('no_such_config'))
 
 
+@pytest.mark.slow
 def test_a_checkout_that_was_not_installed_finds_its_configs(tmp_path):
     """A copy of the package and configs/ without mmlight/.mim (no pip install): config names
     resolve to the checkout's configs/, and the benchmark's --help (which lists them) runs."""

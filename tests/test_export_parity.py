@@ -16,8 +16,8 @@ import mmlight.registration  # noqa: F401
 from mmlight.apis import config_names, init_detector
 from mmlight.deployment import DeployableDetector, detector_kind
 from mmlight.deployment.backends import load_runner
+from mmlight.deployment.backends.openvino import convert_to_openvino
 from mmlight.deployment.export import export_onnx
-from mmlight.deployment.openvino_ir import convert_to_openvino
 from mmlight.models.layers import GlobalLocalFilter
 from mmlight.models.layers.gnconv import global_filter_as_matmul
 from mmlight.testing.mmdet_parity import assert_same_as_mmdet

@@ -28,6 +28,7 @@ def test_the_codebase_is_formatted():
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_the_typed_packages_pass_mypy():
     proc = run('mypy', '--no-incremental')
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

@@ -14,6 +14,8 @@ from tests.helpers import randomize_norm_statistics, run_tool
 pytestmark = pytest.mark.quick
 
 FAMILIES = [('GhostNet', 'ghostnet_100'), ('GhostNetV2', 'ghostnetv2_100')]
+# the family key of each backbone type (its converter's)
+KEYS = {'GhostNet': 'ghostnet', 'GhostNetV2': 'ghostnetv2'}
 
 
 def build(type_name, **kwargs):
@@ -26,7 +28,7 @@ def test_converted_timm_weights_give_timm_features(type_name, timm_name):
     reference = timm.create_model(timm_name, pretrained=False).eval()
     randomize_norm_statistics(reference)
     ours = build(type_name, out_indices=(0, 1, 2, 3, 4)).eval()
-    ours.load_state_dict(convert_state_dict('ghostnet', reference.state_dict()), strict=True)
+    ours.load_state_dict(convert_state_dict(KEYS[type_name], reference.state_dict()), strict=True)
 
     # timm's own forward_features, tapped after the last bottleneck group of every stride
     taps = {}
@@ -103,7 +105,7 @@ def test_ghostnetv2_with_the_timm_table_matches_timm_at_other_widths():
     torch.manual_seed(0)
     reference = timm.create_model('ghostnetv2_130', pretrained=False).eval()
     ours = build('GhostNetV2', widen_factor=1.3, out_indices=(4,)).eval()
-    ours.load_state_dict(convert_state_dict('ghostnet', reference.state_dict()), strict=True)
+    ours.load_state_dict(convert_state_dict('ghostnetv2', reference.state_dict()), strict=True)
     x = torch.randn(1, 3, 64, 80)
     with torch.no_grad():
         assert (ours(x)[0] - reference.forward_features(x)).abs().max() <= 1e-5
@@ -134,6 +136,7 @@ def test_missing_pretrained_file_says_where_and_how():
     assert 'model.backbone.init_cfg=None' in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ('timm_name', 'type_name', 'width'),
     [
@@ -151,7 +154,7 @@ def test_converter_cli_infers_any_width_from_the_shapes(timm_name, type_name, wi
     # official checkpoints come wrapped, with DataParallel prefixes
     torch.save({'state_dict': {'module.' + k: v for k, v in reference.state_dict().items()}}, src)
     dst = str(tmp_path / 'converted' / 'backbone.pth')
-    proc = run_tool(['tools/model_converters/convert.py', 'ghostnet', src, dst])
+    proc = run_tool(['tools/model_converters/convert.py', KEYS[type_name], src, dst])
     assert proc.returncode == 0, proc.stderr
     assert f"'type': '{type_name}', 'widen_factor': {width}" in proc.stdout
     model = build(
@@ -166,6 +169,7 @@ def test_converter_cli_infers_any_width_from_the_shapes(timm_name, type_name, wi
         assert (model.eval()(x)[0] - reference.eval().forward_features(x)).abs().max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_converter_cli_refuses_a_file_that_fits_no_variant(tmp_path):
     """A file with a stem of another kernel size fits no GhostNet: the error lists what was
     tried and what did not fit, --model is the way out, and nothing is written."""

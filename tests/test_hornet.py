@@ -101,6 +101,7 @@ def test_mmpretrain_weights_give_mmpretrain_features(arch):
             assert (a - b).abs().max().item() <= 1e-5
 
 
+@pytest.mark.slow
 def test_official_checkpoint_converts_and_loads_without_the_detection_norms(tmp_path):
     torch.manual_seed(0)
     reference = MMPretrainHorNetLevels('tiny-gf')

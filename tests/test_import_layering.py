@@ -4,6 +4,7 @@
 import ast
 import os
 import os.path as osp
+import re
 
 import pytest
 
@@ -14,6 +15,7 @@ pytestmark = pytest.mark.quick
 # lowest first; a package may import from any lower layer and from itself
 LAYERS = [
     {'utils', 'version'},
+    {'family'},
     {'models', 'demo_data'},
     {'converters', 'engine', 'evaluation', 'deployment'},
     {'weights', 'runtime'},
@@ -22,6 +24,8 @@ LAYERS = [
     {'analysis', 'visualization'},
 ]
 LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}
+# 'mmlight.deployment.backends.onnxruntime:BACKEND': a module and the name a table imports
+IMPORT_TABLE_ENTRY = re.compile(r'^mmlight(\.\w+)+:\w+$')
 
 
 def mmlight_imports(path, package):
@@ -39,10 +43,39 @@ def mmlight_imports(path, package):
                 names = [node.module or '']
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
+        else:
+            anchor = (
+                package if path.endswith('__init__.py') else [*package, osp.basename(path)[:-3]]
+            )
+            names = list(dynamic_imports(node, anchor))
         for name in names:
             parts = name.split('.')
             if parts[0] == 'mmlight' and len(parts) > 1:
                 yield node.lineno, parts[1]
+
+
+IMPORT_CALLS = ('import_module', '__import__')
+
+
+def dynamic_imports(node, anchor):
+    """The modules an import by name reaches: ``importlib.import_module('mmlight.x')`` (a
+    relative name resolved against ``anchor``, the calling module's ``__name__`` as a list),
+    ``__import__('mmlight.x')``, and the 'mmlight.x.y:NAME' entries of an import table (the
+    backend table's) that a call imports later."""
+    if isinstance(node, ast.Call):
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, 'id', '')
+        if called in IMPORT_CALLS and node.args and isinstance(node.args[0], ast.Constant):
+            name = node.args[0].value
+            if isinstance(name, str) and name.startswith('.'):
+                dots = len(name) - len(name.lstrip('.'))
+                base = anchor[: len(anchor) - dots + 1]
+                name = '.'.join([*base, name[dots:]]) if name[dots:] else '.'.join(base)
+            if isinstance(name, str):
+                yield name
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        if IMPORT_TABLE_ENTRY.match(node.value):
+            yield node.value.partition(':')[0]
 
 
 def product_modules():
@@ -79,6 +112,22 @@ def test_no_module_imports_from_a_layer_above_it_or_from_the_test_references():
     assert not wrong, '\n'.join(wrong)
 
 
+def test_imports_by_name_are_layered_too(tmp_path):
+    """An import by name (importlib, __import__, an import table's entry) is an import: the
+    checks above read it, so none hides from them."""
+    path = tmp_path / 'module.py'
+    path.write_text(
+        'import importlib\n'
+        "importlib.import_module('mmlight.apis')\n"
+        "__import__('mmlight.weights.table')\n"
+        "importlib.import_module('...runtime', __name__)\n"
+        "TABLE = {'x': 'mmlight.analysis.inference:REFERENCES'}\n"
+        "NOT_AN_IMPORT = 'mmlight.registration is what a config imports'\n"
+    )
+    found = [imported for _, imported in mmlight_imports(str(path), ['mmlight', 'utils'])]
+    assert found == ['apis', 'weights', 'runtime', 'analysis']
+
+
 def module_name(path):
     rel = osp.relpath(path, ROOT)[:-3].split(os.sep)
     return '.'.join(rel[:-1] if rel[-1] == '__init__' else rel)
@@ -102,6 +151,8 @@ def imported_modules(path, known):
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name
+        else:
+            yield from dynamic_imports(node, name.split('.'))
 
 
 def test_no_import_circle_between_mmlight_modules():
@@ -132,3 +183,55 @@ def test_no_import_circle_between_mmlight_modules():
         if module not in state:
             visit(module, [module])
     assert not circles, '\n'.join(circles)
+
+
+# inside mmlight.deployment, lowest first: the export and its metadata, the backend table (each
+# backend converts the export and runs it), what runs a backend's runner with the full stack
+DEPLOYMENT_LAYERS = [
+    {'metadata', 'postprocess', 'detector', 'export', 'calibration'},
+    {'backends'},
+    {'predict', 'evaluate'},
+]
+
+
+def test_inside_deployment_the_export_never_imports_the_backends():
+    layer = {name: level for level, names in enumerate(DEPLOYMENT_LAYERS) for name in names}
+    folder = osp.join(ROOT, 'mmlight', 'deployment')
+    own_modules = {name[:-3] for name in os.listdir(folder) if name.endswith('.py')} | {'backends'}
+    assert own_modules - {'__init__'} == set(layer)
+    wrong = []
+    for path, _ in product_modules():
+        parts = module_name(path).split('.')
+        if parts[:2] != ['mmlight', 'deployment'] or len(parts) < 3:
+            continue
+        own = parts[2]
+        known = {module_name(p) for p, _ in product_modules()}
+        for imported in imported_modules(path, known):
+            target = imported.split('.')
+            if target[:2] != ['mmlight', 'deployment'] or len(target) < 3 or target[2] == own:
+                continue
+            if layer[target[2]] > layer[own]:
+                wrong.append(f'{osp.relpath(path, ROOT)} imports {imported}')
+    assert not wrong, '\n'.join(wrong)
+
+
+# a tool is a command line over the library: its arguments and a main() that calls mmlight
+THIN_TOOL_LINES = 150
+
+
+def test_the_benchmark_tools_are_thin_command_lines():
+    fat = []
+    folder = osp.join(ROOT, 'tools', 'analysis')
+    for name in sorted(os.listdir(folder)):
+        if not (name.startswith('benchmark_') and name.endswith('.py')):
+            continue
+        path = osp.join(folder, name)
+        with open(path) as f:
+            text = f.read()
+        functions = [
+            node.name for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)
+        ]
+        lines = text.count('\n')
+        if lines >= THIN_TOOL_LINES or not set(functions) <= {'parse_args', 'main', 'cfg_options'}:
+            fat.append(f'{name}: {lines} lines, functions {functions}')
+    assert not fat, '\n'.join(fat)

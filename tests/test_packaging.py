@@ -95,6 +95,7 @@ model = dict(backbone=dict(widen_factor=0.5, init_cfg=None),
 '''
 
 
+@pytest.mark.slow
 def test_a_wheel_installed_in_a_fresh_environment_works_outside_the_checkout(wheel, tmp_path):
     """The wheel in a new virtual environment (reusing the installed torch / mmcv / mmdet):
     its configs are found, a user config inheriting ``mmlight::`` builds and runs a forward,
@@ -247,6 +248,7 @@ print(cfg.model.backbone.type, cfg.model.neck.out_channels, cfg.custom_imports.i
 '''
 
 
+@pytest.mark.slow
 def test_an_mmlight_base_resolves_after_mmlight_registration_and_says_why_not_before(tmp_path):
     """After ``import mmlight.registration``, ``_base_ = 'mmlight::NAME.py'`` is the installed
     file, read as a plain base (no scope of its own); without the import mmengine refuses the

@@ -19,6 +19,7 @@ def run_script(script, tmp_path):
     return proc.stdout.split()
 
 
+@pytest.mark.slow
 def test_a_shipped_config_builds_after_mmlight_was_imported_before_the_training_stack(tmp_path):
     """``import mmlight`` first (as isort orders ``import mmlight`` before ``from mmdet...``)
     loads nothing heavy; mmdet's own ``init_detector`` then builds an mmlight config, whose
@@ -37,6 +38,7 @@ def test_a_shipped_config_builds_after_mmlight_was_imported_before_the_training_
     assert backbone == 'GhostNet'
 
 
+@pytest.mark.slow
 def test_import_mmlight_registers_where_the_training_stack_is_in_use(tmp_path):
     """mmdet's tools import mmengine before a config's ``custom_imports``: there a config that
     still names plain ``mmlight`` keeps working."""
@@ -49,6 +51,7 @@ def test_import_mmlight_registers_where_the_training_stack_is_in_use(tmp_path):
     assert run_script(script, tmp_path) == ['GhostNet', 'YOLOv4Neck']
 
 
+@pytest.mark.slow
 def test_register_all_modules_after_a_light_import(tmp_path):
     script = (
         'import mmlight\n'

@@ -305,7 +305,7 @@ def test_weights_table_covers_the_published_weights_and_real_sources():
 UNLISTED_VARIANTS = [
     ('ghostnet', dict(type='GhostNet', widen_factor=0.5)),
     ('ghostnet', dict(type='GhostNet', widen_factor=1.3)),
-    ('ghostnet', dict(type='GhostNetV2', widen_factor=1.6)),
+    ('ghostnetv2', dict(type='GhostNetV2', widen_factor=1.6)),
     ('shufflenetv2', dict(type='ShuffleNetV2', widen_factor=2.0)),
     ('shufflenetv1', dict(type='ShuffleNetV1', groups=8, widen_factor=1.0)),
     ('shufflenetv1', dict(type='ShuffleNetV1', groups=1, widen_factor=0.5)),

@@ -45,6 +45,59 @@ pip_install() {
   pip_quiet install -q --disable-pip-version-check "$@"
 }
 
+# 0. The fast path: one process checks what every step below checks (versions from the installed
+#    packages' metadata, the editable mmlight, the compiled ops running); where all is in place
+#    that is the whole set-up. The step-by-step checks each start Python and import torch.
+fast_check() {
+  (cd / && "$PY" - "$WITH_TEST" "$ROOT" 2>/dev/null) <<PYEOF
+import importlib.util, os, sys
+from importlib.metadata import PackageNotFoundError, version
+
+with_test, root = sys.argv[1] == '1', sys.argv[2]
+pinned = {
+    'mmcv': '$MMCV_VERSION', 'mmengine': '$MMENGINE_VERSION', 'mmdet': '$MMDET_VERSION',
+    'faster-coco-eval': '$FASTER_COCO_EVAL_VERSION', 'onnx': '$ONNX_VERSION',
+    'onnxruntime': '$ONNXRUNTIME_VERSION', 'onnxscript': '$ONNXSCRIPT_VERSION',
+    'nncf': '$NNCF_VERSION',
+}
+present = ['torch', 'torchvision', 'pkg_resources', 'wheel', 'ninja']
+if with_test:
+    pinned.update({
+        'ruff': '$RUFF_VERSION', 'mypy': '$MYPY_VERSION', 'timm': '$TIMM_VERSION',
+        'mmpretrain': '$MMPRETRAIN_VERSION', 'mkdocs': '$MKDOCS_VERSION',
+        'mkdocs-material': '$MKDOCS_MATERIAL_VERSION', 'mkdocstrings': '$MKDOCSTRINGS_VERSION',
+        'mkdocstrings-python': '$MKDOCSTRINGS_PYTHON_VERSION',
+    })
+    present += ['pytest', 'xdist']
+try:
+    assert all(version(name) == want for name, want in pinned.items())
+    assert version('openvino').startswith('$OPENVINO_VERSION')
+    assert int(version('setuptools').split('.')[0]) >= 64
+    if with_test:
+        try:
+            assert int(version('transformers').split('.')[0]) < 5
+        except PackageNotFoundError:
+            pass
+except (PackageNotFoundError, AssertionError):
+    sys.exit(1)
+if any(importlib.util.find_spec(name) is None for name in present):
+    sys.exit(1)
+spec = importlib.util.find_spec('mmlight')
+package = os.path.dirname(spec.origin) if spec and spec.origin else ''
+if not package or not os.path.samefile(package, os.path.join(root, 'mmlight')):
+    sys.exit(1)
+if not os.path.isdir(os.path.join(package, '.mim', 'configs')):
+    sys.exit(1)
+import torch, mmcv.ops
+mmcv.ops.nms(torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]]), torch.tensor([0.9, 0.8]), 0.5)
+print(f"[mmlight setup] ok: torch {torch.__version__}, mmcv {version('mmcv')} (ops), "
+      f"mmengine {version('mmengine')}, mmdet {version('mmdet')}, mmlight {version('mmlight')}")
+PYEOF
+}
+if fast_check; then
+  exit 0
+fi
+
 # 1. torch: keep whatever torch is installed (CUDA builds included); install the default otherwise.
 if ! has "import torch, torchvision"; then
   say "installing torch + torchvision"

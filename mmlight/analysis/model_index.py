@@ -2,10 +2,13 @@
 ``configs/metafiles/FAMILY.yml`` per backbone family, which ``mim`` (``mim search mmlight``,
 ``mim train mmlight CONFIG``) and model-zoo pages read.
 
-They are generated from docs/model_zoo.md (the table: detector, backbone, weights, params,
-FLOPs, the published COCO AP with its source) and the configs themselves (schedule, backbone
-type): ``python tools/misc/make_model_index.py`` writes them, ``--check`` says whether the
-files in the tree are current (the test suite runs it).
+They are generated from the family records (:mod:`mmlight.family`: collection, paper, the
+published COCO AP of a config where the source prints that setting), docs/model_zoo.md's table
+(detector, backbone, weights, params, FLOPs) and the configs themselves (schedule, backbone
+type): ``python tools/misc/make_model_index.py`` writes them, and the model zoo's AP column and
+family section from the same records; ``--check`` says whether the files in the tree are
+current (the test suite runs it). Every registered family has its metafile, with or without
+configs.
 """
 
 import os.path as osp
@@ -15,53 +18,16 @@ from typing import Any
 import yaml
 
 from mmlight.apis import config_names, load_detector_config
+from mmlight.family import FAMILIES, family_of_backbone
 
 MODEL_INDEX = 'model-index.yml'
 METAFILE_DIR = osp.join('configs', 'metafiles')
 ZOO_PAGE = 'docs/model_zoo.md'
 
-# the metafile (collection) of each backbone type, with the paper it comes from
-FAMILIES = {
-    'GhostNet': 'ghostnet',
-    'GhostNetV2': 'ghostnetv2',
-    'ShuffleNetV1': 'shufflenetv1',
-    'ShuffleNetV2': 'shufflenetv2',
-    'HorNet': 'hornet',
-    'ODResNet': 'odconv',
-    'ODMobileNetV2': 'odconv',
-}
-COLLECTIONS = {
-    'ghostnet': (
-        'GhostNet',
-        'GhostNet: More Features from Cheap Operations',
-        'https://arxiv.org/abs/1911.11907',
-    ),
-    'ghostnetv2': (
-        'GhostNetV2',
-        'GhostNetV2: Enhance Cheap Operation with Long-Range Attention',
-        'https://arxiv.org/abs/2211.12905',
-    ),
-    'shufflenetv1': (
-        'ShuffleNetV1',
-        'ShuffleNet: An Extremely Efficient Convolutional Neural Network for Mobile Devices',
-        'https://arxiv.org/abs/1707.01083',
-    ),
-    'shufflenetv2': (
-        'ShuffleNetV2',
-        'ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design',
-        'https://arxiv.org/abs/1807.11164',
-    ),
-    'hornet': (
-        'HorNet',
-        'HorNet: Efficient High-Order Spatial Interactions with Recursive Gated Convolutions',
-        'https://arxiv.org/abs/2207.14284',
-    ),
-    'odconv': (
-        'ODConv',
-        'Omni-Dimensional Dynamic Convolution',
-        'https://arxiv.org/abs/2209.07947',
-    ),
-}
+# the model zoo's section on each family, generated from the family records
+FAMILY_SECTION_START = '<!-- families: generated from the family records by make_model_index.py -->'
+FAMILY_SECTION_END = '<!-- end of the families -->'
+NO_NUMBER = 'no published number'
 ZOO_COLUMNS = ('config', 'detector', 'backbone', 'ImageNet weights', 'params (M)', 'GFLOPs')
 
 
@@ -87,7 +53,7 @@ def model_zoo_rows(page: str) -> list[dict[str, str]]:
 def published_results(cell: str, links: dict[str, str]) -> tuple[list[dict], str | None]:
     """The ``Results`` of a row's 'published COCO AP' cell ('51.7 box / 44.8 mask
     ([HorNet][hornet])') and the URL of its source; none for 'no published number'."""
-    if cell.startswith('no published number'):
+    if cell.startswith(NO_NUMBER):
         return [], None
     source = re.search(r'\]\[(\w+)\]\)', cell)
     if source is None or source.group(1) not in links:
@@ -98,6 +64,49 @@ def published_results(cell: str, links: dict[str, str]) -> tuple[list[dict], str
         metric = 'box AP' if task == 'box' else 'mask AP'
         results.append({'Task': name, 'Dataset': 'COCO', 'Metrics': {metric: float(value)}})
     return results, links[source.group(1)]
+
+
+def published_cell(config: str) -> str:
+    """A config's 'published COCO AP' cell, from its backbone family's record."""
+    cfg = load_detector_config(config)
+    family = family_of_backbone(cfg.model.backbone.type)
+    return NO_NUMBER if family is None else family.published_ap.get(config, NO_NUMBER)
+
+
+def family_section() -> str:
+    """The model zoo's section on each family: its paper and where its numbers come from."""
+    lines = [FAMILY_SECTION_START]
+    for family in FAMILIES.values():
+        lines.append(
+            f'- **{family.name}** ([paper]({family.paper.url})): '
+            f'{family.published or NO_NUMBER + "."}'
+        )
+    lines.append(FAMILY_SECTION_END)
+    return '\n'.join(lines)
+
+
+def zoo_family_parts(text: str) -> str:
+    """The model zoo page with its 'published COCO AP' column and family section made from the
+    family records."""
+    lines = text.split('\n')
+    header = next(i for i, line in enumerate(lines) if line.startswith('| config |'))
+    names = [cell.strip() for cell in lines[header].strip('|').split('|')]
+    column = names.index('published COCO AP')
+    for i in range(header + 2, len(lines)):
+        if not lines[i].startswith('|'):
+            break
+        cells = lines[i].strip('|').split('|')
+        cells[column] = f' {published_cell(cells[0].strip().strip("`"))} '
+        lines[i] = '|' + '|'.join(cells) + '|'
+    text = '\n'.join(lines)
+    pattern = re.compile(
+        re.escape(FAMILY_SECTION_START) + r'\n.*?' + re.escape(FAMILY_SECTION_END), re.S
+    )
+    if not pattern.search(text):
+        raise ValueError(
+            f'{ZOO_PAGE} has no {FAMILY_SECTION_START!r} ... {FAMILY_SECTION_END!r} section'
+        )
+    return pattern.sub(lambda _: family_section(), text)
 
 
 def _reference_links(page: str) -> dict[str, str]:
@@ -111,12 +120,13 @@ def model_entry(row: dict[str, str], links: dict[str, str]) -> tuple[str, dict[s
     name = row['config'].strip('`')
     cfg = load_detector_config(name)
     backbone = cfg.model.backbone.type
-    if backbone not in FAMILIES:
+    family = family_of_backbone(backbone)
+    if family is None:
         raise ValueError(
-            f'{name}: backbone {backbone} belongs to no metafile; known: {sorted(FAMILIES)}'
+            f'{name}: backbone {backbone} belongs to no registered family; known: '
+            f'{sorted(FAMILIES)}'
         )
-    family = FAMILIES[backbone]
-    results, source = published_results(row['published COCO AP'], links)
+    results, source = published_results(family.published_ap.get(name, NO_NUMBER), links)
     metadata: dict[str, Any] = {
         'Training Data': 'COCO',
         'Epochs': int(cfg.train_cfg.max_epochs),
@@ -127,7 +137,7 @@ def model_entry(row: dict[str, str], links: dict[str, str]) -> tuple[str, dict[s
     }
     entry: dict[str, Any] = {
         'Name': name,
-        'In Collection': COLLECTIONS[family][0],
+        'In Collection': family.name,
         'Config': f'configs/{name}.py',
         'Metadata': metadata,
     }
@@ -136,7 +146,7 @@ def model_entry(row: dict[str, str], links: dict[str, str]) -> tuple[str, dict[s
         # official repository's) for the same detector, backbone and schedule
         metadata['Results Source'] = source
         entry['Results'] = results
-    return family, entry
+    return family.key, entry
 
 
 def metafiles(root: str) -> dict[str, str]:
@@ -158,24 +168,24 @@ def metafiles(root: str) -> dict[str, str]:
         family, entry = model_entry(row, links)
         by_family.setdefault(family, []).append(entry)
     files = {}
-    for family in sorted(by_family):
-        name, title, url = COLLECTIONS[family]
+    for key in sorted(FAMILIES):
+        family = FAMILIES[key]
         collection = {
-            'Name': name,
+            'Name': family.name,
             'Metadata': {'Training Data': 'COCO'},
-            'Paper': {'Title': title, 'URL': url},
+            'Paper': {'Title': family.paper.title, 'URL': family.paper.url},
             'README': ZOO_PAGE,
         }
-        document = {'Collections': [collection], 'Models': by_family[family]}
-        files[osp.join(METAFILE_DIR, f'{family}.yml')] = _dump(document)
-    index = {'Import': [osp.join(METAFILE_DIR, f'{family}.yml') for family in sorted(by_family)]}
+        document = {'Collections': [collection], 'Models': by_family.get(key, [])}
+        files[osp.join(METAFILE_DIR, f'{key}.yml')] = _dump(document)
+    index = {'Import': [osp.join(METAFILE_DIR, f'{key}.yml') for key in sorted(FAMILIES)]}
     files[MODEL_INDEX] = _dump(index)
     return files
 
 
 def _dump(document: dict) -> str:
     header = (
-        '# generated from docs/model_zoo.md and the configs by '
+        '# generated from the family records, docs/model_zoo.md and the configs by '
         'tools/misc/make_model_index.py: edit those, then run it\n'
     )
     return header + yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)

@@ -26,9 +26,23 @@ _BLOCK_RENAMES = [
 _HEAD_KEYS = ('conv_head.', 'classifier.')
 
 
+def _ghostnet_keys(keys) -> bool:
+    return 'conv_stem.weight' in keys and any(k.startswith('blocks.') for k in keys)
+
+
 def detect_ghostnet_layout(keys):
-    """'official' for the official GhostNet/GhostNetV2 files and timm's (the same names)."""
-    if 'conv_stem.weight' in keys and any(k.startswith('blocks.') for k in keys):
+    """'official' for the official GhostNet files and timm's (the same names)."""
+    keys = list(keys)
+    if _ghostnet_keys(keys) and not any('.short_conv.' in k for k in keys):
+        return 'official'
+    return None
+
+
+def detect_ghostnetv2_layout(keys):
+    """'official' for the official GhostNetV2 files and timm's: GhostNet's names with the
+    DFC attention's ``short_conv``."""
+    keys = list(keys)
+    if _ghostnet_keys(keys) and any('.short_conv.' in k for k in keys):
         return 'official'
     return None
 

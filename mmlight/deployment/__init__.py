@@ -1,6 +1,8 @@
 """Deployment: the export-friendly inference path of mmdet detectors (:mod:`.detector`), ONNX
-export (:mod:`.export`), OpenVINO conversion (:mod:`.openvino_ir`) and the backend table with
-one runner per runtime (:mod:`.backends`).
+export (:mod:`.export`), the export's metadata (:mod:`.metadata`) and the backend table
+(:mod:`.backends`): one module per runtime, each with its conversion and its runner. The
+export's modules never import the backends; :mod:`.predict` and :mod:`.evaluate` run a
+backend's runner with the full stack.
 
 The names below are imported when first used, so that the backend table and the metadata
 (numpy only) load without torch, as :mod:`mmlight.runtime` needs.
@@ -8,7 +10,7 @@ The names below are imported when first used, so that the backend table and the 
 
 import importlib
 
-__all__ = ['DeployableDetector', 'DetectorKind', 'detector_kind', 'detector_layout']
+__all__ = ['DeployableDetector', 'DetectorKind', 'detector_kind']
 
 
 def __getattr__(name):

@@ -14,7 +14,6 @@ Outputs (mmdeploy's convention), in the input image's coordinates:
 """
 
 import copy
-import warnings
 from typing import Any
 
 import torch
@@ -29,13 +28,6 @@ OUTPUT_NAMES = {'bbox': ('dets', 'labels'), 'mask': ('dets', 'labels', 'masks')}
 PROPOSALS = 'proposals'
 
 
-# what the export covers, for the errors that refuse the rest
-SUPPORTED = (
-    'two-stage: RPNHead + StandardRoIHead (Faster/Mask R-CNN) or CascadeRoIHead '
-    '(Cascade (Mask) R-CNN); single-stage: '
-    'YOLOV3Head (and YOLOv4Head), YOLOXHead, and the dense heads that keep mmdet\'s '
-    'base post-processing (RetinaHead, FCOSHead, ATSSHead, RTMDetHead, ...)'
-)
 # BaseDenseHead's post-processing, which a dense head must not override to be exported
 BASE_POST_PROCESSING = (
     'predict',
@@ -67,29 +59,56 @@ def _with_rois(boxes: Tensor) -> Tensor:
 class DetectorKind:
     """How one kind of mmdet detector turns its neck's features into detections for one image.
 
-    A kind checks, when it is built, that the detector is one the export computes exactly
-    (a ValueError naming what it found otherwise), and knows the head whose priors set the
-    largest stride. :func:`detector_kind` picks the kind of a detector.
+    A kind says which detectors it takes (:meth:`matches`), checks when it is built that the
+    detector is one the export computes exactly (a ValueError naming what it found otherwise),
+    knows the head whose priors set the largest stride and the layers whose outputs become
+    scores. :func:`detector_kind` tries :data:`KINDS` in order; a new kind is one subclass
+    added there, with its post-processing in :mod:`mmlight.deployment.postprocess`.
 
     Args:
         detector: the mmdet detector to check.
+        with_proposals: also output the RPN's proposals; only a kind with an RPN
+            (``has_proposals``) takes it.
     """
 
     name = ''
+    # what the kind exports, for the list of what is supported
+    supports = ''
     with_mask = False
+    has_proposals = False
 
-    def __init__(self, detector: Any):
+    def __init__(self, detector: Any, with_proposals: bool = False):
+        if with_proposals and not self.has_proposals:
+            raise ValueError(
+                'DeployableDetector: with_proposals needs a two-stage detector (an RPN), got '
+                f'{type(detector).__name__} with '
+                f'{type(getattr(detector, "bbox_head", None)).__name__}'
+            )
+        self.with_proposals = with_proposals
         self.check(detector)
 
     @classmethod
     def matches(cls, detector: Any) -> bool:
+        """Whether ``detector`` is of this kind (its checks may still refuse it)."""
         raise NotImplementedError
+
+    @classmethod
+    def refusal(cls, detector: Any) -> str | None:
+        """Why a detector that no kind matches is not of this kind, where it looks like one
+        (None: it does not)."""
+        return None
 
     def check(self, detector: Any) -> None:
         """Raise unless the export computes what this detector's ``predict`` computes."""
 
     def largest_stride(self, detector: Any) -> int:
         return _largest_stride(detector.bbox_head)
+
+    def score_biases(self, detector: Any) -> list[Tensor]:
+        """The biases (views of them) of the layers whose outputs become the detections'
+        scores: classification and objectness. Their init puts an untrained single-stage
+        detector's scores under the score threshold."""
+        return []
 
     def detections(self, detector: Any, feats, height, width) -> tuple[Tensor, ...]:
         """(dets, labels[, masks][, proposals]) from the neck's ``feats`` of an image of
@@ -107,10 +126,10 @@ class RoIHeadKind(DetectorKind):
     """
 
     roi_head_type = ''
+    has_proposals = True
 
     def __init__(self, detector: Any, with_proposals: bool = False):
-        super().__init__(detector)
-        self.with_proposals = with_proposals
+        super().__init__(detector, with_proposals)
         self.with_mask = bool(detector.roi_head.with_mask)
 
     @classmethod
@@ -119,6 +138,16 @@ class RoIHeadKind(DetectorKind):
         return (
             'TwoStageDetector' in _class_names(detector)
             and type(getattr(detector, 'roi_head', None)).__name__ == cls.roi_head_type
+        )
+
+    @classmethod
+    def refusal(cls, detector: Any) -> str | None:
+        if 'TwoStageDetector' not in _class_names(detector):
+            return None
+        return (
+            'DeployableDetector: a two-stage detector needs an RPNHead and a StandardRoIHead '
+            f"or CascadeRoIHead, got {type(getattr(detector, 'rpn_head', None)).__name__} and "
+            f"{type(getattr(detector, 'roi_head', None)).__name__}; supported: {supported()}"
         )
 
     @staticmethod
@@ -131,7 +160,7 @@ class RoIHeadKind(DetectorKind):
         if rpn is None or 'RPNHead' not in _class_names(rpn):
             raise ValueError(
                 f'DeployableDetector: a two-stage detector needs an RPNHead, got '
-                f'{type(rpn).__name__}; supported: {SUPPORTED}'
+                f'{type(rpn).__name__}; supported: {supported()}'
             )
         roi_head = detector.roi_head
         for extractor in self.stages(roi_head.bbox_roi_extractor):
@@ -222,6 +251,7 @@ class TwoStageKind(RoIHeadKind):
     """RPN + StandardRoIHead: Faster and Mask R-CNN."""
 
     name = 'two_stage'
+    supports = 'two-stage: RPNHead + StandardRoIHead (Faster/Mask R-CNN)'
     roi_head_type = 'StandardRoIHead'
 
 
@@ -229,6 +259,7 @@ class CascadeKind(RoIHeadKind):
     """RPN + CascadeRoIHead: Cascade (Mask) R-CNN."""
 
     name = 'cascade'
+    supports = 'cascade: RPNHead + CascadeRoIHead (Cascade (Mask) R-CNN)'
     roi_head_type = 'CascadeRoIHead'
 
 
@@ -247,6 +278,24 @@ class SingleStageKind(DetectorKind):
     def matches_head(cls, head) -> bool:
         raise NotImplementedError
 
+    # the score layers of mmdet's dense heads (RetinaNet, FCOS, ATSS, RTMDet, YOLOX)
+    score_layer_names = (
+        'retina_cls',
+        'conv_cls',
+        'atss_cls',
+        'rtm_cls',
+        'multi_level_conv_cls',
+        'multi_level_conv_obj',
+    )
+
+    def score_biases(self, detector: Any) -> list[Tensor]:
+        biases: list[Tensor] = []
+        for name in self.score_layer_names:
+            layer = getattr(detector.bbox_head, name, None)
+            convs = [] if layer is None else layer if isinstance(layer, nn.ModuleList) else [layer]
+            biases += [conv.bias.data for conv in convs if isinstance(conv.bias, Tensor)]
+        return biases
+
     def detections(self, detector, feats, height, width):
         return self.head_detections(
             detector.bbox_head, detector.bbox_head(feats), (height, width), detector.test_cfg
@@ -260,10 +309,16 @@ class YOLOKind(SingleStageKind):
     """YOLOV3Head and its subclasses (YOLOv4Head)."""
 
     name = 'yolo'
+    supports = 'YOLOV3Head (and YOLOv4Head)'
 
     @classmethod
     def matches_head(cls, head) -> bool:
         return 'YOLOV3Head' in _class_names(head)
+
+    def score_biases(self, detector: Any) -> list[Tensor]:
+        # each prediction conv's outputs: per anchor (x, y, w, h, objectness, classes...)
+        head = detector.bbox_head
+        return [conv.bias.data.view(-1, head.num_attrib)[:, 4:] for conv in head.convs_pred]
 
     def head_detections(self, head, outputs, img_shape, cfg):
         return post.yolo_detections(head, outputs[0], cfg)
@@ -281,6 +336,7 @@ class YOLOXKind(SingleStageKind):
     """YOLOXHead with its own post-processing as mmdet has it."""
 
     name = 'yolox'
+    supports = 'YOLOXHead'
 
     @classmethod
     def matches_head(cls, head) -> bool:
@@ -297,6 +353,10 @@ class DenseKind(SingleStageKind):
     """A dense head that keeps mmdet's base post-processing: RetinaNet, FCOS, ATSS, RTMDet..."""
 
     name = 'dense'
+    supports = (
+        "the dense heads that keep mmdet's base post-processing (RetinaHead, FCOSHead, "
+        'ATSSHead, RTMDetHead, ...)'
+    )
 
     @classmethod
     def matches_head(cls, head) -> bool:
@@ -311,7 +371,7 @@ class DenseKind(SingleStageKind):
             own = f" (its own {', '.join(overridden)})" if overridden else ''
             raise ValueError(
                 f'DeployableDetector: the ONNX path does not export '
-                f'{type(head).__name__}{own}; supported: {SUPPORTED}'
+                f'{type(head).__name__}{own}; supported: {supported()}'
             )
         if getattr(head.loss_cls, 'custom_cls_channels', False):
             raise ValueError(
@@ -325,14 +385,22 @@ class DenseKind(SingleStageKind):
 
 
 # in the order they are tried: the dense kind takes every other single-stage detector
-KINDS = (TwoStageKind, CascadeKind, YOLOKind, YOLOXKind, DenseKind)
+KINDS: tuple[type[DetectorKind], ...] = (TwoStageKind, CascadeKind, YOLOKind, YOLOXKind, DenseKind)
+
+
+def supported() -> str:
+    """What the export covers, kind by kind (for the errors that refuse the rest)."""
+    two_stage = [kind.supports for kind in KINDS if kind.has_proposals]
+    single_stage = [kind.supports for kind in KINDS if not kind.has_proposals]
+    if len(single_stage) > 1:
+        single_stage[-1] = 'and ' + single_stage[-1]
+    return f"{'; '.join(two_stage)}; single-stage: {', '.join(single_stage)}"
 
 
 def detector_kind(detector: nn.Module, with_proposals: bool = False) -> DetectorKind:
-    """The :class:`DetectorKind` of an mmdet detector: two-stage (RPN + StandardRoIHead),
-    cascade (RPN + CascadeRoIHead), yolo (YOLOV3Head and subclasses), yolox (YOLOXHead) or
-    dense (a dense head with mmdet's base post-processing); anything else raises, naming what
-    it found and what is supported.
+    """The :class:`DetectorKind` of an mmdet detector: the first of :data:`KINDS` that matches
+    it (two-stage, cascade, yolo, yolox, dense); anything else raises, naming what it found
+    and what is supported.
 
     Args:
         detector: a built mmdet detector.
@@ -342,40 +410,17 @@ def detector_kind(detector: nn.Module, with_proposals: bool = False) -> Detector
     Returns:
         The kind, built (its checks passed).
     """
-    names = _class_names(detector)
-    if 'TwoStageDetector' in names:
-        for kind in (TwoStageKind, CascadeKind):
-            if kind.matches(detector):
-                return kind(detector, with_proposals)
-        raise ValueError(
-            'DeployableDetector: a two-stage detector needs an RPNHead and a StandardRoIHead '
-            f"or CascadeRoIHead, got {type(getattr(detector, 'rpn_head', None)).__name__} and "
-            f"{type(getattr(detector, 'roi_head', None)).__name__}; supported: {SUPPORTED}"
-        )
-    for single_stage in (YOLOKind, YOLOXKind, DenseKind):
-        if single_stage.matches(detector):
-            if with_proposals:
-                raise ValueError(
-                    'DeployableDetector: with_proposals needs a two-stage '
-                    f'detector (an RPN), got {type(detector).__name__} with '
-                    f'{type(detector.bbox_head).__name__}'
-                )
-            return single_stage(detector)
+    for kind in KINDS:
+        if kind.matches(detector):
+            return kind(detector, with_proposals)
+    for kind in KINDS:
+        reason = kind.refusal(detector)
+        if reason is not None:
+            raise ValueError(reason)
     raise ValueError(
         f'DeployableDetector: expected an mmdet detector, got '
-        f'{type(detector).__name__}; supported: {SUPPORTED}'
+        f'{type(detector).__name__}; supported: {supported()}'
     )
-
-
-def detector_layout(detector: nn.Module) -> str:
-    """Deprecated: ``detector_kind(detector).name``."""
-    warnings.warn(
-        'detector_layout is deprecated and will be removed in the next release: use '
-        'detector_kind(detector).name',
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return detector_kind(detector).name
 
 
 class DeployableDetector(nn.Module):
@@ -388,7 +433,7 @@ class DeployableDetector(nn.Module):
 
     Args:
         detector (nn.Module): a built mmdet detector (Faster/Mask R-CNN, YOLOv3/v4, YOLOX, or
-            a dense detector such as RetinaNet, FCOS, ATSS, RTMDet: :data:`SUPPORTED`); its
+            a dense detector such as RetinaNet, FCOS, ATSS, RTMDet: :func:`supported`); its
             ``test_cfg`` sets the thresholds, NMS and the number of detections.
         with_proposals (bool): a two-stage detector also outputs its RPN's proposals, after
             the detections (what its RoI head ran on: to compare an export with mmdet stage

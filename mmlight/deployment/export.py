@@ -17,7 +17,16 @@ from mmlight.utils.validators import check_integer
 from mmlight.version import __version__
 
 from .detector import DeployableDetector
-from .metadata import FORMAT, METADATA_KEY, dumps
+from .metadata import (
+    METADATA_KEY,
+    DecodeSpec,
+    DeployMetadata,
+    InputSpec,
+    PadSpec,
+    PreprocessSpec,
+    ResizeSpec,
+    dumps,
+)
 
 OPSET = 18
 # The smallest side a dynamic graph accepts: the exporter proves facts about the feature maps
@@ -51,7 +60,7 @@ def export_onnx(
     dynamic: bool = False,
     verbose: bool = False,
     with_proposals: bool = False,
-    metadata: dict | None = None,
+    metadata: DeployMetadata | None = None,
 ) -> str:
     """Export a built mmdet detector's inference for one image to ``out_file``.
 
@@ -128,7 +137,7 @@ def _pipeline_step(pipeline: list, *types: str) -> dict | None:
     return next((dict(step) for step in pipeline if step.get('type') in types), None)
 
 
-def pad_metadata(pad: dict) -> dict[str, Any]:
+def pad_metadata(pad: dict) -> PadSpec:
     """A test pipeline's ``Pad`` step as the runtime repeats it.
 
     Args:
@@ -136,21 +145,21 @@ def pad_metadata(pad: dict) -> dict[str, Any]:
             ``pad_to_square``, ``pad_val``, ``padding_mode``).
 
     Returns:
-        A JSON-able dict of the same settings, ``value`` being the image's pad value.
+        The same settings, ``value`` being the image's pad value.
     """
     value = pad.get('pad_val', dict(img=0, seg=255))
     if isinstance(value, dict):
         value = value.get('img', 0)
     size = pad.get('size')
-    return {
-        'size': None if size is None else [int(v) for v in size],  # (width, height)
-        'size_divisor': pad.get('size_divisor'),
-        'pad_to_square': bool(pad.get('pad_to_square', False)),
+    return PadSpec(
+        size=None if size is None else [int(v) for v in size],  # (width, height)
+        size_divisor=pad.get('size_divisor'),
+        pad_to_square=bool(pad.get('pad_to_square', False)),
         # kept as the config gives it: mmcv spreads an int over the channels and hands a tuple
         # or a float to cv2 as it is
-        'value': list(value) if isinstance(value, (list, tuple)) else value,
-        'padding_mode': pad.get('padding_mode', 'constant'),
-    }
+        value=list(value) if isinstance(value, (list, tuple)) else value,
+        padding_mode=pad.get('padding_mode', 'constant'),
+    )
 
 
 def deploy_metadata(
@@ -160,7 +169,7 @@ def deploy_metadata(
     dynamic: bool,
     dynamic_range: tuple[int, int],
     class_names: list[str] | None,
-) -> dict[str, Any]:
+) -> DeployMetadata:
     """The metadata of a detector's export.
 
     Args:
@@ -172,7 +181,7 @@ def deploy_metadata(
         class_names: the detector's classes, in label order (None: unknown).
 
     Returns:
-        A JSON-able dict (:func:`parse_metadata` reads it back).
+        The record (:class:`~mmlight.deployment.metadata.DeployMetadata`).
 
     Raises:
         ValueError: the test pipeline has no image loading or resize the runtime can repeat.
@@ -194,49 +203,38 @@ def deploy_metadata(
     std = [float(v) for v in preprocessor.std.flatten()] if deployable.normalize else [1.0] * 3
     if deployable.swap_channels:  # the graph flips BGR to RGB first: mean/std are RGB
         mean, std = mean[::-1], std[::-1]
-    # the value of a padded input pixel (BGR, 0-255) that normalizes to the preprocessor's pad
-    # value: padding the input to a fixed graph's size then equals mmdet's own padding
-    input_pad = [m + deployable.pad_value * s for m, s in zip(mean, std, strict=True)]
     test_cfg = deployable.detector.test_cfg
-    score_thr = test_cfg.get('rcnn', test_cfg).get('score_thr', 0.0)
-    height, width = shape
-    return {
-        'format': FORMAT,
-        'mmlight_version': __version__,
-        'task': 'mask' if deployable.with_mask else 'bbox',
-        'detector_kind': deployable.kind.name,
-        'classes': list(class_names) if class_names else None,
-        'score_thr': float(score_thr),
-        'input': {
-            'name': 'image',
-            'layout': 'NCHW',
-            'channel_order': 'bgr',
-            'dtype': 'float32',
-            'range': [0, 255],
-            'shape': None if dynamic else [height, width],
-            'dynamic_range': list(dynamic_range) if dynamic else None,
-            'pad_value': input_pad,
-        },
-        'preprocess': {
-            'decode': {
-                'color_type': load.get('color_type', 'color'),
-                'backend': load.get('imdecode_backend', 'cv2'),
-            },
-            'resize': {
-                'scale': [int(v) for v in resize['scale']],  # (width, height), as mmcv's
-                'keep_ratio': bool(resize.get('keep_ratio', False)),
-                'interpolation': resize.get('interpolation', 'bilinear'),
-            },
-            # the test pipeline's Pad of the resized image (mmcv's impad), None without one
-            'pad': None if pad is None else pad_metadata(pad),
-            'size_divisor': deployable.pad_divisor,
-            # every step of the test pipeline, in order: the runtime repeats the image steps
-            # it knows (RUNTIME_STEPS) and refuses a model whose pipeline has others
-            'steps': [step.get('type') for step in pipeline],
-        },
-        'outputs': list(deployable.output_names),
-        'source': cfg.filename if getattr(cfg, 'filename', None) else None,
-    }
+    return DeployMetadata(
+        mmlight_version=__version__,
+        task='mask' if deployable.with_mask else 'bbox',
+        detector_kind=deployable.kind.name,
+        classes=list(class_names) if class_names else None,
+        score_thr=float(test_cfg.get('rcnn', test_cfg).get('score_thr', 0.0)),
+        input=InputSpec(
+            shape=None if dynamic else list(shape),
+            dynamic_range=list(dynamic_range) if dynamic else None,
+            # the value of a padded input pixel (BGR, 0-255) that normalizes to the
+            # preprocessor's pad value: padding the input to a fixed graph's size then equals
+            # mmdet's own padding
+            pad_value=[m + deployable.pad_value * s for m, s in zip(mean, std, strict=True)],
+        ),
+        preprocess=PreprocessSpec(
+            decode=DecodeSpec(
+                color_type=load.get('color_type', 'color'),
+                backend=load.get('imdecode_backend', 'cv2'),
+            ),
+            resize=ResizeSpec(
+                scale=[int(v) for v in resize['scale']],  # (width, height), as mmcv's
+                keep_ratio=bool(resize.get('keep_ratio', False)),
+                interpolation=resize.get('interpolation', 'bilinear'),
+            ),
+            pad=None if pad is None else pad_metadata(pad),
+            size_divisor=deployable.pad_divisor,
+            steps=[str(step.get('type')) for step in pipeline],
+        ),
+        outputs=list(deployable.output_names),
+        source=cfg.filename if getattr(cfg, 'filename', None) else None,
+    )
 
 
 def class_names(detector: nn.Module) -> list[str] | None:
@@ -265,12 +263,12 @@ def class_names(detector: nn.Module) -> list[str] | None:
     return list(classes) if classes else None
 
 
-def write_onnx_metadata(onnx_file: str, metadata: dict) -> None:
+def write_onnx_metadata(onnx_file: str, metadata: DeployMetadata | dict) -> None:
     """Store ``metadata`` in the .onnx's ``metadata_props`` under ``mmlight`` (replacing any).
 
     Args:
         onnx_file: the exported file, rewritten in place.
-        metadata: the JSON-able metadata.
+        metadata: the record (or a dict in its JSON layout).
     """
     import onnx
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mmlight.deployment.backends import backend_for_file, load_runner
-from mmlight.deployment.metadata import REEXPORT, RUNTIME_STEPS, MissingMetadataError
+from mmlight.deployment.metadata import REEXPORT, DeployMetadata, MissingMetadataError
 
 from .image import check_array, masks_to_original, pad, read_image, resize, to_input
 
@@ -119,33 +119,9 @@ class Detector:
         metadata = self.runner.metadata
         if metadata is None:
             raise MissingMetadataError(f'{model_file} holds no mmlight metadata: {REEXPORT}')
-        self.metadata = metadata
-        others = [
-            step
-            for step in metadata['preprocess'].get('steps', [])
-            if step.split('.')[-1] not in RUNTIME_STEPS
-        ]
-        if others:
-            raise ValueError(
-                f'{model_file}: its test pipeline has steps mmlight.runtime does not repeat '
-                f'({", ".join(others)}; it repeats {", ".join(RUNTIME_STEPS)}): its detections '
-                f'would not be the full stack\'s. Run it with the full stack '
-                f'(mmlight.deployment.predict, tools/deployment/evaluate.py)'
-            )
-        color_type = metadata['preprocess']['decode']['color_type']
-        if color_type != 'color':
-            raise ValueError(
-                f'{model_file}: its test pipeline loads images with color_type={color_type!r}; '
-                f"mmlight.runtime runs models of 3-channel BGR images (color_type='color'). "
-                f'Run it with the full stack (mmlight.deployment.predict)'
-            )
-        steps = [step.split('.')[-1] for step in metadata['preprocess'].get('steps', [])]
-        if 'Pad' in steps and metadata['preprocess'].get('pad') is None:
-            raise MissingMetadataError(
-                f'{model_file}: its test pipeline pads the image, and the file does not say '
-                f'how: {REEXPORT}'
-            )
-        self.classes: list[str] = list(metadata.get('classes') or [])
+        metadata.check_runnable(model_file)
+        self.metadata: DeployMetadata = metadata
+        self.classes: list[str] = list(metadata.classes or [])
         self.with_mask = 'masks' in self.runner.output_names
         # Detector.stream's runners by the number of requests (a throughput set-up each)
         self._stream_runners: dict[int, list[Any]] = {}
@@ -153,13 +129,12 @@ class Detector:
     @property
     def input_shape(self) -> tuple[int, int] | None:
         """(height, width) of a fixed-size model's input; None for a dynamic one."""
-        shape = self.metadata['input']['shape']
-        return None if shape is None else (int(shape[0]), int(shape[1]))
+        return self.metadata.input_shape
 
     def load(self, image: str | np.ndarray) -> np.ndarray:
         """An image path read as the model's pipeline reads it, or an array checked."""
         if isinstance(image, (str, bytes)) or hasattr(image, '__fspath__'):
-            return read_image(os.fspath(image), self.metadata['preprocess']['decode']['color_type'])
+            return read_image(os.fspath(image), self.metadata.preprocess.decode.color_type)
         return check_array(image)
 
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
@@ -168,17 +143,16 @@ class Detector:
         Raises:
             ValueError: a fixed-size model's input is smaller than the resized image.
         """
-        resized, scale = resize(image, self.metadata['preprocess']['resize'])
-        if self.metadata['preprocess'].get('pad') is not None:
-            resized = pad(resized, self.metadata['preprocess']['pad'])
-        fixed = self.input_shape
-        if fixed is not None and (resized.shape[0] > fixed[0] or resized.shape[1] > fixed[1]):
-            raise ValueError(
-                f'an image of {image.shape[0]}x{image.shape[1]} resizes to '
-                f'{resized.shape[0]}x{resized.shape[1]}, larger than the {fixed[0]}x{fixed[1]} '
-                f'the model {osp.basename(self.model_file)} was exported for: export it with '
-                f'--dynamic, or with a --shape that holds the resize scale'
-            )
+        steps = self.metadata.preprocess
+        resized, scale = resize(image, steps.resize)
+        if steps.pad is not None:
+            resized = pad(resized, steps.pad)
+        self.metadata.check_input_size(
+            resized.shape[0],
+            resized.shape[1],
+            f'an image of {image.shape[0]}x{image.shape[1]}',
+            osp.basename(self.model_file),
+        )
         return to_input(resized), scale
 
     def __call__(self, image: str | np.ndarray) -> Detections:

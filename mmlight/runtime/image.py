@@ -11,6 +11,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from mmlight.deployment.metadata import PadSpec, ResizeSpec
+
 # mmcv's names of cv2's interpolations (mmcv.image.geometric.cv2_interp_codes)
 INTERPOLATIONS = {
     'nearest': cv2.INTER_NEAREST,
@@ -97,7 +99,7 @@ def rescale_size(width: int, height: int, scale: tuple[int, int]) -> tuple[int, 
     return int(width * float(factor) + 0.5), int(height * float(factor) + 0.5)
 
 
-def resize(image: np.ndarray, resize_cfg: dict) -> tuple[np.ndarray, tuple[float, float]]:
+def resize(image: np.ndarray, resize_cfg: ResizeSpec) -> tuple[np.ndarray, tuple[float, float]]:
     """mmdet's ``Resize`` of the test pipeline (mmcv's ``imrescale`` with ``keep_ratio``, else
     ``imresize`` to the scale).
 
@@ -110,17 +112,17 @@ def resize(image: np.ndarray, resize_cfg: dict) -> tuple[np.ndarray, tuple[float
         The resized image and its (width, height) scale factors, as mmdet records them.
     """
     height, width = image.shape[:2]
-    scale = tuple(resize_cfg['scale'])
-    if resize_cfg['keep_ratio']:
+    scale = tuple(resize_cfg.scale)
+    if resize_cfg.keep_ratio:
         size = rescale_size(width, height, scale)
     else:
         size = (int(scale[0]), int(scale[1]))
-    resized = cv2.resize(image, size, interpolation=INTERPOLATIONS[resize_cfg['interpolation']])
+    resized = cv2.resize(image, size, interpolation=INTERPOLATIONS[resize_cfg.interpolation])
     new_height, new_width = resized.shape[:2]
     return resized, (new_width / width, new_height / height)
 
 
-def pad(image: np.ndarray, pad_cfg: dict) -> np.ndarray:
+def pad(image: np.ndarray, pad_cfg: PadSpec) -> np.ndarray:
     """mmdet's ``Pad`` of the test pipeline (mmcv's ``impad``): right and bottom, to a fixed
     size, to a square, or to multiples of a divisor.
 
@@ -134,17 +136,17 @@ def pad(image: np.ndarray, pad_cfg: dict) -> np.ndarray:
     """
     height, width = image.shape[:2]
     size = None
-    if pad_cfg['pad_to_square']:
+    if pad_cfg.pad_to_square:
         size = (max(height, width),) * 2
-    if pad_cfg['size_divisor'] is not None:
-        divisor = int(pad_cfg['size_divisor'])
+    if pad_cfg.size_divisor is not None:
+        divisor = int(pad_cfg.size_divisor)
         size = size or (height, width)
         size = (-(-size[0] // divisor) * divisor, -(-size[1] // divisor) * divisor)
-    elif pad_cfg['size'] is not None:
-        size = (int(pad_cfg['size'][1]), int(pad_cfg['size'][0]))
+    elif pad_cfg.size is not None:
+        size = (int(pad_cfg.size[1]), int(pad_cfg.size[0]))
     if size is None:
         return image
-    value = pad_cfg['value']
+    value = pad_cfg.value
     if isinstance(value, list):
         value = tuple(value)
     elif isinstance(value, int) and image.ndim == 3:
@@ -155,7 +157,7 @@ def pad(image: np.ndarray, pad_cfg: dict) -> np.ndarray:
         max(size[0] - height, 0),
         0,
         max(size[1] - width, 0),
-        PADDING_MODES[pad_cfg['padding_mode']],
+        PADDING_MODES[pad_cfg.padding_mode],
         value=value,
     )
 

@@ -43,6 +43,12 @@ def register_checkpoint_filter(*class_names: str):
     return register
 
 
+def unregister_checkpoint_filter(*class_names: str) -> None:
+    """Remove the checkpoint filter of these backbone classes (a family taken out again)."""
+    for name in class_names:
+        _CHECKPOINT_FILTERS.pop(name, None)
+
+
 def checkpoint_filter_for(module: torch.nn.Module) -> Callable | None:
     for cls in type(module).__mro__:
         if cls.__name__ in _CHECKPOINT_FILTERS:

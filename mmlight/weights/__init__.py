@@ -9,7 +9,9 @@ loaded strictly into the backbone it was made for, and the converted file is cac
 
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from . import zoo  # noqa: F401  (declares the named weights)
+# the families (their records declare the named weights) and their converters
+import mmlight.converters  # noqa: F401
+
 from .hub import (
     SCHEME,
     WEIGHTS_DIR_ENV,

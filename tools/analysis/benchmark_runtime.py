@@ -29,6 +29,7 @@ from mmlight.analysis.runtime_benchmark import (
     end_to_end_seconds,
     full_stack_predict,
     nms_candidates,
+    print_table,
     resized_copies,
     usable_cores,
 )
@@ -140,46 +141,6 @@ def main():
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(row, f, indent=1)
-
-
-def print_table(row: dict, requests: list[int]) -> None:
-    height, width = row['image_shape']
-    print(
-        f"| {row['model']} ({row['backend']} {row['precision']}), {row['images']} images of "
-        f"{height}x{width}, {row['cpu']} | s per image |\n|---|---|"
-    )
-    stages = (
-        'decode_preprocess_s',
-        'graph_s',
-        'postprocess_s',
-        'end_to_end_s',
-        'full_stack_s',
-        'eager_mmdet_s',
-    )
-    for key in stages:
-        if key in row:
-            print(f'| {key[:-2].replace("_", " ")} | {row[key]:.4f} |')
-    print(f"| end to end / graph | {row['end_to_end_s'] / row['graph_s']:.3f} |")
-    speedup = row['graph_one_thread_s'] / row['graph_s']
-    print(f"| graph, one thread | {row['graph_one_thread_s']:.4f} |")
-    print(
-        f"| graph speed-up on {row['cores']} cores, most that requests in flight can add | "
-        f"{speedup:.2f}x, {row['cores'] / speedup:.2f}x |"
-    )
-    base = row.get('images_per_s_1')
-    for count in requests:
-        rate = row[f'images_per_s_{count}']
-        versus = f' ({rate / base:.2f}x one request)' if base else ''
-        print(f'| images/s, {count} in flight | {rate:.2f}{versus} |')
-    if 'nms_candidates' in row:
-        counts = ' then '.join(f'{count:.0f}' for count in row['nms_candidates'])
-        print(f'| candidates entering NMS (per image) | {counts} |')
-    for key in ('cold_start_runtime_s', 'cold_start_full_stack_s'):
-        if key in row:
-            print(f'| {key.replace("_", " ")[:-2]} | {row[key]:.2f} s |')
-    if 'cold_start_full_stack_s' in row:
-        ratio = row['cold_start_full_stack_s'] / row['cold_start_runtime_s']
-        print(f'| cold start, full stack / runtime | {ratio:.1f}x |')
 
 
 if __name__ == '__main__':

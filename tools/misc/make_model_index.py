@@ -1,7 +1,8 @@
-"""Write what is generated from docs/model_zoo.md, the configs and the benchmark file: OpenMMLab's
-model metadata (model-index.yml and configs/metafiles/FAMILY.yml, read by mim), and the model
-zoo's input and latency columns and the lead table of docs/benchmarks.md, both from
-docs/zoo_benchmark.json (tools/analysis/benchmark_inference.py rows, each config at its own
+"""Write what is generated from the family records, docs/model_zoo.md, the configs and the
+benchmark file: OpenMMLab's model metadata (model-index.yml and configs/metafiles/FAMILY.yml,
+read by mim), the model zoo's published AP column and family section (from the family records),
+and the model zoo's input and latency columns and the lead table of docs/benchmarks.md, both
+from docs/zoo_benchmark.json (tools/analysis/benchmark_inference.py rows, each config at its own
 input size). ``--check`` writes nothing and exits 1 where a file in the tree differs from what
 would be written.
 
@@ -14,7 +15,7 @@ import sys
 
 import mmlight.registration  # noqa: F401
 from mmlight.analysis.inference import REFERENCES
-from mmlight.analysis.model_index import metafiles
+from mmlight.analysis.model_index import ZOO_PAGE, metafiles, zoo_family_parts
 from mmlight.analysis.zoo_benchmark import generated_pages
 from mmlight.apis import config_names
 
@@ -30,6 +31,8 @@ def main():
     benchmarked = [*REFERENCES, *(name for name in config_names() if '/' not in name)]
     # the pages first: the metafiles are read from the model zoo page
     files = generated_pages(ROOT, benchmarked)
+    # the model zoo's published AP column and family section, from the family records
+    files[ZOO_PAGE] = zoo_family_parts(files[ZOO_PAGE])
     stale = []
     for path, text in files.items():
         if _differs(path, text):

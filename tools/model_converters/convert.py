@@ -23,7 +23,7 @@ from mmengine.config import DictAction
 
 import mmlight.registration  # noqa: F401
 from mmlight.apis import add_trust_checkpoint_argument
-from mmlight.converters import CONVERTERS, convert_state_dict, infer_backbone
+from mmlight.converters import convert_state_dict, converter_names, infer_backbone
 from mmlight.utils.safe_load import (
     CorruptCheckpointError,
     UnsafeCheckpointError,
@@ -37,7 +37,7 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument('source', choices=sorted(CONVERTERS), help='checkpoint family')
+    parser.add_argument('source', choices=converter_names(), help='checkpoint family')
     parser.add_argument('src', help='input checkpoint')
     parser.add_argument('dst', help='output mmlight checkpoint')
     parser.add_argument(

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..metadata import REEXPORT, parse_metadata
+from ..metadata import REEXPORT, DeployMetadata, parse_metadata
 
 # the outputs of DeployableDetector: without and with masks, and either with the two-stage
 # detectors' proposals
@@ -152,7 +152,7 @@ class DetectorRunner:
             )
 
     @property
-    def metadata(self) -> dict[str, Any] | None:
+    def metadata(self) -> DeployMetadata | None:
         """What the model file says about itself (:mod:`mmlight.deployment.metadata`), or None
         for a file exported without it."""
         text = self.metadata_text()
@@ -198,7 +198,7 @@ class DetectorRunner:
                 f'--dynamic), got an image of shape {image.shape}; padding it needs the '
                 f'metadata the file lacks: {REEXPORT}'
             )
-        value = np.asarray(metadata['input']['pad_value'], np.float32).reshape(1, 3, 1, 1)
+        value = np.asarray(metadata.input.pad_value, np.float32).reshape(1, 3, 1, 1)
         padded = np.empty((1, 3, *fixed), np.float32)
         padded[...] = value
         padded[:, :, : image.shape[2], : image.shape[3]] = image

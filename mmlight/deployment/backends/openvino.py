@@ -1,32 +1,51 @@
-"""The OpenVINO backend: the ONNX export converted to OpenVINO IR (:mod:`..openvino_ir`) and run
-on the CPU in FP32, BF16 or INT8."""
+"""The OpenVINO backend: an mmlight ONNX export converted to OpenVINO IR (``.xml`` + ``.bin``) for
+the CPU in FP32, BF16 or INT8, and run there.
+
+OpenVINO reads what :func:`mmlight.deployment.export.export_onnx` writes (NonZero,
+NonMaxSuppression, RoiAlign, TopK, GridSample) without custom operators.
+
+- ``fp32`` and ``bf16`` run the same FP32 IR; ``bf16`` sets OpenVINO's
+  ``INFERENCE_PRECISION_HINT`` to bf16 (the matrix units of CPUs with AMX-BF16 or AVX512-BF16).
+  On a CPU without BF16 support the hint falls back to f32, and
+  :attr:`OpenVINORunner.precision_used` says what ran.
+- ``int8`` is post-training quantization with NNCF (:func:`quantize_to_int8`) on calibration
+  images: the inputs of every convolution and matrix product get FakeQuantize nodes and run in
+  INT8 (AMX-INT8, AVX512-VNNI); every other operation, the post-processing (box decoding, NMS,
+  RoIAlign, TopK, mask pasting) included, stays in float, inferred in f32.
+
+The precision an IR was made for, and for int8 the calibration settings, are kept in its
+metadata; the precision is the runner's default.
+"""
 
 from __future__ import annotations
 
 import copy
+import logging
+import os
 import os.path as osp
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from ..metadata import METADATA_KEY
-from ..openvino_ir import (
-    COMPUTE_LAYERS,
-    HINTS,
-    PRECISIONS,
-    _openvino,
-    check_precision,
-    convert_to_openvino,
-    count_fake_quantize,
-    model_metadata,
-)
-from .base import Backend, DetectorRunner, ExecutedNode, usable_cores
+from ..metadata import METADATA_KEY, DeployMetadata
+from .base import Backend, DetectorRunner, ExecutedNode, import_runtime, usable_cores
+
+# an IR's rt_info keeps mmlight's entries under this key, the ONNX export's metadata as
+# ``IR_METADATA/deploy``
+IR_METADATA = METADATA_KEY
 
 
 def onnx_metadata_text(path: str) -> str | None:
-    """mmlight's metadata of an .onnx file (OpenVINO runs those too), where the onnx package
-    is there to read it."""
+    """mmlight's metadata of an .onnx file (OpenVINO runs those too).
+
+    Args:
+        path: the model file.
+
+    Returns:
+        The JSON it holds under ``mmlight``; None for another file, or where the onnx package
+        is not there to read it.
+    """
     if not path.endswith('.onnx'):
         return None
     try:
@@ -37,12 +56,148 @@ def onnx_metadata_text(path: str) -> str | None:
     return next((prop.value for prop in props if prop.key == METADATA_KEY), None)
 
 
+PRECISIONS = ('fp32', 'bf16', 'int8')
+# OpenVINO's inference precision for what is not quantized: an int8 IR keeps its float parts
+# (the post-processing among them) in f32
+HINTS = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
+# the operations whose inputs int8 quantizes; NNCF ignores every other type in the graph
+QUANTIZED_TYPES = ('Convolution', 'GroupConvolution', 'ConvolutionBackpropData', 'MatMul')
+# OpenVINO's CPU layers that do the arithmetic of those
+COMPUTE_LAYERS = ('Convolution', 'GroupConvolution', 'Deconvolution', 'FullyConnected', 'MatMul')
+
+
+def _openvino():
+    return import_runtime('openvino', 'OpenVINO')
+
+
+def cpu_capabilities():
+    """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of this CPU ('FP32', 'BF16', 'INT8', ...)."""
+    return [str(c) for c in _openvino().Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES')]
+
+
+def convert_to_openvino(
+    onnx_file: str,
+    xml_file: str,
+    precision: str = 'fp32',
+    source: str | None = None,
+    calibration: Sequence[np.ndarray] | None = None,
+    calibration_info: dict | None = None,
+) -> str:
+    """Convert an mmlight ONNX export to OpenVINO IR (``xml_file`` and the ``.bin`` beside it).
+
+    Args:
+        onnx_file: the export.
+        xml_file: the IR to write.
+        precision: the precision the IR runs in by default, kept in its metadata; 'int8'
+            quantizes it on ``calibration`` (NNCF).
+        source: what it came from (e.g. the config), kept in its metadata.
+        calibration: int8's calibration images, float32 ``[1, 3, H, W]`` each, as the runner
+            takes them.
+        calibration_info: where the images came from, recorded beside NNCF's settings.
+
+    Returns:
+        ``xml_file``.
+    """
+    ov = _openvino()
+    BACKEND.check_precision(precision)
+    if not osp.isfile(onnx_file):
+        raise FileNotFoundError(f'convert_to_openvino: no ONNX file at {onnx_file}')
+    model = ov.convert_model(onnx_file)
+    if precision == 'int8':
+        if not calibration:
+            raise ValueError('convert_to_openvino: int8 needs calibration images, got none')
+        model = quantize_to_int8(model, calibration)
+        info = dict(
+            calibration_info or {},
+            calibration_images=len(calibration),
+            quantized_types=','.join(QUANTIZED_TYPES),
+        )
+        for key, value in info.items():
+            model.set_rt_info(str(value), [IR_METADATA, key])
+    model.set_rt_info(precision, [IR_METADATA, 'precision'])
+    model.set_rt_info(str(source or osp.basename(onnx_file)), [IR_METADATA, 'source'])
+    text = onnx_metadata_text(onnx_file)
+    if text is not None:  # the export's own, with what the conversion added
+        deploy = DeployMetadata.from_json(text, onnx_file)
+        deploy.precision = precision
+        deploy.calibration = info if precision == 'int8' else None
+        model.set_rt_info(deploy.to_json(), [IR_METADATA, 'deploy'])
+    if osp.dirname(xml_file):
+        os.makedirs(osp.dirname(xml_file), exist_ok=True)
+    ov.save_model(model, xml_file, compress_to_fp16=False)
+    return xml_file
+
+
+def quantize_to_int8(model, images: Sequence[np.ndarray]):
+    """NNCF post-training quantization of an OpenVINO model.
+
+    Statistics from ``images``, FakeQuantize on the inputs of ``QUANTIZED_TYPES``, every other
+    operation type in the ignored scope (kept in float).
+
+    Args:
+        model: the OpenVINO model (``openvino.convert_model``'s).
+        images: the calibration images, float32 ``[1, 3, H, W]`` each.
+
+    Returns:
+        The quantized model.
+    """
+    try:
+        import nncf
+    except ImportError as err:
+        raise ImportError(
+            'int8 needs the nncf package: pip install nncf (or bash tools/ensure_env.sh)'
+        ) from err
+    kept_float = sorted({op.get_type_name() for op in model.get_ops()} - set(QUANTIZED_TYPES))
+    dataset = nncf.Dataset(list(images), lambda image: {'image': image})
+    # NNCF logs a line for each operation of the ignored scope at INFO (hundreds of them);
+    # its warnings still show, and its logger is as it was afterwards
+    logger = logging.getLogger('nncf')
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        return nncf.quantize(
+            model,
+            dataset,
+            subset_size=len(images),
+            ignored_scope=nncf.IgnoredScope(types=kept_float, validate=False),
+        )
+    finally:
+        logger.setLevel(level)
+
+
+def count_fake_quantize(model) -> int:
+    """The FakeQuantize nodes of a model (an int8 IR has one per quantized input).
+
+    Args:
+        model: an OpenVINO model.
+
+    Returns:
+        Their number.
+    """
+    return sum(op.get_type_name() == 'FakeQuantize' for op in model.get_ops())
+
+
+def model_metadata(model, key: str) -> str | None:
+    """A value mmlight wrote into an IR's metadata.
+
+    Args:
+        model: an OpenVINO model.
+        key: 'precision', 'source', 'calibration_images', ...
+
+    Returns:
+        The value as a string, or None where the model has none.
+    """
+    if model.has_rt_info([IR_METADATA, key]):
+        return str(model.get_rt_info([IR_METADATA, key]).astype(str))
+    return None
+
+
 class OpenVINORunner(DetectorRunner):
     """An exported detector in OpenVINO on the CPU (:class:`DetectorRunner`'s contract).
 
     Args:
         path: an OpenVINO IR ``.xml`` written by
-            :func:`~mmlight.deployment.openvino_ir.convert_to_openvino` (or
+            :func:`convert_to_openvino` (or
             ``tools/deployment/export_onnx.py --backend openvino``), or an mmlight ``.onnx``
             export.
         precision: 'fp32' or 'bf16' for a float IR, 'int8' for a quantized one. Default: the
@@ -58,8 +213,7 @@ class OpenVINORunner(DetectorRunner):
         self, path: str, precision: str | None = None, num_threads: int = 0, profile: bool = False
     ):
         ov = _openvino()
-        if precision is not None:
-            check_precision(precision, self.name)
+        BACKEND.check_precision(precision)
         if not osp.isfile(path):
             raise FileNotFoundError(f'{self.name}: no model file at {path}')
         core = ov.Core()
@@ -72,9 +226,8 @@ class OpenVINORunner(DetectorRunner):
         self.check_signature(path, [i.get_any_name() for i in model.inputs])
         shape = model.inputs[0].get_partial_shape()
         self.input_shape = tuple(dim.get_length() if dim.is_static else None for dim in shape)
-        self.precision = check_precision(
-            precision or model_metadata(model, 'precision') or 'fp32', self.name
-        )
+        self.precision = precision or model_metadata(model, 'precision') or 'fp32'
+        BACKEND.check_precision(self.precision)
         quantized = count_fake_quantize(model) > 0
         if quantized and self.precision != 'int8':
             raise ValueError(
@@ -188,9 +341,19 @@ def convert(
     calibration: Sequence[np.ndarray] | None = None,
     metadata: dict | None = None,
 ) -> str:
-    """:func:`~mmlight.deployment.openvino_ir.convert_to_openvino`; ``metadata['source']``
-    names what the IR came from, the rest (where the calibration images came from) goes into
-    its metadata with int8."""
+    """The backend table's conversion: :func:`convert_to_openvino`.
+
+    Args:
+        onnx_file: the export.
+        out_file: the IR to write.
+        precision: 'fp32', 'bf16' or 'int8'.
+        calibration: int8's calibration images.
+        metadata: ``source`` names what the IR came from; the rest (where the calibration
+            images came from) goes into an int8 IR's metadata.
+
+    Returns:
+        ``out_file``.
+    """
     info = dict(metadata or {})
     source = info.pop('source', None)
     return convert_to_openvino(
@@ -206,9 +369,19 @@ def convert(
 def profile(
     xml_file: str, image: np.ndarray, iters: int = 3, precision: str | None = None
 ) -> tuple[list[ExecutedNode], float]:
-    """OpenVINO's performance counters (``PERF_COUNT``) over ``iters`` runs after one warm-up:
-    the executed layers (the IR nodes each was fused from, OpenVINO's layer type with the
-    precision it ran in: 'Convolution i8', 'Subgraph f32') and the runs' total seconds."""
+    """OpenVINO's performance counters (``PERF_COUNT``) over ``iters`` runs after one warm-up.
+
+    Args:
+        xml_file: the IR (or an .onnx export).
+        image: float32 ``[1, 3, H, W]``.
+        iters: the timed runs.
+        precision: the precision to run in (None: the IR's own).
+
+    Returns:
+        The executed layers (the IR nodes each was fused from, OpenVINO's layer type with the
+        precision it ran in: 'Convolution i8', 'Subgraph f32', seconds) and the runs' total
+        seconds.
+    """
     runner = OpenVINORunner(xml_file, precision, profile=True)
     runner(image)  # warm-up
     nodes: list[ExecutedNode] = []

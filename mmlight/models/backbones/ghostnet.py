@@ -7,6 +7,7 @@ from mmdet.models.utils import make_divisible
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
+from mmlight.family import BackboneFamily, Paper, PretrainedWeights, WeightSource, register_family
 from mmlight.utils.validators import check_widen_factor
 
 from ..layers import GhostModule, SqueezeExcite
@@ -221,3 +222,106 @@ class GhostNetV2(_GhostNetBase):
     """
 
     dfc = True
+
+
+# The family records: what the tools and docs say of GhostNet and GhostNetV2.
+GHOSTNET_FINAL_CHANNELS = GHOSTNET_ARCH[-1][-1][1]
+_V1_RELEASE = 'https://github.com/huawei-noah/CV-backbones/releases/download/ghostnet_pth/'
+_V2_RELEASE = 'https://github.com/huawei-noah/Efficient-AI-Backbones/releases/download/GhostNetV2/'
+_V2_README = (
+    'GhostNetV2 paper, Table 1 (Efficient-AI-Backbones ghostnetv2_pytorch README links these files)'
+)
+
+
+def _ghostnet_variants(type_name):
+    def variants(state_dict) -> list[dict]:
+        final = state_dict.get('stages.4.conv.weight')
+        if final is None:
+            return []
+        # make_divisible(960 * w, 4): w to within 4 / 960; the papers' widths have one or two
+        # decimals
+        exact = final.shape[0] / GHOSTNET_FINAL_CHANNELS
+        widths = list(dict.fromkeys([round(exact, 2), round(exact, 1), round(exact, 3)]))
+        return [dict(type=type_name, widen_factor=w) for w in widths]
+
+    return variants
+
+
+def _ghostnetv2_weights(width: float, tag: str, top1: float, params: float):
+    return PretrainedWeights(
+        name=f'ghostnetv2_{width}x',
+        family='ghostnetv2',
+        model=dict(type='GhostNetV2', widen_factor=width),
+        sources=(
+            WeightSource(
+                url=_V2_RELEASE + f'ck_ghostnetv2_{tag}.pth.tar',
+                filename=f'ck_ghostnetv2_{tag}.pth.tar',
+                layout='official',
+            ),
+        ),
+        top1=top1,
+        top1_source=_V2_README,
+        params=params,
+        licence='BSD-3-Clause',
+    )
+
+
+register_family(
+    BackboneFamily(
+        key='ghostnet',
+        name='GhostNet',
+        paper=Paper(
+            'GhostNet: More Features from Cheap Operations', 'https://arxiv.org/abs/1911.11907'
+        ),
+        backbones=('GhostNet',),
+        variants=_ghostnet_variants('GhostNet'),
+        contract_variants={'GhostNet': dict(widen_factor=0.25)},
+        weights=(
+            PretrainedWeights(
+                name='ghostnet_1.0x',
+                family='ghostnet',
+                model=dict(type='GhostNet', widen_factor=1.0),
+                sources=(
+                    WeightSource(
+                        url=_V1_RELEASE + 'ghostnet_1x.pth',
+                        filename='ghostnet_1x.pth',
+                        layout='official',
+                    ),
+                ),
+                top1=73.9,
+                top1_source='GhostNet paper, Table 7',
+                params=5.2,
+                licence='Apache-2.0',
+            ),
+        ),
+        published=(
+            'Han et al., CVPR 2020, Table 8: Faster R-CNN + FPN, 1x, GhostNet **1.1x**: 26.9 '
+            'mAP; the same table has RetinaNet + FPN, also with GhostNet **1.1x**. There is no '
+            'published number for 1.0x, the width of `faster_rcnn_ghostnet_fpn_1x` and '
+            '`retinanet_ghostnet_fpn_1x`; `widen_factor=1.1` builds the paper\'s width (no '
+            'ImageNet weights are released for it).'
+        ),
+    )
+)
+register_family(
+    BackboneFamily(
+        key='ghostnetv2',
+        name='GhostNetV2',
+        paper=Paper(
+            'GhostNetV2: Enhance Cheap Operation with Long-Range Attention',
+            'https://arxiv.org/abs/2211.12905',
+        ),
+        backbones=('GhostNetV2',),
+        variants=_ghostnet_variants('GhostNetV2'),
+        contract_variants={'GhostNetV2': dict(widen_factor=0.25)},
+        weights=(
+            _ghostnetv2_weights(1.0, '10', 75.3, 6.1),
+            _ghostnetv2_weights(1.3, '13', 76.9, 8.9),
+            _ghostnetv2_weights(1.6, '16', 77.8, 12.3),
+        ),
+        published=(
+            'Tang et al., NeurIPS 2022: COCO results are for YOLOv3 detectors, not for these '
+            'configs: no published number.'
+        ),
+    )
+)

@@ -7,6 +7,7 @@ import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 from mmdet.registry import MODELS
 
+from mmlight.family import BackboneFamily, Paper, PretrainedWeights, WeightSource, register_family
 from mmlight.utils.validators import check_choice
 
 from ..layers import LayerNorm2d, gnConv
@@ -154,3 +155,124 @@ class HorNet(MultiScaleBackbone):
                     nn.init.trunc_normal_(m.weight, std=0.02)
                     if m.bias is not None:
                         nn.init.zeros_(m.bias)
+
+
+# The family record: what the tools and docs say of HorNet. The official files (Tsinghua
+# Cloud, a direct download) first, then mmpretrain's conversion of each (the OpenMMLab file
+# name ends in its sha256's first 8 hex digits).
+_MMPRETRAIN = 'https://download.openmmlab.com/mmclassification/v0/hornet/'
+_OFFICIAL_README = 'HorNet README (raoyongming/HorNet), ImageNet-1K model zoo'
+
+
+def _hornet_weights(arch, official_name, official_url, mmpretrain_file, top1, params):
+    return PretrainedWeights(
+        name=f'hornet-{arch}',
+        family='hornet',
+        model=dict(type='HorNet', arch=arch),
+        sources=(
+            WeightSource(
+                url=official_url,
+                filename=official_name,
+                layout='official',
+                page='https://github.com/raoyongming/HorNet#model-zoo',
+            ),
+            WeightSource(
+                url=_MMPRETRAIN + mmpretrain_file,
+                filename=mmpretrain_file,
+                layout='mmpretrain',
+                sha256=mmpretrain_file.rsplit('-', 1)[1].split('.')[0],
+            ),
+        ),
+        top1=top1,
+        top1_source=_OFFICIAL_README,
+        params=params,
+        licence='MIT (mmpretrain\'s conversion: Apache-2.0)',
+    )
+
+
+_CLOUD = 'https://cloud.tsinghua.edu.cn/f/{}/?dl=1'
+register_family(
+    BackboneFamily(
+        key='hornet',
+        name='HorNet',
+        paper=Paper(
+            'HorNet: Efficient High-Order Spatial Interactions with Recursive Gated Convolutions',
+            'https://arxiv.org/abs/2207.14284',
+        ),
+        backbones=('HorNet',),
+        variants=lambda state_dict: [dict(type='HorNet', arch=arch) for arch in HORNET_ARCH],
+        contract_variants={'HorNet': dict(arch='tiny')},
+        weights=(
+            _hornet_weights(
+                'tiny',
+                'hornet_tiny_7x7.pth',
+                _CLOUD.format('762f05c3c8cd4743b534'),
+                'hornet-tiny_3rdparty_in1k_20220915-0e8eedff.pth',
+                82.8,
+                22,
+            ),
+            _hornet_weights(
+                'tiny-gf',
+                'hornet_tiny_gf.pth',
+                _CLOUD.format('395dd6c443ed4a339739'),
+                'hornet-tiny-gf_3rdparty_in1k_20220915-4c35a66b.pth',
+                83.0,
+                23,
+            ),
+            _hornet_weights(
+                'small',
+                'hornet_small_7x7.pth',
+                _CLOUD.format('9d7043023da14e4b8b2e'),
+                'hornet-small_3rdparty_in1k_20220915-5935f60f.pth',
+                84.0,
+                50,
+            ),
+            _hornet_weights(
+                'small-gf',
+                'hornet_small_gf.pth',
+                _CLOUD.format('19eef725b2e64692b8b0'),
+                'hornet-small-gf_3rdparty_in1k_20220915-649ca492.pth',
+                84.2,
+                50,
+            ),
+            _hornet_weights(
+                'base',
+                'hornet_base_7x7.pth',
+                _CLOUD.format('836ab04898c646c389ce'),
+                'hornet-base_3rdparty_in1k_20220915-a06176bb.pth',
+                84.3,
+                87,
+            ),
+            _hornet_weights(
+                'base-gf',
+                'hornet_base_gf.pth',
+                _CLOUD.format('60f706e36f6b4098a1f9'),
+                'hornet-base-gf_3rdparty_in1k_20220915-82c06fa7.pth',
+                84.5,
+                88,
+            ),
+        ),
+        published=(
+            '[raoyongming/HorNet `object_detection/README.md`][hornet]: Cascade Mask R-CNN, 3x '
+            'schedule only: HorNet-T 51.7 / 44.8, HorNet-T-GF 52.4 / 45.6, HorNet-S 52.7 / 45.6, '
+            'HorNet-S-GF 53.3 / 46.3 (box / mask); 80M parameters for HorNet-T (79.9M here). '
+            '`cascade_mask_rcnn_hornet-t_fpn_3x` is that recipe, file by file (its header names '
+            "each value's source), and its row carries the published number. The paper's HorFPN "
+            'study (arXiv 2207.14284) trains Mask R-CNN + FPN, HorNet-S 7x7, 1x as the baseline '
+            'of its decoder comparison; the official repository holds that config '
+            '(`object_detection/configs/horfpn/fpn_mask_rcnn_hornet_small_7x7_1x_coco_in1k.py`) '
+            "and `mask_rcnn_hornet-s_fpn_1x` is it, value for value: its COCO AP is the FPN row "
+            "of the paper's HorFPN table (the README does not list it). The other Faster / Mask "
+            'R-CNN + FPN configs (HorNet-T, -T-GF, -S-GF) are that recipe with another backbone '
+            '([backbones.md](backbones.md#hornet)): no published number. The README counts 730 '
+            "GFLOPs at 1280x800 with its own counter; mmengine's count at 800x1344 (2170) "
+            "includes the three stages' 4-conv box heads over all 1000 proposals."
+        ),
+        published_ap={
+            'cascade_mask_rcnn_hornet-t_fpn_3x': '51.7 box / 44.8 mask ([HorNet][hornet])',
+            'mask_rcnn_hornet-s_fpn_1x': (
+                "in the paper's HorFPN table, its FPN row ([HorNet paper][hornetpaper])"
+            ),
+        },
+    )
+)

@@ -14,6 +14,7 @@ from mmdet.models.utils import make_divisible
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
+from mmlight.family import BackboneFamily, Paper, PretrainedWeights, WeightSource, register_family
 from mmlight.utils.validators import check_choice, check_widen_factor
 
 from .base import MultiScaleBackbone
@@ -301,3 +302,200 @@ class ODMobileNetV2(MultiScaleBackbone):
             norm_eval=norm_eval,
             with_cp=with_cp,
         )
+
+
+# The family records: what the tools and docs say of OD-ResNet and OD-MobileNetV2 (one paper).
+# The official ODConv releases are Google Drive pages that no program can download from; the
+# plain baselines come from torchvision first.
+ODCONV_PAPER = Paper('Omni-Dimensional Dynamic Convolution', 'https://arxiv.org/abs/2209.07947')
+ODCONV_REDUCTION = 0.0625  # the official configs' reduction of every ODConv attention
+_ODCONV_README = 'ODConv README (OSVAI/ODConv), ImageNet results table'
+_DRIVE = 'https://drive.google.com/file/d/{}/view?usp=sharing'
+_TORCHVISION = 'https://download.pytorch.org/models/'
+
+
+def _od_cfg(state_dict) -> dict | None:
+    if not any('.attention.' in k for k in state_dict):
+        return None
+    kernel_fc = [v for k, v in state_dict.items() if k.endswith('attention.kernel_fc.weight')]
+    kernel_num = int(kernel_fc[0].shape[0]) if kernel_fc else 1
+    return dict(kernel_num=kernel_num, reduction=ODCONV_REDUCTION)
+
+
+def _od_weights(name: str, model: dict, drive_id: str, top1: float, params: float):
+    """An official ODConv release. Drive does not show the file's name to mmlight, so the file
+    is looked for under ``NAME.pth.tar`` (the format of the official main.py's checkpoints)."""
+    return PretrainedWeights(
+        name=name,
+        family=model['type'].lower(),
+        model=model,
+        sources=(
+            WeightSource(
+                url=None,
+                filename=f'{name}.pth.tar',
+                layout='official',
+                page=_DRIVE.format(drive_id),
+            ),
+        ),
+        top1=top1,
+        top1_source=_ODCONV_README,
+        params=params,
+        licence='MIT',
+    )
+
+
+def _baseline_weights(name, model, torchvision_file, drive_id, top1, weights_enum, params):
+    """A plain baseline: torchvision's file (its name ends in its sha256's first hex digits),
+    then the ODConv authors' own baseline on Google Drive (put that file in
+    MMLIGHT_WEIGHTS_DIR under its name to use it instead)."""
+    return PretrainedWeights(
+        name=name,
+        family=model['type'].lower(),
+        model=model,
+        sources=(
+            WeightSource(
+                url=_TORCHVISION + torchvision_file,
+                filename=torchvision_file,
+                layout='torchvision',
+                sha256=torchvision_file.rsplit('-', 1)[1].split('.')[0],
+            ),
+            WeightSource(
+                url=None,
+                filename=f'odconv_{name}_baseline.pth.tar',
+                layout='official',
+                page=_DRIVE.format(drive_id),
+            ),
+        ),
+        top1=top1,
+        top1_source=f'torchvision model docs ({weights_enum}.IMAGENET1K_V1)',
+        params=params,
+        licence='BSD-3-Clause (the Drive baseline: MIT)',
+    )
+
+
+def _odresnet(depth, kernel_num):
+    od_cfg = dict(kernel_num=kernel_num, reduction=ODCONV_REDUCTION)
+    return dict(type='ODResNet', depth=depth, od_cfg=od_cfg)
+
+
+def _odmobilenetv2(kernel_num):
+    od_cfg = dict(kernel_num=kernel_num, reduction=ODCONV_REDUCTION)
+    return dict(type='ODMobileNetV2', widen_factor=1.0, od_cfg=od_cfg)
+
+
+_ODCONV_RESULTS = '[OSVAI/ODConv `object_detection/README.md`][odconv] (mmdet 2.x, 1x schedule): '
+register_family(
+    BackboneFamily(
+        key='odresnet',
+        name='OD-ResNet',
+        paper=ODCONV_PAPER,
+        backbones=('ODResNet',),
+        variants=lambda sd: [
+            dict(type='ODResNet', depth=depth, od_cfg=_od_cfg(sd)) for depth in ODRESNET_ARCH
+        ],
+        contract_variants={'ODResNet': dict(depth=18, od_cfg=dict(kernel_num=4))},
+        weights=(
+            _od_weights(
+                'od_resnet18_1x',
+                _odresnet(18, 1),
+                '1AxCKAHJve3fbe2SnvoHsSucNvjv5Dxow',
+                73.05,
+                11.94,
+            ),
+            _od_weights(
+                'od_resnet18_4x',
+                _odresnet(18, 4),
+                '1Krsaa0fBKluFCyO7nmg-R9LlsoSUjJj2',
+                74.19,
+                44.90,
+            ),
+            _od_weights(
+                'od_resnet50_1x',
+                _odresnet(50, 1),
+                '1Aqwv6uQ9iI8a8Z5vjqmKuSTar0U8gfVJ',
+                77.87,
+                28.64,
+            ),
+            _od_weights(
+                'od_resnet50_4x',
+                _odresnet(50, 4),
+                '1uO774twnIYLiDV2BAsVM136k4EAhs6oh',
+                78.50,
+                90.67,
+            ),
+            _baseline_weights(
+                'resnet50',
+                dict(type='ODResNet', depth=50, od_cfg=None),
+                'resnet50-0676ba61.pth',
+                '1dFMbV1QkKQOain1_4JhAuHAW9Xq_ZzCS',
+                76.130,
+                'ResNet50_Weights',
+                25.56,
+            ),
+        ),
+        published=_ODCONV_RESULTS
+        + (
+            'Faster R-CNN R50 37.4, + ODConv 4x 39.4; Mask R-CNN R50 38.2 / 34.6, + ODConv 4x '
+            '40.2 / 36.1 (box / mask). The OD-ResNet-50 1x configs have no published number. The '
+            "README's parameter counts are larger than the table's by the backbone's ImageNet "
+            'classifier, which a detector never runs (R50: 2.05M, e.g. 43.80M vs 41.75M for the '
+            "plain R50 Faster R-CNN). The plain R50 baseline is mmdet's own "
+            '`mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py` (the same network as '
+            '`ODResNet(od_cfg=None)`).'
+        ),
+        published_ap={
+            'faster_rcnn_odconv4x_r50_fpn_1x': '39.4 box ([ODConv][odconv])',
+            'mask_rcnn_odconv4x_r50_fpn_1x': '40.2 box / 36.1 mask ([ODConv][odconv])',
+        },
+    )
+)
+register_family(
+    BackboneFamily(
+        key='odmobilenetv2',
+        name='OD-MobileNetV2',
+        paper=ODCONV_PAPER,
+        backbones=('ODMobileNetV2',),
+        variants=lambda sd: [
+            dict(type='ODMobileNetV2', widen_factor=width, od_cfg=_od_cfg(sd))
+            for width in MOBILENETV2_WIDTHS
+        ],
+        contract_variants={'ODMobileNetV2': dict(widen_factor=0.5, od_cfg=dict(kernel_num=1))},
+        weights=(
+            _od_weights(
+                'od_mobilenetv2_1x',
+                _odmobilenetv2(1),
+                '1Du_AH_pvtFE8ABg_FLjtPccVypw5AajU',
+                74.74,
+                4.94,
+            ),
+            _od_weights(
+                'od_mobilenetv2_4x',
+                _odmobilenetv2(4),
+                '1HfwoBWOGsiiuhoOyetoQeJ8iXrCi5lJv',
+                75.29,
+                11.51,
+            ),
+            _baseline_weights(
+                'mobilenetv2_1.0x',
+                dict(type='ODMobileNetV2', widen_factor=1.0, od_cfg=None),
+                'mobilenet_v2-b0353104.pth',
+                '1bcqVXDLqHW3cid4eMZ_992QHBRMalrMZ',
+                71.878,
+                'MobileNet_V2_Weights',
+                3.50,
+            ),
+        ),
+        published=_ODCONV_RESULTS
+        + (
+            'Faster R-CNN MobileNetV2 (1.0x) 31.8, + ODConv 4x 35.5; Mask R-CNN MobileNetV2 '
+            '32.4 / 29.8, + ODConv 4x 36.0 / 33.0 (box / mask). The OD-MobileNetV2 configs here '
+            'use ODConv **1x** (`od_mobilenetv2_1x`) and the README reports 4x only, so they have '
+            "no published number. The README's parameter counts include the ImageNet "
+            'classifier (MobileNetV2: 1.28M), which a detector never runs.'
+        ),
+        published_ap={
+            'faster_rcnn_mobilenetv2_fpn_1x': '31.8 box ([ODConv][odconv])',
+            'mask_rcnn_mobilenetv2_fpn_1x': '32.4 box / 29.8 mask ([ODConv][odconv])',
+        },
+    )
+)

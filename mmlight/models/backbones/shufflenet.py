@@ -7,6 +7,7 @@ from mmdet.models.utils import make_divisible
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
+from mmlight.family import BackboneFamily, Paper, PretrainedWeights, WeightSource, register_family
 from mmlight.utils.validators import check_choice, check_widen_factor
 
 from ..layers import DepthwiseSeparableConvModule, channel_shuffle
@@ -319,3 +320,103 @@ class ShuffleNetV1(_ShuffleNetBase):
             norm_eval=norm_eval,
             with_cp=with_cp,
         )
+
+
+# The family records: what the tools and docs say of ShuffleNetV2 (torchvision's weights) and
+# ShuffleNetV1 (mmpretrain's).
+_TORCHVISION = 'https://download.pytorch.org/models/'
+_TORCHVISION_DOCS = 'torchvision model docs (ShuffleNet_V2_X*_Weights.IMAGENET1K_V1)'
+
+
+def _shufflenetv2_weights(width: float, filename: str, sha256: str, top1: float, params: float):
+    # torchvision's file names end in the first hex digits of the file's sha256
+    return PretrainedWeights(
+        name=f'shufflenetv2_{width}x',
+        family='shufflenetv2',
+        model=dict(type='ShuffleNetV2', widen_factor=width),
+        sources=(
+            WeightSource(
+                url=_TORCHVISION + filename, filename=filename, layout='torchvision', sha256=sha256
+            ),
+        ),
+        top1=top1,
+        top1_source=_TORCHVISION_DOCS,
+        params=params,
+        licence='BSD-3-Clause',
+    )
+
+
+register_family(
+    BackboneFamily(
+        key='shufflenetv2',
+        name='ShuffleNetV2',
+        paper=Paper(
+            'ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design',
+            'https://arxiv.org/abs/1807.11164',
+        ),
+        backbones=('ShuffleNetV2',),
+        variants=lambda sd: [
+            dict(type='ShuffleNetV2', widen_factor=width) for width in SHUFFLENETV2_CHANNELS
+        ],
+        contract_variants={'ShuffleNetV2': dict(widen_factor=0.5)},
+        # torchvision's weights are the official PyTorch ShuffleNetV2 weights (the paper's code
+        # is Megvii's Caffe/MegEngine); the paper reports 60.3 / 69.4 / 72.6 / 74.9.
+        weights=(
+            _shufflenetv2_weights(
+                0.5, 'shufflenetv2_x0.5-f707e7126e.pth', 'f707e7126e', 60.552, 1.37
+            ),
+            _shufflenetv2_weights(
+                1.0, 'shufflenetv2_x1-5666bf0f80.pth', '5666bf0f80', 69.362, 2.28
+            ),
+            _shufflenetv2_weights(1.5, 'shufflenetv2_x1_5-3c479a10.pth', '3c479a10', 72.996, 3.50),
+            _shufflenetv2_weights(2.0, 'shufflenetv2_x2_0-8be3c8ee.pth', '8be3c8ee', 76.230, 7.39),
+        ),
+        published=(
+            "The paper's detection results (Table 7) use Light-Head R-CNN: no published number "
+            'for these configs.'
+        ),
+    )
+)
+register_family(
+    BackboneFamily(
+        key='shufflenetv1',
+        name='ShuffleNetV1',
+        paper=Paper(
+            'ShuffleNet: An Extremely Efficient Convolutional Neural Network for Mobile Devices',
+            'https://arxiv.org/abs/1707.01083',
+        ),
+        backbones=('ShuffleNetV1',),
+        variants=lambda sd: [
+            dict(type='ShuffleNetV1', groups=groups, widen_factor=width)
+            for groups in SHUFFLENETV1_CHANNELS
+            for width in SHUFFLENETV1_WIDTHS
+            if shufflenetv1_channels(groups, width)
+        ],
+        contract_variants={'ShuffleNetV1': dict(groups=3, widen_factor=0.5)},
+        weights=(
+            PretrainedWeights(
+                name='shufflenetv1_g3_1.0x',
+                family='shufflenetv1',
+                model=dict(type='ShuffleNetV1', groups=3, widen_factor=1.0),
+                # OpenMMLab's file names end in the first 8 hex digits of the file's sha256
+                sources=(
+                    WeightSource(
+                        url='https://download.openmmlab.com/mmclassification/v0/shufflenet_v1/'
+                        'shufflenet_v1_batch1024_imagenet_20200804-5d6cec73.pth',
+                        filename='shufflenet_v1_batch1024_imagenet_20200804-5d6cec73.pth',
+                        layout='mmpretrain',
+                        sha256='5d6cec73',
+                    ),
+                ),
+                top1=68.13,
+                top1_source='mmpretrain model zoo (configs/shufflenet_v1/README.md)',
+                params=1.87,
+                licence='Apache-2.0',
+            ),
+        ),
+        published=(
+            'The paper reports Faster R-CNN without FPN at small input sizes: no published '
+            'number for these configs.'
+        ),
+    )
+)
