@@ -185,16 +185,16 @@ def test_no_import_circle_between_mmlight_modules():
     assert not circles, '\n'.join(circles)
 
 
-# inside mmlight.deployment, lowest first: the export and its metadata, the backend table (each
-# backend converts the export and runs it), what runs a backend's runner with the full stack
+# inside mmlight.deployment, lowest first: the export, its metadata and the full stack's side
+# of a deployed model (predict, evaluate: they take any runner), then the backend table (each
+# backend converts the export and runs it)
 DEPLOYMENT_LAYERS = [
-    {'metadata', 'postprocess', 'detector', 'export', 'calibration'},
+    {'metadata', 'postprocess', 'detector', 'export', 'calibration', 'predict', 'evaluate'},
     {'backends'},
-    {'predict', 'evaluate'},
 ]
 
 
-def test_inside_deployment_the_export_never_imports_the_backends():
+def test_nothing_in_deployment_imports_back_up_from_the_backends():
     layer = {name: level for level, names in enumerate(DEPLOYMENT_LAYERS) for name in names}
     folder = osp.join(ROOT, 'mmlight', 'deployment')
     own_modules = {name[:-3] for name in os.listdir(folder) if name.endswith('.py')} | {'backends'}

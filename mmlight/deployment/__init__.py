@@ -1,8 +1,8 @@
 """Deployment: the export-friendly inference path of mmdet detectors (:mod:`.detector`), ONNX
 export (:mod:`.export`), the export's metadata (:mod:`.metadata`) and the backend table
 (:mod:`.backends`): one module per runtime, each with its conversion and its runner. The
-export's modules never import the backends; :mod:`.predict` and :mod:`.evaluate` run a
-backend's runner with the full stack.
+backends import from the rest of the package, never the other way: :mod:`.predict` and
+:mod:`.evaluate` take any backend's runner.
 
 The names below are imported when first used, so that the backend table and the metadata
 (numpy only) load without torch, as :mod:`mmlight.runtime` needs.

@@ -5,11 +5,10 @@ import copy
 
 from mmengine.config import Config
 
-from .backends import DetectorRunner
-from .predict import result_to_sample
+from .predict import Runner, result_to_sample
 
 
-def evaluate_deployed(cfg: Config, detector: DetectorRunner, out: str | None = None) -> dict:
+def evaluate_deployed(cfg: Config, detector: Runner, out: str | None = None) -> dict:
     """The config's test set through an exported detector and ``cfg.test_evaluator``.
 
     Args:

@@ -2,11 +2,17 @@
 runtime, the detections in the original image's coordinates (what mmdet's
 ``inference_detector`` gives for the PyTorch model)."""
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import torch
 from mmengine.config import Config
 
-from .backends import DetectorRunner
+# a deployed detector: a backend's runner (mmlight.deployment.backends.DetectorRunner), called
+# on one float32 [1, 3, H, W] image; the export's side of the house does not import the
+# backends that run it
+Runner = Callable[[Any], dict[str, np.ndarray]]
 
 
 def result_to_sample(outputs: dict[str, np.ndarray], data_sample, rescale: bool = True):
@@ -43,12 +49,13 @@ def result_to_sample(outputs: dict[str, np.ndarray], data_sample, rescale: bool 
     return data_sample
 
 
-def deployed_predict(cfg: Config, detector: DetectorRunner, image_path: str):
+def deployed_predict(cfg: Config, detector: Runner, image_path: str):
     """One image file through the config's test pipeline and a deployed detector.
 
     Args:
         cfg: the detector config.
-        detector: a runner of any backend.
+        detector: a runner of any backend
+            (:func:`~mmlight.deployment.backends.load_runner`).
         image_path: the image file.
 
     Returns:

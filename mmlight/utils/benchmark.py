@@ -53,36 +53,52 @@ def timed(fn, iters, warmup, device=None):
 PEAK_DTYPES = {'fp32': 'float32', 'bf16': 'bfloat16', 'int8': 'int8'}
 
 
-def matmul_peak_gflops(size: int = 2048, iters: int = 10) -> dict[str, float]:
-    """GFLOP/s of a ``size`` x ``size`` matrix product (2 n^3 FLOPs) per precision in torch,
-    with torch's threads: the CPU's measured compute peak for FP32, BF16 (the AMX / AVX512-BF16
-    units where there are some) and INT8 (``torch._int_mm``, int32 accumulation; VNNI / AMX).
-    A precision this torch build cannot multiply is left out."""
+def matmul_peak_gflops(
+    size: int = 2048, iters: int = 10, budget_s: float = 2.0
+) -> dict[str, float]:
+    """GFLOP/s of a square matrix product (2 n^3 FLOPs) per precision in torch, with torch's
+    threads: the CPU's measured compute peak for FP32, BF16 (the AMX / AVX512-BF16 units where
+    there are some) and INT8 (``torch._int_mm``, int32 accumulation; VNNI / AMX). A precision
+    this torch build cannot multiply is left out.
+
+    The side grows from 256 to ``size`` while a measurement stays within ``budget_s``: a
+    precision the CPU has no units for (BF16 on an AVX2-only CPU runs about 400 times slower
+    than FP32) is measured on a smaller product instead of taking minutes."""
     import torch
 
     peaks = {}
     for name, dtype_name in PEAK_DTYPES.items():
         dtype = getattr(torch, dtype_name)
-        generator = torch.Generator().manual_seed(0)
-        if dtype == torch.int8:
-            a, b = (
-                torch.randint(-64, 64, (size, size), dtype=dtype, generator=generator)
-                for _ in range(2)
-            )
-            fn = getattr(torch, '_int_mm', None)
-            if fn is None:
-                continue
-        else:
-            a, b = (torch.randn(size, size, generator=generator).to(dtype) for _ in range(2))
-            fn = torch.matmul
+        fn = getattr(torch, '_int_mm', None) if dtype == torch.int8 else torch.matmul
+        if fn is None:
+            continue
+        side = 256
         try:
-            seconds = timed(
-                lambda fn=fn, a=a, b=b: fn(a, b), iters, warmup=2, device=torch.device('cpu')
-            )
+            while True:
+                a, b = _matmul_operands(side, dtype)
+                once = timed(lambda fn=fn, a=a, b=b: fn(a, b), 1, warmup=1, device=None)
+                # the next side costs 8 times as much
+                if side * 2 > size or once * 8 * (iters + 1) > budget_s:
+                    break
+                side *= 2
+            runs = max(1, min(iters, int(budget_s / max(once, 1e-9))))
+            seconds = timed(lambda fn=fn, a=a, b=b: fn(a, b), runs, warmup=1, device=None)
         except RuntimeError:  # not implemented for this dtype on this CPU / build
             continue
-        peaks[name] = 2 * size**3 / seconds / 1e9
+        peaks[name] = 2 * side**3 / seconds / 1e9
     return peaks
+
+
+def _matmul_operands(side: int, dtype):
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    if dtype == torch.int8:
+        return tuple(
+            torch.randint(-64, 64, (side, side), dtype=dtype, generator=generator)
+            for _ in range(2)
+        )
+    return tuple(torch.randn(side, side, generator=generator).to(dtype) for _ in range(2))
 
 
 class PeakMemory:
