@@ -95,8 +95,7 @@ def _matmul_operands(side: int, dtype):
     generator = torch.Generator().manual_seed(0)
     if dtype == torch.int8:
         return tuple(
-            torch.randint(-64, 64, (side, side), dtype=dtype, generator=generator)
-            for _ in range(2)
+            torch.randint(-64, 64, (side, side), dtype=dtype, generator=generator) for _ in range(2)
         )
     return tuple(torch.randn(side, side, generator=generator).to(dtype) for _ in range(2))
 

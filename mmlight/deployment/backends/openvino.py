@@ -31,10 +31,6 @@ import numpy as np
 from ..metadata import METADATA_KEY, DeployMetadata
 from .base import Backend, DetectorRunner, ExecutedNode, import_runtime, usable_cores
 
-# an IR's rt_info keeps mmlight's entries under this key, the ONNX export's metadata as
-# ``IR_METADATA/deploy``
-IR_METADATA = METADATA_KEY
-
 
 def onnx_metadata_text(path: str) -> str | None:
     """mmlight's metadata of an .onnx file (OpenVINO runs those too).
@@ -113,15 +109,15 @@ def convert_to_openvino(
             quantized_types=','.join(QUANTIZED_TYPES),
         )
         for key, value in info.items():
-            model.set_rt_info(str(value), [IR_METADATA, key])
-    model.set_rt_info(precision, [IR_METADATA, 'precision'])
-    model.set_rt_info(str(source or osp.basename(onnx_file)), [IR_METADATA, 'source'])
+            model.set_rt_info(str(value), [METADATA_KEY, key])
+    model.set_rt_info(precision, [METADATA_KEY, 'precision'])
+    model.set_rt_info(str(source or osp.basename(onnx_file)), [METADATA_KEY, 'source'])
     text = onnx_metadata_text(onnx_file)
     if text is not None:  # the export's own, with what the conversion added
         deploy = DeployMetadata.from_json(text, onnx_file)
         deploy.precision = precision
         deploy.calibration = info if precision == 'int8' else None
-        model.set_rt_info(deploy.to_json(), [IR_METADATA, 'deploy'])
+        model.set_rt_info(deploy.to_json(), [METADATA_KEY, 'deploy'])
     if osp.dirname(xml_file):
         os.makedirs(osp.dirname(xml_file), exist_ok=True)
     ov.save_model(model, xml_file, compress_to_fp16=False)
@@ -187,8 +183,8 @@ def model_metadata(model, key: str) -> str | None:
     Returns:
         The value as a string, or None where the model has none.
     """
-    if model.has_rt_info([IR_METADATA, key]):
-        return str(model.get_rt_info([IR_METADATA, key]).astype(str))
+    if model.has_rt_info([METADATA_KEY, key]):
+        return str(model.get_rt_info([METADATA_KEY, key]).astype(str))
     return None
 
 
