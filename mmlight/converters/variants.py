@@ -11,16 +11,30 @@ import torch
 
 from mmlight.family import FAMILIES
 
+# (backbone class, repr of its config) -> (its tensors' shapes by name, detection-only prefixes):
+# every conversion tries the same variants, and building a large one takes seconds even on
+# the meta device
+_TENSOR_SHAPES: dict[tuple, tuple[dict[str, tuple[int, ...]], tuple[str, ...]]] = {}
+
+
+def _tensor_shapes(cfg: dict) -> tuple[dict[str, tuple[int, ...]], tuple[str, ...]]:
+    from mmdet.registry import MODELS
+
+    key = (MODELS.get(cfg['type']), repr(cfg))
+    if key not in _TENSOR_SHAPES:
+        with torch.device('meta'):
+            backbone = MODELS.build(dict(cfg))
+        _TENSOR_SHAPES[key] = (
+            {k: tuple(v.shape) for k, v in backbone.state_dict().items()},
+            tuple(getattr(backbone, 'detection_only_prefixes', ())),
+        )
+    return _TENSOR_SHAPES[key]
+
 
 def shape_mismatch(cfg: dict, state_dict) -> str | None:
     """None when ``cfg``'s backbone has exactly the state_dict's tensors (names and shapes;
     its detection-only layers may be absent), else what differs."""
-    from mmdet.registry import MODELS
-
-    with torch.device('meta'):
-        backbone = MODELS.build(dict(cfg))
-    own = {k: tuple(v.shape) for k, v in backbone.state_dict().items()}
-    optional = tuple(getattr(backbone, 'detection_only_prefixes', ()))
+    own, optional = _tensor_shapes(cfg)
     missing = [k for k in own if k not in state_dict and not (optional and k.startswith(optional))]
     unexpected = [k for k in state_dict if k not in own]
     if missing or unexpected:
