@@ -18,8 +18,11 @@ from mmengine.hooks import Hook
 from mmlight.demo_data import CLASSES
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# the RoIs a tiny config's RoI heads sample per image and stage in training
-ROI_SAMPLES = 64
+# the RoIs a tiny config's RoI heads sample per image and stage in training, and its RPN's
+# proposals per image in the evaluation
+ROI_SAMPLES = 32
+# the detections per image a tiny config's RoI head keeps in the evaluation
+TEST_DETECTIONS = 20
 
 
 def _datasets(node):
@@ -87,6 +90,13 @@ def tiny_config(
     for node in dicts_in(cfg.model.get('train_cfg')):
         if node.get('type') == 'RandomSampler' and node.get('num', 0) > ROI_SAMPLES:
             node['num'] = ROI_SAMPLES
+    # and in the evaluation, as many proposals and detections per image: Cascade Mask
+    # R-CNN's three 4-conv box heads over 1000 proposals and its three mask heads over 100
+    # detections took most of a minute, and run the code that a few run
+    test_cfg = cfg.model.get('test_cfg') or {}
+    for stage, cap in (('rpn', ROI_SAMPLES), ('rcnn', TEST_DETECTIONS)):
+        if isinstance(test_cfg.get(stage), dict) and test_cfg[stage].get('max_per_img', 0) > cap:
+            test_cfg[stage]['max_per_img'] = cap
     metainfo = dict(classes=CLASSES)
     for split, loader_key in (
         ('train', 'train_dataloader'),
@@ -148,8 +158,15 @@ def free_port() -> int:
 
 
 def run_tool(args, timeout=900, env=None):
-    """Run a tools/ script (or torchrun) the way a user does, from the repository root."""
+    """Run a tools/ script (or torchrun) the way a user does, from the repository root: a
+    script in a new process forked from one that has imported the training stack
+    (:mod:`tests.tool_process`), anything else (``-m``, ``-c``, or with ``env`` changed,
+    which imports may read) in a new interpreter."""
     full_env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    if env is None and args[0].endswith('.py'):
+        from tests.tool_process import run_forked
+
+        return run_forked(ROOT, args, full_env, timeout)
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, *args],

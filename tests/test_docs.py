@@ -14,7 +14,8 @@ import sys
 
 import pytest
 
-from tests.helpers import ROOT, run_folder, run_python, run_tool
+from tests.helpers import ROOT, run_folder, run_tool
+from tests.tool_process import run_forked
 
 PAGES = [osp.join(ROOT, 'README.md'), *sorted(glob.glob(osp.join(ROOT, 'docs', '*.md')))]
 FENCE = re.compile(r'^```(\w*)\n(.*?)^```', re.M | re.S)
@@ -158,11 +159,13 @@ def scratch_copy(world, destination):
 
 
 def run_in_world(world, tmp_path, files, args):
-    """Python on ``args`` in a copy of the snippet world holding ``files`` (name -> text)."""
+    """Python on ``args`` (a script and its arguments) in a copy of the snippet world holding
+    ``files`` (name -> text), in a process of its own forked from one that has imported the
+    training stack (:mod:`tests.tool_process`), as a user's script runs after its imports."""
     cwd = scratch_copy(world, tmp_path / 'world')
     for name, text in files.items():
         (cwd / name).write_text(text)
-    return run_python(args, cwd=cwd, paths=(ROOT,), timeout=600)
+    return run_forked(str(cwd), args, dict(os.environ, PYTHONPATH=ROOT), timeout=600)
 
 
 @pytest.mark.parametrize('block', PROGRAM_BLOCKS, ids=block_id)
