@@ -284,3 +284,32 @@ def test_layer_decay_rejects_bad_settings():
 def test_bad_settings_name_the_valid_choices(build_bad, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         build_bad()
+
+
+@pytest.mark.quick
+def test_a_dynamic_export_keeps_hornets_size_facts_as_run_time_checks_at_once(monkeypatch):
+    """torch.export cannot prove HorNet's reshapes of padded maps for every size: its dynamic
+    export asks for Dim.DYNAMIC sizes in its only call, while another backbone's asks for the
+    named, fully checked dims first."""
+    from mmlight.apis import init_detector
+    from mmlight.deployment import DeployableDetector
+    from mmlight.deployment.export import _export_program
+
+    calls = []
+
+    def record(model, example, dynamic_shapes=None, strict=True):
+        calls.append(dynamic_shapes['image'])
+        return 'program'
+
+    monkeypatch.setattr(torch.export, 'export', record)
+    example = (torch.rand(1, 3, 128, 160),)
+    for config, hint in (
+        ('mask_rcnn_hornet-t_fpn_1x', True),
+        ('faster_rcnn_ghostnet_fpn_1x', False),
+    ):
+        detector = init_detector(f'{ROOT}/configs/{config}.py')
+        calls.clear()
+        assert _export_program(DeployableDetector(detector), example, True) == 'program'
+        assert len(calls) == 1, config
+        dims = (calls[0][2], calls[0][3])
+        assert all(isinstance(d, torch.export.dynamic_shapes._DimHint) is hint for d in dims), dims

@@ -314,16 +314,18 @@ def _export_program(model, example, dynamic):
             3: dim('width', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE),
         }
     }
-    try:
-        return torch.export.export(model, example, dynamic_shapes=named, strict=False)
-    except torch._dynamo.exc.UserError as err:
-        if err.error_type != torch._dynamo.exc.UserErrorType.CONSTRAINT_VIOLATION:
-            raise
+    backbone = getattr(model.detector, 'backbone', None)
+    if not getattr(backbone, 'export_checks_sizes_at_run_time', False):
+        try:
+            return torch.export.export(model, example, dynamic_shapes=named, strict=False)
+        except torch._dynamo.exc.UserError as err:
+            if err.error_type != torch._dynamo.exc.UserErrorType.CONSTRAINT_VIOLATION:
+                raise
     # The exporter could not prove a fact that holds over the whole range (HorNet: reshapes
-    # after the padding to a multiple of 32). Dim.DYNAMIC keeps such facts as run-time checks
-    # instead (and still refuses to specialize the size to the example's). It is the second
-    # choice: for YOLOv4-GhostNet it records a check whose bound (2.8e19) overflows ONNX's
-    # int64 and fails the translation.
+    # after the padding to a multiple of 32; its backbone says so, and the first try is
+    # skipped). Dim.DYNAMIC keeps such facts as run-time checks instead (and still refuses to
+    # specialize the size to the example's). It is the second choice: for YOLOv4-GhostNet it
+    # records a check whose bound (2.8e19) overflows ONNX's int64 and fails the translation.
     side = dim.DYNAMIC(min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE)
     return torch.export.export(
         model, example, dynamic_shapes={'image': {2: side, 3: side}}, strict=False

@@ -73,6 +73,10 @@ class MultiScaleBackbone(BaseModule):
 
     # state_dict prefixes of detection-only layers that ImageNet checkpoints do not have
     detection_only_prefixes = ()
+    # True where torch.export cannot prove some of the family's shape facts for every image
+    # size of a dynamic ONNX export: the export then keeps them as run-time checks at once
+    # (mmlight.deployment.export) instead of first trying to prove them
+    export_checks_sizes_at_run_time = False
 
     def _init_contract(
         self,

@@ -92,6 +92,10 @@ class HorNet(MultiScaleBackbone):
     """
 
     detection_only_prefixes = ('out_norms.',)
+    # gnConv's and the global filter's reshapes of the padded feature maps give guards such as
+    # ``1 % (128 * (W_padded // 4)) != 0`` that torch.export cannot prove over the size range
+    # (it gives up after tracing the whole detector, 17 s for Mask R-CNN HorNet-T-GF)
+    export_checks_sizes_at_run_time = True
 
     def __init__(
         self,
