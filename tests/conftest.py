@@ -37,3 +37,34 @@ def trained_demo(tmp_path_factory):
     from tests.helpers import run_folder
 
     return trained_demo_checkpoint(str(run_folder(tmp_path_factory) / 'trained_demo'))
+
+
+@pytest.fixture(scope='session')
+def trained_demo_openvino(tmp_path_factory, trained_demo):
+    """The trained demo detector as ``export_onnx.py CONFIG CHECKPOINT --backend openvino``
+    writes it (fp32): the .xml, with its .bin and the .onnx beside it; exported once per test
+    run and shared by every worker (the tests read it, none writes beside it)."""
+    import filelock
+
+    from tests.helpers import run_folder, run_tool
+
+    folder = run_folder(tmp_path_factory) / 'trained_demo_openvino'
+    folder.mkdir(exist_ok=True)
+    xml_file = folder / 'det.xml'
+    config, checkpoint, _data = trained_demo
+    with filelock.FileLock(str(folder) + '.lock'):
+        if not (folder / 'done').exists():
+            proc = run_tool(
+                [
+                    'tools/deployment/export_onnx.py',
+                    config,
+                    checkpoint,
+                    '--backend',
+                    'openvino',
+                    '--out',
+                    str(xml_file),
+                ]
+            )
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            (folder / 'done').touch()
+    return str(xml_file)

@@ -84,7 +84,7 @@ def coco_ap(proc):
 
 
 def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized(
-    trained_demo, tmp_path
+    trained_demo, trained_demo_openvino, tmp_path
 ):
     """export_onnx.py --backend openvino (fp32; int8 calibrated through the config's pipeline)
     and evaluate.py --backend openvino: bf16 and int8 within 0.02 bbox mAP of fp32 on a
@@ -100,24 +100,24 @@ def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized
     )
 
     config, checkpoint, images = trained_demo
-    fp32_xml, int8_xml = str(tmp_path / 'fp32' / 'det.xml'), str(tmp_path / 'int8' / 'det.xml')
-    for precision, xml in (('fp32', fp32_xml), ('int8', int8_xml)):
-        proc = run_tool(
-            [
-                'tools/deployment/export_onnx.py',
-                config,
-                checkpoint,
-                '--backend',
-                'openvino',
-                '--precision',
-                precision,
-                '--calib-images',
-                '16',
-                '--out',
-                xml,
-            ]
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
+    # fp32: the run's shared export (conftest.py, the same tool without --precision)
+    fp32_xml, int8_xml = trained_demo_openvino, str(tmp_path / 'int8' / 'det.xml')
+    proc = run_tool(
+        [
+            'tools/deployment/export_onnx.py',
+            config,
+            checkpoint,
+            '--backend',
+            'openvino',
+            '--precision',
+            'int8',
+            '--calib-images',
+            '16',
+            '--out',
+            int8_xml,
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'calibrated on 16 images' in proc.stdout
     aps, layers = {}, {}
     dumps = {}
