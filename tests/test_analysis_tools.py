@@ -16,6 +16,7 @@ from mmengine.logging import MessageHub
 
 import mmlight.registration  # noqa: F401
 from mmlight.analysis import detector_complexity
+from mmlight.analysis.inference import peak_share
 from mmlight.analysis.runtime_benchmark import import_blocker
 from mmlight.demo_data import CLASSES
 from tests.helpers import ROOT, run_tool
@@ -417,6 +418,24 @@ except ImportError as err:
     ), proc.stdout
 
 
+@pytest.mark.quick
+def test_a_runtimes_share_of_the_peak_is_of_the_precision_it_computed_in():
+    """OpenVINO's bf16 that ran in f32 is measured against the fp32 peak; a precision torch
+    multiplies in more slowly than in fp32 (int8 on an AVX2-only CPU) has no peak to compare
+    with; rows without what the runtime computed in use the runtime's own precision."""
+    peaks = {'fp32': 100.0, 'bf16': 400.0, 'int8': 800.0}
+    row = dict(gflops=1.0, openvino_bf16_s=0.02, openvino_int8_s=0.01, peak_gflops=peaks)
+    assert peak_share(row, 'openvino_bf16') == (100.0, 400.0)
+    assert peak_share(row, 'openvino_int8') == (200.0, 800.0)
+    row['openvino_bf16_arithmetic'] = 'fp32'
+    assert peak_share(row, 'openvino_bf16') == (100.0, 100.0)
+    row['peak_gflops'] = dict(peaks, bf16=1.3, int8=1.3)
+    row['openvino_bf16_arithmetic'] = 'bf16'
+    assert peak_share(row, 'openvino_bf16') is None
+    assert peak_share(row, 'openvino_int8') is None
+    assert peak_share(row, 'onnxruntime') is None  # no time for it in the row
+
+
 def test_inference_benchmark_rows_hold_every_runtime_and_the_precision_peaks(tmp_path):
     """benchmark_inference.py with onnxruntime and OpenVINO's three precisions: one row with a
     latency and a peak memory per runtime, the CPU's matrix-product peak per precision, the
@@ -449,9 +468,24 @@ def test_inference_benchmark_rows_hold_every_runtime_and_the_precision_peaks(tmp
     assert all(value > 0 for value in row['peak_gflops'].values())
     assert 'matrix-product peak (GFLOP/s): fp32' in proc.stdout
     assert '| openvino_int8 (s) |' in proc.stdout
+    # what each exported runtime computed in: OpenVINO's bf16 in f32 on a CPU without BF16
+    from mmlight.deployment.backends.openvino import cpu_capabilities
+
+    has_bf16 = 'BF16' in cpu_capabilities()
+    assert row['onnxruntime_arithmetic'] == row['openvino_fp32_arithmetic'] == 'fp32'
+    assert row['openvino_bf16_arithmetic'] == ('bf16' if has_bf16 else 'fp32')
+    assert row['openvino_int8_arithmetic'] == 'int8'
     achieved = proc.stdout.split('Achieved GFLOP/s')[1]
     assert '| yolov4_ghostnet_416 | 128x160 | ' in achieved
-    assert '%)' in achieved
+    for runtime in runtimes[1:]:
+        share = peak_share(row, runtime)
+        cell = (
+            'n/a'
+            if share is None
+            else f'{share[0]:.0f} / {share[1]:.0f} ({share[0] / share[1]:.0%})'
+        )
+        assert f' {cell} |' in achieved, (runtime, cell)
+    assert peak_share(row, 'onnxruntime') is not None
     assert cv2.imread(plot) is not None
     proc = run_tool(args)
     assert proc.returncode == 0

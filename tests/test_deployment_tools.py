@@ -178,9 +178,12 @@ def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized
         load_runner('openvino', fp32_xml, 'int8')
     counts = int8.compute_precisions()
     assert counts.get('u8', 0) + counts.get('i8', 0) >= 0.9 * sum(counts.values()), counts
-    bf16 = load_runner('openvino', fp32_xml, 'bf16').compute_precisions()
+    bf16_runner = load_runner('openvino', fp32_xml, 'bf16')
+    bf16 = bf16_runner.compute_precisions()
     expected = 'bf16' if 'BF16' in cpu_capabilities() else 'f32'
     assert set(bf16) == {expected}, bf16
+    assert bf16_runner.arithmetic == {'bf16': 'bf16', 'f32': 'fp32'}[expected]
+    assert int8.arithmetic == 'int8'
     assert 'inference precision f32' in layers['fp32']
     # the image demo on the deployed model draws what the runner finds
     image = osp.join(images, 'train', '000001.png')

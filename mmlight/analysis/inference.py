@@ -85,11 +85,20 @@ def runtime_precision(label: str) -> str:
 
 
 def peak_share(row: dict, runtime: str) -> tuple[float, float] | None:
-    """(achieved GFLOP/s, the CPU's peak GFLOP/s in the runtime's precision) of a benchmark row
-    (two FLOPs per multiply-add: mmengine's count is of multiply-adds); None where the row has
-    no time or no peak for the runtime."""
-    peak = row.get('peak_gflops', {}).get(runtime_precision(runtime))
+    """(achieved GFLOP/s, the CPU's peak GFLOP/s in the precision the runtime computed in) of a
+    benchmark row (two FLOPs per multiply-add: mmengine's count is of multiply-adds).
+
+    The precision is the one the row says the runtime ran in (``RUNTIME_arithmetic``: OpenVINO's
+    bf16 runs f32 on a CPU without BF16 units), else the runtime's own. None where the row has
+    no time or no peak for it, or where torch's product in that precision was slower than in
+    fp32: the CPU has no units for it, or torch no fast kernel (int8 on an AVX2-only CPU), and
+    that measurement is no peak of the CPU's."""
+    peaks = row.get('peak_gflops', {})
+    precision = row.get(f'{runtime}_arithmetic', runtime_precision(runtime))
+    peak = peaks.get(precision)
     if f'{runtime}_s' not in row or not peak:
+        return None
+    if precision != 'fp32' and peak < peaks.get('fp32', 0):
         return None
     return 2 * row['gflops'] / row[f'{runtime}_s'], peak
 
@@ -137,17 +146,34 @@ def prepare_models(onnx_file: str, shape: Sequence[int], labels: Sequence[str]) 
     return written
 
 
+def exported_runners(labels: Sequence[str], onnx_file: str | None) -> dict:
+    """Label -> runner of each exported runtime among ``labels``, on the model files
+    :func:`prepare_models` wrote beside ``onnx_file``."""
+    exported = exported_runtimes()
+    return {
+        label: load_runner(
+            exported[label].backend,
+            model_file(onnx_file, exported[label]),
+            exported[label].precision,
+        )
+        for label in labels
+        if label in exported
+    }
+
+
 def inference_fns(
     detector,
     shape: Sequence[int],
     labels: Sequence[str] = EAGER_RUNTIMES,
     onnx_file: str | None = None,
+    runners: dict | None = None,
 ) -> dict[str, Callable]:
     """One callable per runtime label, each running one image of ``shape`` through
-    ``detector`` (the exported ones read the model files :func:`prepare_models` wrote beside
-    ``onnx_file``)."""
+    ``detector``; the exported ones through ``runners`` (default: :func:`exported_runners`)."""
     image = random_image(shape)
     exported = exported_runtimes()
+    if runners is None:
+        runners = exported_runners(labels, onnx_file)
     fns = {}
     for label in labels:
         if label == 'eager':
@@ -157,12 +183,8 @@ def inference_fns(
 
             fns[label] = eager_predict(fuse_conv_bn(copy.deepcopy(detector)).eval(), image)
         elif label in exported:
-            runtime = exported[label]
-            session = load_runner(
-                runtime.backend, model_file(onnx_file, runtime), runtime.precision
-            )
             batch = image[None].float().numpy()
-            fns[label] = lambda session=session, batch=batch: session(batch)
+            fns[label] = lambda session=runners[label], batch=batch: session(batch)
         else:
             raise ValueError(f'unknown runtime {label!r}; valid: {runtime_labels()}')
     return fns

@@ -141,6 +141,12 @@ class DetectorRunner:
     def with_mask(self) -> bool:
         return 'masks' in self.output_names
 
+    @property
+    def arithmetic(self) -> str:
+        """The precision its convolutions and matrix products run in ('fp32', 'bf16', 'int8'):
+        the runner's precision, unless the runtime fell back from it on this CPU."""
+        return self.precision
+
     def check_signature(self, path: str, input_names: Sequence[str]) -> None:
         """Raise unless the file is an mmlight detector export (input 'image', outputs dets,
         labels[, masks][, proposals])."""

@@ -284,6 +284,14 @@ class OpenVINORunner(DetectorRunner):
         hint = self.compiled.get_property('INFERENCE_PRECISION_HINT')
         return hint.get_type_name() if hasattr(hint, 'get_type_name') else str(hint)
 
+    @property
+    def arithmetic(self) -> str:
+        """'fp32' where bf16 was asked for and the CPU has no BF16 units (OpenVINO then runs
+        f32), else the runner's precision."""
+        if self.precision == 'bf16' and self.precision_used != 'bf16':
+            return 'fp32'
+        return self.precision
+
     def compute_precisions(self) -> dict[str, int]:
         """How many convolutions and matrix products (OpenVINO's executed layers) run in each
         precision ('u8', 'i8', 'bf16', 'f32', ...): an int8 IR that silently ran in float, or a
