@@ -46,7 +46,8 @@ def trained_demo_openvino(tmp_path_factory, trained_demo):
     run and shared by every worker (the tests read it, none writes beside it)."""
     import filelock
 
-    from tests.helpers import run_folder, run_tool
+    from tests.deployment_helpers import export_openvino
+    from tests.helpers import run_folder
 
     folder = run_folder(tmp_path_factory) / 'trained_demo_openvino'
     folder.mkdir(exist_ok=True)
@@ -54,17 +55,6 @@ def trained_demo_openvino(tmp_path_factory, trained_demo):
     config, checkpoint, _data = trained_demo
     with filelock.FileLock(str(folder) + '.lock'):
         if not (folder / 'done').exists():
-            proc = run_tool(
-                [
-                    'tools/deployment/export_onnx.py',
-                    config,
-                    checkpoint,
-                    '--backend',
-                    'openvino',
-                    '--out',
-                    str(xml_file),
-                ]
-            )
-            assert proc.returncode == 0, proc.stderr[-3000:]
+            export_openvino(config, checkpoint, xml_file)
             (folder / 'done').touch()
     return str(xml_file)

@@ -16,7 +16,7 @@ from mmlight.apis import init_detector, load_detector_config
 from mmlight.demo_data import CLASSES
 from mmlight.deployment import DeployableDetector, detector_kind
 from mmlight.utils.safe_load import safe_checkpoint_loading
-from tests.helpers import ROOT, dicts_in
+from tests.helpers import ROOT, dicts_in, run_tool
 
 SIZES = ((128, 160), (160, 128))
 
@@ -173,6 +173,25 @@ def as_outputs(pred_instances):
 # AP by well under the tolerance; on 8 images single flips moved it by 0.025
 TRAINED_IMAGES = 32
 TRAINED_EPOCHS = 40
+
+
+def export_openvino(config, checkpoint, xml_file, *options):
+    """``export_onnx.py CONFIG CHECKPOINT --backend openvino --out XML_FILE [OPTIONS]`` as a user
+    runs it; its completed process, after checking that it succeeded."""
+    proc = run_tool(
+        [
+            'tools/deployment/export_onnx.py',
+            config,
+            checkpoint,
+            '--backend',
+            'openvino',
+            '--out',
+            str(xml_file),
+            *options,
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
 
 
 def trained_demo_checkpoint(work_dir):

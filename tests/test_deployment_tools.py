@@ -19,7 +19,7 @@ from mmlight.deployment.backends import load_runner
 from mmlight.runtime import Detector
 from mmlight.testing.mmdet_parity import assert_same_detections
 from mmlight.testing.parity import Detections
-from tests.deployment_helpers import as_outputs, tiny_detector_from_cfg
+from tests.deployment_helpers import as_outputs, export_openvino, tiny_detector_from_cfg
 from tests.helpers import ROOT, run_tool
 
 
@@ -102,22 +102,9 @@ def test_openvino_precisions_keep_a_trained_detectors_ap_and_int8_runs_quantized
     config, checkpoint, images = trained_demo
     # fp32: the run's shared export (conftest.py, the same tool without --precision)
     fp32_xml, int8_xml = trained_demo_openvino, str(tmp_path / 'int8' / 'det.xml')
-    proc = run_tool(
-        [
-            'tools/deployment/export_onnx.py',
-            config,
-            checkpoint,
-            '--backend',
-            'openvino',
-            '--precision',
-            'int8',
-            '--calib-images',
-            '16',
-            '--out',
-            int8_xml,
-        ]
+    proc = export_openvino(
+        config, checkpoint, int8_xml, '--precision', 'int8', '--calib-images', '16'
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'calibrated on 16 images' in proc.stdout
     aps, layers = {}, {}
     dumps = {}
