@@ -3,6 +3,7 @@ demo images and open score priors (an untrained detector that detects something 
 the demo images they run on, and mmdet's configs of other detector types on mmlight
 backbones."""
 
+import copy
 import os
 import os.path as osp
 
@@ -16,7 +17,7 @@ from mmlight.apis import init_detector, load_detector_config
 from mmlight.demo_data import CLASSES
 from mmlight.deployment import DeployableDetector, detector_kind
 from mmlight.utils.safe_load import safe_checkpoint_loading
-from tests.helpers import ROOT, dicts_in, run_tool
+from tests.helpers import ROOT, cap_two_stage_test_cfg, dicts_in, run_tool
 
 SIZES = ((128, 160), (160, 128))
 
@@ -104,6 +105,12 @@ def tiny_detector(name, demo_root):
 
 
 def tiny_detector_from_cfg(cfg, demo_root, drop_blocks=True):
+    """The detector of ``cfg`` as :func:`tiny_detector` makes it, with a two-stage detector's
+    proposals and detections per image capped (:func:`tests.helpers.cap_two_stage_test_cfg`:
+    the RoI heads' work, in mmdet and in the exported graph, was most of a two-stage parity
+    test's time)."""
+    cfg = copy.deepcopy(cfg)
+    cap_two_stage_test_cfg(cfg.model)
     torch.manual_seed(0)
     detector = init_detector(cfg)
     detector.init_weights()

@@ -65,6 +65,18 @@ def _shrink_pipeline(pipeline, size):
             transform['img_scale'] = size
 
 
+def cap_two_stage_test_cfg(model_cfg) -> None:
+    """A two-stage detector's inference on ROI_SAMPLES proposals and TEST_DETECTIONS
+    detections per image (its test_cfg's ``rpn`` and ``rcnn`` ``max_per_img``, where larger).
+    Cascade Mask R-CNN's three 4-conv box heads over 1000 proposals and its three mask heads
+    over 100 detections took most of a minute, and run the code that a few run; with the caps
+    the cuts at max_per_img are in play as well."""
+    test_cfg = model_cfg.get('test_cfg') or {}
+    for stage, cap in (('rpn', ROI_SAMPLES), ('rcnn', TEST_DETECTIONS)):
+        if isinstance(test_cfg.get(stage), dict) and test_cfg[stage].get('max_per_img', 0) > cap:
+            test_cfg[stage]['max_per_img'] = cap
+
+
 def tiny_config(
     cfg: Config, demo_root: str, work_dir: str, size=(96, 96), num_images=2, save_checkpoint=True
 ):
@@ -90,13 +102,8 @@ def tiny_config(
     for node in dicts_in(cfg.model.get('train_cfg')):
         if node.get('type') == 'RandomSampler' and node.get('num', 0) > ROI_SAMPLES:
             node['num'] = ROI_SAMPLES
-    # and in the evaluation, as many proposals and detections per image: Cascade Mask
-    # R-CNN's three 4-conv box heads over 1000 proposals and its three mask heads over 100
-    # detections took most of a minute, and run the code that a few run
-    test_cfg = cfg.model.get('test_cfg') or {}
-    for stage, cap in (('rpn', ROI_SAMPLES), ('rcnn', TEST_DETECTIONS)):
-        if isinstance(test_cfg.get(stage), dict) and test_cfg[stage].get('max_per_img', 0) > cap:
-            test_cfg[stage]['max_per_img'] = cap
+    # and in the evaluation, as many proposals and detections per image
+    cap_two_stage_test_cfg(cfg.model)
     metainfo = dict(classes=CLASSES)
     for split, loader_key in (
         ('train', 'train_dataloader'),
