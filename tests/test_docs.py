@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.helpers import ROOT, run_folder
+from tests.helpers import ROI_SAMPLES, ROOT, TEST_DETECTIONS, run_folder
 from tests.tool_process import run_forked
 
 PAGES = [osp.join(ROOT, 'README.md'), *sorted(glob.glob(osp.join(ROOT, 'docs', '*.md')))]
@@ -355,6 +355,14 @@ def test_the_custom_dataset_tutorial_trains_on_data_in_its_layout(tmp_path, demo
             '--cfg-options',
             'model.backbone.init_cfg=None',  # no ImageNet download in the test
             'train_cfg.max_epochs=1',
+            # the demo images at their size (96 x 96, not 800 x 800) and the RoI heads on as
+            # many RoIs as they need (tests/helpers.tiny_config's caps): the same code in a
+            # tenth of the time
+            'train_dataloader.dataset.pipeline.2.scale=(96,96)',
+            'val_dataloader.dataset.pipeline.1.scale=(96,96)',
+            f'model.train_cfg.rcnn.sampler.num={ROI_SAMPLES}',
+            f'model.test_cfg.rpn.max_per_img={ROI_SAMPLES}',
+            f'model.test_cfg.rcnn.max_per_img={TEST_DETECTIONS}',
             'train_dataloader.batch_size=1',
             'train_dataloader.num_workers=0',
             'train_dataloader.persistent_workers=False',
