@@ -58,3 +58,53 @@ def trained_demo_openvino(tmp_path_factory, trained_demo):
             export_openvino(config, checkpoint, xml_file)
             (folder / 'done').touch()
     return str(xml_file)
+
+
+# The tests that take from about 15 s to a minute and a half on 2 cores (the 15 slowest of a
+# run are printed at its end): each worker starts with its share of them and ends with short
+# tests, which pytest-xdist's work stealing then balances, instead of one worker running a
+# long test alone at the end. A test missing here still runs; the run only ends later.
+LONG_TESTS = (
+    'tests/test_export_parity.py::test_onnxruntime_gives_mmdets_detections',
+    'tests/test_deployment_tools.py::test_openvino_precisions_keep',
+    'tests/test_deployment_tools.py::test_tools_export_and_evaluate',
+    'tests/test_analysis_tools.py::test_inference_benchmark_',
+    'tests/test_analysis_tools.py::test_without_openvino_the_benchmark',
+    'tests/test_analysis_tools.py::test_get_flops_tool',
+    'tests/test_evaluation.py::test_fast_coco_metric_matches_coco_metric_on_5000',
+    'tests/test_configs_and_tools.py::test_two_process_',
+    'tests/test_configs_and_tools.py::test_train_tool_runs',
+    'tests/test_toy_family.py::test_a_toy_family_',
+    'tests/test_gates.py::test_the_typed_packages_pass_mypy',
+    'tests/test_model_index.py::test_the_metafiles_and_the_latency_tables',
+    'tests/test_docs.py::test_the_manual_builds_strictly',
+    'tests/test_docs.py::test_the_custom_dataset_tutorial',
+    'tests/test_runtime.py::test_a_model_whose_pipeline_pads',
+    'tests/test_runtime.py::test_the_end_to_end_benchmark',
+    'tests/test_runtime.py::test_mmlight_runtime_alone_in_a_clean_environment',
+    'tests/test_entry_points.py::test_a_checkout_that_was_not_installed',
+    'tests/test_packaging.py::test_a_wheel_installed_in_a_fresh_environment',
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """With N pytest-xdist workers, the order in which work stealing splits the tests (N runs
+    of consecutive tests, as many tests each): the LONG_TESTS dealt in turn to the head of each
+    run, the other tests after them, in their files' order."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers < 2:
+        return
+    long_tests = [item for item in items if item.nodeid.startswith(LONG_TESTS)]
+    chosen = set(map(id, long_tests))
+    others = [item for item in items if id(item) not in chosen]
+    runs = [long_tests[i::workers] for i in range(workers)]
+    # work stealing gives the first worker len // workers tests, the next of the rest likewise
+    left = len(items)
+    for i, run in enumerate(runs):
+        size = left // (workers - i)
+        take = max(size - len(run), 0)
+        run.extend(others[:take])
+        del others[:take]
+        left -= len(run)
+    runs[-1].extend(others)
+    items[:] = [item for run in runs for item in run]
