@@ -219,3 +219,31 @@ def test_deployable_detector_leaves_the_given_detector_as_it_was():
     after = detector.state_dict()
     assert all(torch.equal(before[key], after[key]) for key in before)
     assert deployable.detector.backbone is not detector.backbone
+
+
+@pytest.mark.quick
+def test_activations_compute_out_of_place_only_while_the_graph_is_traced():
+    """export_onnx traces with torch's in-place activations switched out of place (the same
+    graph, without the slow decomposition of in-place ReLU6) and switches them back, also
+    after an error; other modules' ``inplace`` flags are theirs (mmcv's ConvModule keeps it
+    for building its activation)."""
+    from mmcv.cnn import ConvModule
+
+    from mmlight.deployment.export import out_of_place_activations
+
+    model = torch.nn.Sequential(
+        ConvModule(3, 4, 3, act_cfg=dict(type='ReLU6')),
+        torch.nn.ReLU(inplace=True),
+        torch.nn.Hardswish(inplace=False),
+    )
+    activations = [model[0].activate, model[1]]
+    with out_of_place_activations(model) as switched:
+        assert switched == activations
+        assert not any(m.inplace for m in activations)
+        assert model[0].inplace
+        assert not model[2].inplace
+    assert all(m.inplace for m in activations)
+    assert not model[2].inplace
+    with pytest.raises(RuntimeError, match='trace failed'), out_of_place_activations(model):
+        raise RuntimeError('trace failed')
+    assert all(m.inplace for m in activations)

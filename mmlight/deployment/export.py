@@ -5,9 +5,10 @@ The graph holds only standard ONNX operators (NonMaxSuppression, RoiAlign, NonZe
 GridSample, ...): plain onnxruntime runs it, no custom-op library.
 """
 
+import contextlib
 import os
 import os.path as osp
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -100,7 +101,7 @@ def export_onnx(
     if dynamic:
         height, width = dynamic_example_shape(model, height, width)
     example = (torch.rand(1, 3, height, width) * 255,)
-    with torch.no_grad():
+    with torch.no_grad(), out_of_place_activations(model):
         # non-strict: Python runs as Python (mmdet's modules, configs), tensors are traced
         program = _export_program(model, example, dynamic)
         onnx_program = torch.onnx.export(
@@ -304,6 +305,52 @@ def dynamic_example_shape(model: DeployableDetector, height: int, width: int):
     return raised_h, raised_w
 
 
+@contextlib.contextmanager
+def out_of_place_activations(model: nn.Module) -> Iterator[list[nn.Module]]:
+    """The model's activations that write into their input (torch's ``inplace=True``, as
+    mmcv's ConvModule builds ReLU and ReLU6) compute out of place inside the block, and in
+    place again after it, also after an error.
+
+    The exported graph is the same either way: the exporter turns in-place writes into new
+    values. But torch decomposes an in-place hardtanh (ReLU6) through its Python reference,
+    which derives every symbolic size again: half the export time of a YOLOv4 with dynamic
+    sizes went there.
+
+    Args:
+        model: the module whose activations to switch.
+
+    Yields:
+        The switched modules.
+    """
+    switched = [
+        module
+        for module in model.modules()
+        if type(module).__module__ == nn.ReLU.__module__ and getattr(module, 'inplace', False)
+    ]
+    for module in switched:
+        setattr(module, 'inplace', False)  # noqa: B010 (nn.Module's attribute type is Tensor | Module)
+    try:
+        yield switched
+    finally:
+        for module in switched:
+            setattr(module, 'inplace', True)  # noqa: B010
+
+
+def named_dims_first(model: DeployableDetector) -> bool:
+    """Whether a dynamic export first tries named height and width dims, which the exporter
+    checks over the whole range, before ``Dim.DYNAMIC``, which keeps what it cannot prove as
+    run-time checks. Not where that first try is known to fail, tracing the whole detector
+    twice: a backbone that says its size facts are out of reach
+    (``export_checks_sizes_at_run_time``: HorNet's reshapes of maps padded to a multiple of
+    32), or heads whose coarsest level is one row or column at the smallest size
+    (``largest_stride >= DYNAMIC_MIN_SIDE``: the stride-128 level of FCOS, ATSS and RetinaNet;
+    their code branches on that size, which the exporter will not decide for a range)."""
+    backbone = getattr(model.detector, 'backbone', None)
+    if getattr(backbone, 'export_checks_sizes_at_run_time', False):
+        return False
+    return model.largest_stride < DYNAMIC_MIN_SIDE
+
+
 def _export_program(model, example, dynamic):
     if not dynamic:
         return torch.export.export(model, example, strict=False)
@@ -314,18 +361,17 @@ def _export_program(model, example, dynamic):
             3: dim('width', min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE),
         }
     }
-    backbone = getattr(model.detector, 'backbone', None)
-    if not getattr(backbone, 'export_checks_sizes_at_run_time', False):
+    if named_dims_first(model):
         try:
             return torch.export.export(model, example, dynamic_shapes=named, strict=False)
         except torch._dynamo.exc.UserError as err:
             if err.error_type != torch._dynamo.exc.UserErrorType.CONSTRAINT_VIOLATION:
                 raise
-    # The exporter could not prove a fact that holds over the whole range (HorNet: reshapes
-    # after the padding to a multiple of 32; its backbone says so, and the first try is
-    # skipped). Dim.DYNAMIC keeps such facts as run-time checks instead (and still refuses to
-    # specialize the size to the example's). It is the second choice: for YOLOv4-GhostNet it
-    # records a check whose bound (2.8e19) overflows ONNX's int64 and fails the translation.
+    # The exporter could not prove a fact that holds over the whole range, or
+    # named_dims_first knew it would not. Dim.DYNAMIC keeps such facts as run-time checks
+    # instead (and still refuses to specialize the size to the example's). It is the second
+    # choice: for YOLOv4-GhostNet it records a check whose bound (2.8e19) overflows ONNX's
+    # int64 and fails the translation.
     side = dim.DYNAMIC(min=DYNAMIC_MIN_SIDE, max=DYNAMIC_MAX_SIDE)
     return torch.export.export(
         model, example, dynamic_shapes={'image': {2: side, 3: side}}, strict=False
