@@ -106,9 +106,9 @@ def tiny_detector(name, demo_root):
 
 def tiny_detector_from_cfg(cfg, demo_root, drop_blocks=True):
     """The detector of ``cfg`` as :func:`tiny_detector` makes it, with a two-stage detector's
-    proposals and detections per image capped (:func:`tests.helpers.cap_two_stage_test_cfg`:
-    the RoI heads' work, in mmdet and in the exported graph, was most of a two-stage parity
-    test's time)."""
+    proposals and detections per image capped (:func:`tests.helpers.cap_two_stage_test_cfg`):
+    RoI heads over 700 proposals, in mmdet and in the exported graph, would be most of a
+    two-stage parity test's time and run no code that 32 proposals do not."""
     cfg = copy.deepcopy(cfg)
     cap_two_stage_test_cfg(cfg.model)
     torch.manual_seed(0)

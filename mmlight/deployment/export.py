@@ -344,7 +344,14 @@ def named_dims_first(model: DeployableDetector) -> bool:
     (``export_checks_sizes_at_run_time``: HorNet's reshapes of maps padded to a multiple of
     32), or heads whose coarsest level is one row or column at the smallest size
     (``largest_stride >= DYNAMIC_MIN_SIDE``: the stride-128 level of FCOS, ATSS and RetinaNet;
-    their code branches on that size, which the exporter will not decide for a range)."""
+    their code branches on that size, which the exporter will not decide for a range).
+
+    Args:
+        model: the wrapped detector to export.
+
+    Returns:
+        True where the named dims are worth a try.
+    """
     backbone = getattr(model.detector, 'backbone', None)
     if getattr(backbone, 'export_checks_sizes_at_run_time', False):
         return False
