@@ -85,17 +85,23 @@ if any(importlib.util.find_spec(name) is None for name in present):
 spec = importlib.util.find_spec('mmlight')
 package = os.path.dirname(spec.origin) if spec and spec.origin else ''
 if not package or not os.path.samefile(package, os.path.join(root, 'mmlight')):
-    sys.exit(1)
+    sys.exit(3)  # all in place but this checkout's editable mmlight (a fresh clone)
 if not os.path.isdir(os.path.join(package, '.mim', 'configs')):
-    sys.exit(1)
+    sys.exit(3)
 import torch, mmcv.ops
 mmcv.ops.nms(torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]]), torch.tensor([0.9, 0.8]), 0.5)
 print(f"[mmlight setup] ok: torch {torch.__version__}, mmcv {version('mmcv')} (ops), "
       f"mmengine {version('mmengine')}, mmdet {version('mmdet')}, mmlight {version('mmlight')}")
 PYEOF
 }
-if fast_check; then
-  exit 0
+fast_check
+status=$?
+[ $status = 0 ] && exit 0
+if [ $status = 3 ]; then
+  # everything else is in place (a fresh clone of a set-up machine): this checkout's mmlight only
+  say "installing mmlight (editable)"
+  pip_install --no-deps --no-build-isolation -e "$ROOT" || die "mmlight" "pip install -e . failed"
+  fast_check && exit 0
 fi
 
 # 1. torch: keep whatever torch is installed (CUDA builds included); install the default otherwise.
