@@ -94,13 +94,18 @@ print(f"[mmlight setup] ok: torch {torch.__version__}, mmcv {version('mmcv')} (o
       f"mmengine {version('mmengine')}, mmdet {version('mmdet')}, mmlight {version('mmlight')}")
 PYEOF
 }
+# mmlight itself, editable, so tools/ and configs/ in this checkout are what runs; the install
+# links configs/ into the package as mmlight/.mim/configs
+install_mmlight() {
+  say "installing mmlight (editable)"
+  pip_install --no-deps --no-build-isolation -e "$ROOT" || die "mmlight" "pip install -e . failed"
+}
 fast_check
 status=$?
 [ $status = 0 ] && exit 0
 if [ $status = 3 ]; then
   # everything else is in place (a fresh clone of a set-up machine): this checkout's mmlight only
-  say "installing mmlight (editable)"
-  pip_install --no-deps --no-build-isolation -e "$ROOT" || die "mmlight" "pip install -e . failed"
+  install_mmlight
   fast_check && exit 0
 fi
 
@@ -181,8 +186,7 @@ fi
 # 5. mmlight itself (editable, so tools/ and configs/ in this checkout are what runs; the install
 #    links configs/ into the package as mmlight/.mim/configs).
 if ! has "import mmlight, os; d = os.path.dirname(mmlight.__file__); assert os.path.samefile(d, '$ROOT/mmlight') and os.path.isdir(os.path.join(d, '.mim', 'configs'))"; then
-  say "installing mmlight (editable)"
-  pip_install --no-deps --no-build-isolation -e "$ROOT" || die "mmlight" "pip install -e . failed"
+  install_mmlight
 fi
 
 # 6. test and reference implementations.
