@@ -271,16 +271,38 @@ def test_an_mmlight_base_resolves_after_mmlight_registration_and_says_why_not_be
     assert '_get_package_and_cfg_path` is used for get external package' in proc.stderr
 
 
-def test_registration_leaves_other_packages_bases_as_mmengine_resolves_them():
+def test_registration_leaves_other_packages_bases_as_mmengine_resolves_them(monkeypatch):
+    """Another package's base resolves to mmengine's answer, read from its metafiles once per
+    base and process; a relative base still resolves beside the file that names it."""
     from mmengine.config import Config
+    from mmengine.config import config as mmengine_config
 
-    from mmlight.utils.package_configs import register_config_bases
+    from mmlight.utils.package_configs import external_config_path, register_config_bases
 
+    reads = []
+    read_metafiles = mmengine_config._get_external_cfg_path
+    monkeypatch.setattr(
+        mmengine_config,
+        '_get_external_cfg_path',
+        lambda *args: reads.append(args) or read_metafiles(*args),
+    )
+    external_config_path.cache_clear()
     base = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
     path, scope = Config._get_cfg_path(base, __file__)
     original = Config._get_cfg_path.__wrapped__(base, __file__)
     assert (path, scope) == original
     assert scope == 'mmdet'
+    assert len(reads) == 2  # the first resolution, then the original's own
+    assert Config._get_cfg_path(base, 'another/file.py') == original
+    assert len(reads) == 2
+    with pytest.raises(FileNotFoundError):  # a failure is not remembered
+        Config._get_cfg_path('mmdet::faster_rcnn/no_such.py', __file__)
+    with pytest.raises(FileNotFoundError):
+        Config._get_cfg_path('mmdet::faster_rcnn/no_such.py', __file__)
+    assert Config._get_cfg_path('../base.py', '/configs/demo/x.py') == (
+        '/configs/demo/../base.py',
+        None,
+    )
     register_config_bases()  # a second registration changes nothing
     assert Config._get_cfg_path.__wrapped__.__name__ == '_get_cfg_path'
     with pytest.raises(FileNotFoundError, match="mmlight has no config 'no_such.py'"):

@@ -8,9 +8,11 @@ mmengine resolves ``PACKAGE::PATH`` bases only for the OpenMMLab packages of its
 only with a sub-folder in the path (``mmdet::faster_rcnn/...``). :func:`register_config_bases`
 (run by ``import mmlight``) lets mmengine's ``Config`` resolve ``mmlight::PATH`` to the
 installed file, read as a plain base file (no scope of its own: mmlight's configs are mmdet
-configs, ``default_scope='mmdet'``). Every other base path goes through mmengine's own code.
+configs, ``default_scope='mmdet'``). Every other base path goes through mmengine's own code,
+a ``PACKAGE::PATH`` of another package once per process (:func:`external_config_path`).
 """
 
+import functools
 import os.path as osp
 
 PACKAGE = 'mmlight'
@@ -53,6 +55,26 @@ def package_config_path(cfg_path: str) -> str:
     return full
 
 
+@functools.cache
+def external_config_path(cfg_path: str) -> tuple[str, str | None]:
+    """mmengine's resolution of a ``PACKAGE::PATH`` base of another package (``mmdet::...``):
+    its file and scope, remembered for the process. mmengine reads every metafile of the
+    package for each such base (about a hundred YAML files for mmdet, 0.1-0.3 s), and a config
+    or a test run resolves the same few bases many times. A failure is not remembered.
+
+    Args:
+        cfg_path: the base as written, ``PACKAGE::PATH``.
+
+    Returns:
+        The config file and the scope (the package's name).
+    """
+    from mmengine.config import Config
+
+    resolve = Config._get_cfg_path
+    resolve = getattr(resolve, '__wrapped__', resolve)
+    return resolve(cfg_path, '')
+
+
 def register_config_bases():
     """Let mmengine's Config resolve ``mmlight::PATH`` (idempotent)."""
     from mmengine.config import Config
@@ -64,6 +86,8 @@ def register_config_bases():
     def get_cfg_path(cfg_path: str, filename: str):
         if cfg_path.startswith(PREFIX):
             return package_config_path(cfg_path), None
+        if '::' in cfg_path:
+            return external_config_path(cfg_path)
         return original(cfg_path, filename)
 
     # marks for the idempotence check above, and for whoever unwraps the patch
