@@ -69,7 +69,7 @@ LONG_TESTS = (
     'tests/test_deployment_tools.py::test_openvino_precisions_keep',
     'tests/test_deployment_tools.py::test_tools_export_and_evaluate',
     'tests/test_analysis_tools.py::test_inference_benchmark_',
-    'tests/test_analysis_tools.py::test_without_openvino_the_benchmark',
+    'tests/test_analysis_tools.py::test_without_openvino_the_benchmark_runs',
     'tests/test_analysis_tools.py::test_get_flops_tool',
     'tests/test_evaluation.py::test_fast_coco_metric_matches_coco_metric_on_5000',
     'tests/test_configs_and_tools.py::test_two_process_',

@@ -16,8 +16,8 @@ from mmengine.logging import MessageHub
 
 import mmlight.registration  # noqa: F401
 from mmlight.analysis import detector_complexity
-from mmlight.analysis.inference import peak_share
 from mmlight.analysis.runtime_benchmark import import_blocker
+from mmlight.analysis.runtimes import peak_share
 from mmlight.demo_data import CLASSES
 from tests.helpers import ROOT, run_tool
 
@@ -381,10 +381,13 @@ def test_inference_benchmark_profile_prints_where_the_time_goes():
     assert ['Convolution', 'i8'] in [row[:2] for row in rows('openvino_int8 by operator type')]
 
 
-def test_without_openvino_the_benchmark_and_the_other_backends_still_run(tmp_path):
+def test_without_openvino_the_benchmark_runs_the_rest_and_without_torch_its_memory_workers(
+    tmp_path,
+):
     """openvino and nncf are optional: with neither importable, the benchmark's default
     runtimes leave OpenVINO's out and the others run, and asking for the OpenVINO backend says
-    how to install it."""
+    how to install it. The worker that measures an exported runtime's peak memory runs where
+    neither torch nor mmdet can be imported (what it imports is not what it measures)."""
     # as where the packages are not installed
     blocker = import_blocker(('openvino', 'nncf'), str(tmp_path / 'without_openvino'))
     env = {'PYTHONPATH': os.pathsep.join([blocker, ROOT])}
@@ -397,7 +400,7 @@ print('runtimes:', ' '.join(runtimes))
 from mmlight.analysis.inference import inference_fns
 from mmlight.analysis.inference_benchmark import export_graph, random_detector
 detector = random_detector('yolov4_ghostnet_416')
-onnx_file = export_graph(detector, 'yolov4', (96, 96), {str(tmp_path)!r})
+onnx_file = export_graph(detector, 'yolov4_ghostnet_416', (96, 96), {str(tmp_path)!r})
 for runtime, run in inference_fns(detector, (96, 96), runtimes, onnx_file).items():
     run()
     print('ran', runtime)
@@ -416,6 +419,25 @@ except ImportError as err:
         'refused: the OpenVINO backend needs the openvino package: pip install openvino'
         in proc.stdout
     ), proc.stdout
+    blocked = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet')
+    blocker = import_blocker(blocked, str(tmp_path / 'without_torch'))
+    worker = [
+        'tools/analysis/benchmark_inference.py',
+        'yolov4_ghostnet_416',
+        '--worker',
+        'memory-onnxruntime',
+        '--shape',
+        '96',
+        '96',
+        '--runtimes',
+        'onnxruntime',
+        '--onnx',
+        str(tmp_path / 'yolov4_ghostnet_416.onnx'),
+    ]
+    proc = run_tool(worker, env={'PYTHONPATH': os.pathsep.join([blocker, ROOT])})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith('RESULT ')]
+    assert json.loads(line[len('RESULT ') :])['onnxruntime_peak_mib'] > 0
 
 
 @pytest.mark.quick

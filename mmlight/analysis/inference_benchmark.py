@@ -10,34 +10,29 @@ import os.path as osp
 import sys
 import tempfile
 
-import torch
-
 from mmlight.apis import init_detector
 from mmlight.deployment.detector import detector_kind
 from mmlight.deployment.export import export_onnx
-from mmlight.utils.benchmark import (
-    PeakMemory,
-    alternating_rounds,
-    matmul_peak_gflops,
-    run_isolated,
-)
+from mmlight.utils.benchmark import PeakMemory, alternating_rounds, run_isolated
 
 from .complexity import detector_complexity
 from .inference import (
-    EAGER_RUNTIMES,
-    EXPORT_REFERENCE,
     RANDOM_WEIGHTS_SEED,
     benchmark_config,
     exported_runners,
-    exported_runtimes,
     inference_fns,
-    model_file,
-    peak_share,
     prepare_models,
     random_image,
-    runtime_labels,
 )
 from .profile import ADDED, BETWEEN, OTHER, eager_breakdown, exported_breakdown
+from .runtimes import (
+    EAGER_RUNTIMES,
+    EXPORT_REFERENCE,
+    exported_runtimes,
+    model_file,
+    peak_share,
+    runtime_labels,
+)
 
 
 def random_detector(config):
@@ -45,7 +40,10 @@ def random_detector(config):
     return init_detector(benchmark_config(config), seed=RANDOM_WEIGHTS_SEED)
 
 
-def worker(args):
+def model_worker(args):
+    """The measurements of a ``--worker`` that builds the detector: ``timing`` (every runtime),
+    ``profile`` and the peak memory of an eager runtime (the others:
+    :func:`mmlight.analysis.benchmark_worker.worker`)."""
     shape = args.shape[0]
     if args.worker == 'timing':
         detector = random_detector(args.configs[0])
@@ -56,8 +54,6 @@ def worker(args):
         return {f'{runtime}_s': value for runtime, value in seconds.items()} | {
             f'{label}_arithmetic': runner.arithmetic for label, runner in runners.items()
         }
-    if args.worker == 'peak':
-        return {'peak_gflops': matmul_peak_gflops()}
     if args.worker == 'profile':
         detector = random_detector(args.configs[0])
         image = random_image(shape)
@@ -74,11 +70,13 @@ def worker(args):
                     args.iters,
                 )
         return sections
-    # the whole footprint of one runtime: its model (torch weights, or the onnxruntime
-    # session, which does not build the torch model) and one call, above the imports
+    # the whole footprint of an eager runtime: building the torch model and one call, above
+    # the imports
     runtime = args.worker[len('memory-') :]
-    with PeakMemory(torch.device('cpu')) as memory:
-        detector = random_detector(args.configs[0]) if runtime in EAGER_RUNTIMES else None
+    if runtime not in EAGER_RUNTIMES:
+        raise ValueError(f'model_worker: {args.worker!r} is not a worker of the torch model')
+    with PeakMemory() as memory:
+        detector = random_detector(args.configs[0])
         inference_fns(detector, shape, [runtime], args.onnx)[runtime]()
     return {f'{runtime}_peak_mib': memory.mib}
 

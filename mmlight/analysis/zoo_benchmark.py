@@ -16,8 +16,9 @@ from mmengine.config import Config
 
 from mmlight.apis import load_detector_config, pipeline_resize_shape
 
-from .inference import benchmark_config, peak_share
+from .inference import benchmark_config
 from .model_index import ZOO_PAGE
+from .runtimes import peak_share
 
 BENCHMARK_FILE = 'docs/zoo_benchmark.json'
 BENCHMARKS_PAGE = 'docs/benchmarks.md'

@@ -101,11 +101,18 @@ def _matmul_operands(side: int, dtype):
 
 
 class PeakMemory:
-    def __init__(self, device):
-        self.device = device
+    """The peak memory of what runs inside the block, above the memory before it (``mib``):
+    a CUDA device's allocations, else the process's peak resident set.
+
+    Args:
+        device: a torch device; None (no torch needed) or a CPU device for the process.
+    """
+
+    def __init__(self, device: Any = None):
+        self.cuda = getattr(device, 'type', 'cpu') == 'cuda'
 
     def __enter__(self):
-        if self.device.type == 'cuda':
+        if self.cuda:
             import torch
 
             torch.cuda.empty_cache()
@@ -117,7 +124,7 @@ class PeakMemory:
         return self
 
     def __exit__(self, *exc):
-        if self.device.type == 'cuda':
+        if self.cuda:
             import torch
 
             peak = torch.cuda.max_memory_allocated()

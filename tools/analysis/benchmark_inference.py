@@ -33,14 +33,12 @@ OpenVINO's performance counters), and in each of their operator types
 import argparse
 import os.path as osp
 
-import mmlight.registration  # noqa: F401
-from mmlight.analysis.inference import REFERENCES, available_runtimes, runtime_labels
-from mmlight.analysis.inference_benchmark import run, worker
-from mmlight.apis import config_names
+# torch-free: a worker that measures an exported runtime's memory starts without the training
+# stack (mmlight.analysis.benchmark_worker); the rest imports it when it runs
+from mmlight.analysis.benchmark_worker import worker
+from mmlight.analysis.runtimes import REFERENCES, available_runtimes, runtime_labels
 from mmlight.utils.benchmark import emit_result
 
-# every COCO config of configs/, then mmdet's references
-DEFAULT = config_names() + sorted(REFERENCES)
 # the README demo's image size, and the 800 x 1333 class of COCO test sizes (padded to 32)
 DEFAULT_SHAPES = [[192, 192], [800, 1344]]
 
@@ -49,7 +47,9 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument('configs', nargs='*', default=DEFAULT)
+    parser.add_argument(
+        'configs', nargs='*', help="default: every config of configs/, then mmdet's references"
+    )
     parser.add_argument(
         '--shape',
         type=int,
@@ -101,6 +101,10 @@ def main():
     if args.worker:
         emit_result(worker(args))
         return
+    from mmlight.analysis.inference_benchmark import run
+    from mmlight.apis import config_names
+
+    args.configs = args.configs or config_names() + sorted(REFERENCES)
     run(args)
 
 

@@ -14,8 +14,8 @@ import os.path as osp
 import sys
 
 import mmlight.registration  # noqa: F401
-from mmlight.analysis.inference import REFERENCES
 from mmlight.analysis.model_index import ZOO_PAGE, metafiles, zoo_family_parts
+from mmlight.analysis.runtimes import REFERENCES
 from mmlight.analysis.zoo_benchmark import generated_pages
 from mmlight.apis import config_names
 
