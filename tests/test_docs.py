@@ -96,12 +96,14 @@ def random_checkpoint(config, path):
 
 
 @pytest.fixture(scope='module')
-def snippet_world(tmp_path_factory, demo_root, trained_demo, trained_demo_openvino):
+def snippet_world(tmp_path_factory, demo_root, trained_demo):
     """What the manual's snippets assume a user has, in one folder: an image, the demo data,
     the checkpoints the README's and the demo's training write, an exported demo model, and a
     COCO-layout annotation file."""
     import cv2
     import filelock
+
+    from tests.deployment_helpers import export_openvino
 
     folder = run_folder(tmp_path_factory) / 'snippet_world'
     folder.mkdir(exist_ok=True)
@@ -127,11 +129,11 @@ def snippet_world(tmp_path_factory, demo_root, trained_demo, trained_demo_openvi
                 'faster_rcnn_ghostnet_fpn_1x',
                 str(folder / 'work_dirs' / 'faster_rcnn_ghostnet_fpn_1x' / 'epoch_12.pth'),
             )
-            # export_onnx.py's OpenVINO files of that checkpoint (the run's shared export)
-            for suffix in ('.xml', '.bin', '.onnx'):
-                shutil.copy(
-                    osp.splitext(trained_demo_openvino)[0] + suffix, folder / f'det{suffix}'
-                )
+            # export_onnx.py's OpenVINO files of that checkpoint with the demo config, as the
+            # manual exports it (at its 192x192: the run's shared export is at the trained
+            # config's 128x128)
+            demo_config = osp.join(ROOT, 'configs', 'demo', 'faster_rcnn_ghostnet_fpn_demo.py')
+            export_openvino(demo_config, checkpoint, folder / 'det.xml')
             (folder / 'done').touch()
     return folder
 
