@@ -183,8 +183,7 @@ if ! has "import openvino, nncf; assert openvino.__version__.startswith('$OPENVI
     || die "openvino" "pip install openvino nncf failed"
 fi
 
-# 5. mmlight itself (editable, so tools/ and configs/ in this checkout are what runs; the install
-#    links configs/ into the package as mmlight/.mim/configs).
+# 5. mmlight itself (install_mmlight above).
 if ! has "import mmlight, os; d = os.path.dirname(mmlight.__file__); assert os.path.samefile(d, '$ROOT/mmlight') and os.path.isdir(os.path.join(d, '.mim', 'configs'))"; then
   install_mmlight
 fi
