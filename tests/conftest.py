@@ -31,7 +31,7 @@ def demo_root(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def trained_demo(tmp_path_factory):
-    """(config, checkpoint, data root) of the demo Faster R-CNN trained on 32 demo images,
+    """(config, checkpoint, data root) of the demo Faster R-CNN trained on 64 demo images,
     shared by every worker of the run (tests/deployment_helpers.py)."""
     from tests.deployment_helpers import trained_demo_checkpoint
     from tests.helpers import run_folder
