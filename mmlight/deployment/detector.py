@@ -428,8 +428,9 @@ class DeployableDetector(nn.Module):
 
     It runs on its own copy of ``detector``, in eval mode, with HorNet's GlobalLocalFilter
     layers computing their DFT as matrix products (the same numbers to ~1e-6; ONNX's DFT runs
-    slowly in onnxruntime): the detector it is given is left as it was. Changes to that
-    detector after wrapping do not reach the copy.
+    slowly in onnxruntime), and with the backbone's training-time branches folded where it
+    has a ``reparameterize`` method (RepViT, FastViT). The detector it is given is left as it
+    was. Changes to that detector after wrapping do not reach the copy.
 
     Args:
         detector (nn.Module): a built mmdet detector (Faster/Mask R-CNN, YOLOv3/v4, YOLOX, or
@@ -450,6 +451,10 @@ class DeployableDetector(nn.Module):
         for module in detector.modules():
             if isinstance(module, GlobalLocalFilter):
                 module.dft_as_matmul = True
+        # a backbone with training-time branches (RepViT, FastViT) folds them for inference
+        reparameterize = getattr(getattr(detector, 'backbone', None), 'reparameterize', None)
+        if callable(reparameterize):
+            reparameterize()
         preprocessor = detector.data_preprocessor
         self.swap_channels = bool(getattr(preprocessor, '_channel_conversion', False))
         self.normalize = bool(getattr(preprocessor, '_enable_normalize', False))

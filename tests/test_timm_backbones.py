@@ -1,0 +1,216 @@
+"""Backbones built by timm (mmlight.models.backbones.timm_backbone): the same features as timm's
+own ``forward_intermediates`` with the same weights, at odd input sizes, for every registered
+family and a sample of other timm models; the models that cannot serve are refused with what
+they lack; reparameterized features equal the unfused ones, and the export folds the branches
+and gives mmdet's detections; timm's version range is checked.
+The shared contract (out_indices, frozen_stages, norm_eval, with_cp, Pretrained loading) is
+tests/test_backbone_contract.py's, over every registered type, these among them."""
+
+import subprocess
+import sys
+
+import pytest
+import timm
+import torch
+from mmdet.registry import MODELS
+
+import mmlight.registration  # noqa: F401
+from mmlight.models.backbones import timm_backbone
+from mmlight.models.backbones.timm_backbone import TimmBackbone, TimmModelRefused
+from tests.helpers import ROOT
+
+# (mmlight config, timm model): the smallest variant of each registered family, MobileNetV4's
+# hybrid (attention blocks), and other timm families through TimmBackbone
+BACKBONES = [
+    (dict(type='MobileNetV4', arch='conv_small'), 'mobilenetv4_conv_small'),
+    (dict(type='MobileNetV4', arch='hybrid_medium'), 'mobilenetv4_hybrid_medium'),
+    (dict(type='RepViT', arch='m0_9'), 'repvit_m0_9'),
+    (dict(type='FasterNet', arch='t0'), 'fasternet_t0'),
+    (dict(type='StarNet', arch='s050'), 'starnet_s050'),
+    (dict(type='FastViT', arch='t8'), 'fastvit_t8'),
+    (dict(type='TimmBackbone', model_name='efficientvit_b0'), 'efficientvit_b0'),
+    (dict(type='TimmBackbone', model_name='ghostnetv3_050'), 'ghostnetv3_050'),
+    (dict(type='TimmBackbone', model_name='convnext_atto'), 'convnext_atto'),
+    (dict(type='TimmBackbone', model_name='resnet18'), 'resnet18'),
+]
+
+
+def randomize_norms(model):
+    """Running statistics and affine parameters away from their initial values, so that
+    fused and unfused norms (and a norm left out) give different numbers."""
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            shape = module.running_mean.shape
+            module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
+            if module.affine:
+                module.weight.data.copy_(torch.rand(shape, generator=generator) + 0.5)
+                module.bias.data.copy_(torch.randn(shape, generator=generator) * 0.1)
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize(('cfg', 'timm_name'), BACKBONES, ids=[name for _, name in BACKBONES])
+@torch.no_grad()
+def test_features_equal_timms_forward_intermediates_with_the_same_weights(cfg, timm_name):
+    torch.manual_seed(0)
+    reference = timm.create_model(timm_name, pretrained=False).eval()
+    randomize_norms(reference)
+    levels = len(MODELS.build(cfg).levels)
+    ours = MODELS.build(dict(cfg, out_indices=tuple(range(levels)))).eval()
+    converted = ours.convert_timm_state_dict(reference.state_dict())
+    ours.load_state_dict(converted, strict=True)
+    # timm's levels are the modules its feature_info names; MobileNetV4's level 3 (the stage
+    # before the final expansion) is not among them and is taken from timm's own forward
+    names = {entry['module']: i for i, entry in enumerate(reference.feature_info)}
+    level_modules = [
+        ours.timm_prefixes[f'stages.{level}.{len(stage) - 1}']
+        for level, stage in enumerate(ours.stages)
+    ]
+    hooked = {}
+    hook = reference.get_submodule(level_modules[3]).register_forward_hook(
+        lambda _m, _i, out: hooked.setdefault('level3', out)
+    )
+    for size in ((67, 45), (96, 128)):
+        hooked.clear()
+        image = torch.randn(1, 3, *size)
+        theirs = reference.forward_intermediates(
+            image,
+            indices=[names[m] for m in level_modules if m in names],
+            intermediates_only=True,
+        )
+        expected = iter(theirs)
+        outs = ours(image)
+        assert len(outs) == levels
+        for level, (module, out) in enumerate(zip(level_modules, outs, strict=True)):
+            want = next(expected) if module in names else hooked['level3']
+            assert out.shape == want.shape, (level, size)
+            assert torch.equal(out, want), (level, size)
+    hook.remove()
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize(
+    ('model_name', 'lacks'),
+    [
+        ('vit_tiny_patch16_224', r'no features at stride 4 \(it has strides \[16\]'),
+        ('efficientformerv2_s0', 'does not run at input sizes other than the one it is built for'),
+        ('swin_tiny_patch4_window7_224', 'does not run at input sizes other than'),
+    ],
+)
+def test_a_model_that_cannot_serve_is_refused_with_what_it_lacks(model_name, lacks):
+    with pytest.raises(TimmModelRefused, match=lacks) as info:
+        TimmBackbone(model_name)
+    message = str(info.value)
+    assert message.startswith(f'timm model {model_name!r} cannot serve as a detection backbone:')
+    assert '\n' not in message
+
+
+@pytest.mark.quick
+def test_bad_names_are_clear_errors():
+    with pytest.raises(ValueError, match=r"model_name must be a timm model name .*got 'resnet_7'"):
+        TimmBackbone('resnet_7')
+    with pytest.raises(ValueError, match=r"arch 'm9' is not supported; valid choices: \['m0_9'"):
+        MODELS.build(dict(type='RepViT', arch='m9'))
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize('version', ['1.0.30', '1.1.0', '2.0.0.dev0'])
+def test_timm_outside_the_checked_range_is_refused_with_the_install_line(version):
+    with pytest.raises(ImportError, match=r"found timm .*pip install 'timm>=1\.0\.31,<1\.1'"):
+        timm_backbone.check_timm_version(version)
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize('version', ['1.0.31', '1.0.40', '1.0.32.dev0'])
+def test_timm_inside_the_checked_range_is_accepted(version):
+    timm_backbone.check_timm_version(version)
+
+
+@pytest.mark.quick
+def test_the_installed_timm_and_the_packages_extra_are_the_checked_range():
+    import tomllib
+
+    timm_backbone.check_timm_version(timm.__version__)
+    with open(f'{ROOT}/pyproject.toml', 'rb') as f:
+        extras = tomllib.load(f)['project']['optional-dependencies']
+    low, high = timm_backbone.TIMM_VERSIONS
+    assert extras['timm'] == [f'timm>={low},<{high}']
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize('cfg', [dict(type='RepViT', arch='m0_9'), dict(type='FastViT', arch='t8')])
+@torch.no_grad()
+def test_reparameterized_features_equal_the_unfused_ones(cfg):
+    """Folding a norm or a branch into a convolution changes the order of the float operations
+    (one convolution with summed weights instead of a convolution, a norm and a sum), so the
+    features agree up to float32 rounding, which grows with depth: within 1e-4 of each level's
+    largest magnitude. A branch left out or a norm folded wrongly is off by far more."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg, out_indices=(0, 1, 2, 3))).eval()
+    randomize_norms(model)
+    image = torch.randn(1, 3, 67, 45)
+    unfused = model(image)
+    parameters = sum(p.numel() for p in model.parameters())
+    model.reparameterize()
+    assert sum(p.numel() for p in model.parameters()) < parameters
+    fused = model(image)
+    for before, after in zip(unfused, fused, strict=True):
+        scale = before.abs().max().item()
+        torch.testing.assert_close(after, before, rtol=0, atol=1e-4 * scale)
+
+
+@pytest.mark.slow
+def test_importing_mmlight_does_not_import_timm():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-c',
+            'import sys; import mmlight.registration; print("timm" in sys.modules)',
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-1] == 'False'
+
+
+def fusable(backbone):
+    """The layers of ``backbone`` that timm can still fold (``fuse``, ``reparameterize``)."""
+    return [
+        m
+        for m in backbone.modules()
+        if m is not backbone and (hasattr(m, 'fuse') or hasattr(m, 'reparameterize'))
+    ]
+
+
+def test_the_export_folds_the_branches_and_gives_mmdets_detections(demo_root, tmp_path):
+    """A RetinaNet on RepViT: the deployable copy has its backbone reparameterized (the
+    detector given is not), and the exported graph in onnxruntime gives mmdet's detections of
+    the unfused detector (up to the near-ties mmlight.testing.parity accepts)."""
+    from mmlight.deployment import DeployableDetector
+    from mmlight.deployment.backends import load_runner
+    from mmlight.deployment.export import export_onnx
+    from mmlight.testing.mmdet_parity import assert_same_as_mmdet
+    from tests.deployment_helpers import (
+        SIZES,
+        demo_images,
+        mmdet_detector_cfg,
+        tiny_detector_from_cfg,
+    )
+
+    cfg = mmdet_detector_cfg('retinanet')
+    cfg.model.backbone = dict(type='RepViT', arch='m0_9', out_indices=(1, 2, 3))
+    cfg.model.neck.in_channels = [96, 192, 384]
+    detector = tiny_detector_from_cfg(cfg, demo_root, drop_blocks=False)
+    branches = len(fusable(detector.backbone))
+    assert branches > 0
+    deployable = DeployableDetector(detector)
+    assert fusable(deployable.detector.backbone) == []
+    assert len(fusable(detector.backbone)) == branches
+    onnx_file = export_onnx(detector, str(tmp_path / 'detector.onnx'), SIZES[0])
+    session = load_runner('onnxruntime', onnx_file)
+    image = demo_images(demo_root)[0]
+    assert_same_as_mmdet(detector, image, session(image[None].float()))
