@@ -56,6 +56,7 @@ def test_the_wheel_holds_the_configs_and_the_license_files(wheel):
     for license_file in (
         'mmlight/testing/official_odconv/LICENSE',
         'mmlight/testing/official_hornet/LICENSE',
+        'mmlight/testing/official_repvit/LICENSE',
     ):
         assert license_file in names
     licenses = [name for name in names if '.dist-info/' in name and 'LICENSE' in name]
@@ -64,7 +65,7 @@ def test_the_wheel_holds_the_configs_and_the_license_files(wheel):
         metadata = archive.read(next(n for n in names if n.endswith('.dist-info/METADATA')))
     metadata = metadata.decode()
     assert 'Requires-Python: >=3.10' in metadata
-    for extra in ('mim', 'onnx', 'openvino', 'eval', 'tests'):
+    for extra in ('mim', 'onnx', 'openvino', 'eval', 'timm', 'tests'):
         assert f'Provides-Extra: {extra}' in metadata
 
 

@@ -214,3 +214,36 @@ def test_the_export_folds_the_branches_and_gives_mmdets_detections(demo_root, tm
     session = load_runner('onnxruntime', onnx_file)
     image = demo_images(demo_root)[0]
     assert_same_as_mmdet(detector, image, session(image[None].float()))
+
+
+@pytest.mark.quick
+@torch.no_grad()
+def test_repvit_gives_the_official_detection_backbones_features_with_the_same_weights():
+    """THU-MIG/RepViT's detection backbone (mmlight/testing/official_repvit, the code of the
+    paper's Mask R-CNN numbers) outputs blocks 2, 6, 20 and 24 for M1.1 (its config
+    mask_rcnn_repvit_m1_1_fpn_1x_coco.py). timm's RepViT moves the block before each
+    downsampling into the next stage (``RepVitDownsample.pre_block``), so those are timm's
+    stage ends, mmlight's levels 0-3. The official weights go to timm's keys in order (the same
+    tensors, in the same order and shapes), then to mmlight's by convert_timm_state_dict."""
+    from mmlight.testing.official_repvit import repvit_m1_1
+
+    torch.manual_seed(0)
+    official = repvit_m1_1(out_indices=[2, 6, 20, 24])
+    official.eval()  # the official train() returns None: no chaining
+    randomize_norms(official)
+    timm_keys = [
+        key for key in timm.create_model('repvit_m1_1').state_dict() if not key.startswith('head')
+    ]
+    official_state = official.state_dict()
+    assert len(timm_keys) == len(official_state)
+    as_timm = dict(zip(timm_keys, official_state.values(), strict=True))
+    ours = MODELS.build(dict(type='RepViT', arch='m1_1')).eval()
+    ours.load_state_dict(ours.convert_timm_state_dict(as_timm), strict=True)
+    for size in ((67, 45), (96, 128)):
+        image = torch.randn(1, 3, *size)
+        expected = official(image)
+        found = ours(image)
+        assert len(found) == len(expected) == 4
+        for level, (got, want) in enumerate(zip(found, expected, strict=True)):
+            assert got.shape == want.shape, (level, size)
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5, msg=f'level {level}')
