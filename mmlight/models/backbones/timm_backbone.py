@@ -253,9 +253,14 @@ def _check_sequence(model, stem, stages, level_names) -> list[int]:
     was_training = model.training
     model.eval()
     captured: dict[str, torch.Tensor] = {}
+
+    def keep(name, out):
+        # a copy: the next module may write into its input (an in-place activation)
+        captured.setdefault(name, out.clone() if isinstance(out, torch.Tensor) else out)
+
     hooks = [
         model.get_submodule(name).register_forward_hook(
-            lambda _m, _i, out, name=name: captured.setdefault(name, out)
+            lambda _m, _i, out, name=name: keep(name, out)
         )
         for name in dict.fromkeys(level_names)
     ]
@@ -266,8 +271,8 @@ def _check_sequence(model, stem, stages, level_names) -> list[int]:
     except Exception as err:
         raise _refuse(
             model_name,
-            f'it does not run at input sizes other than the one it is built for '
-            f'({CHECK_SIZE[0]}x{CHECK_SIZE[1]} failed: {type(err).__name__}: '
+            f'it does not run at input sizes other than the one it is built for, or at odd '
+            f'sizes ({CHECK_SIZE[0]}x{CHECK_SIZE[1]} failed: {type(err).__name__}: '
             f'{str(err).splitlines()[0] if str(err) else ""})',
         ) from err
     finally:
