@@ -17,7 +17,7 @@ from mmdet.registry import MODELS
 import mmlight.registration  # noqa: F401
 from mmlight.models.backbones import timm_backbone
 from mmlight.models.backbones.timm_backbone import TimmBackbone, TimmModelRefused
-from tests.helpers import ROOT
+from tests.helpers import ROOT, randomize_norm_statistics
 
 # (mmlight config, timm model): the smallest variant of each registered family, MobileNetV4's
 # hybrid (attention blocks), and other timm families through TimmBackbone
@@ -35,27 +35,13 @@ BACKBONES = [
 ]
 
 
-def randomize_norms(model):
-    """Running statistics and affine parameters away from their initial values, so that
-    fused and unfused norms (and a norm left out) give different numbers."""
-    generator = torch.Generator().manual_seed(1)
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            shape = module.running_mean.shape
-            module.running_mean.copy_(torch.randn(shape, generator=generator) * 0.1)
-            module.running_var.copy_(torch.rand(shape, generator=generator) + 0.5)
-            if module.affine:
-                module.weight.data.copy_(torch.rand(shape, generator=generator) + 0.5)
-                module.bias.data.copy_(torch.randn(shape, generator=generator) * 0.1)
-
-
 @pytest.mark.quick
 @pytest.mark.parametrize(('cfg', 'timm_name'), BACKBONES, ids=[name for _, name in BACKBONES])
 @torch.no_grad()
 def test_features_equal_timms_forward_intermediates_with_the_same_weights(cfg, timm_name):
     torch.manual_seed(0)
     reference = timm.create_model(timm_name, pretrained=False).eval()
-    randomize_norms(reference)
+    randomize_norm_statistics(reference, seed=1)
     levels = len(MODELS.build(cfg).levels)
     ours = MODELS.build(dict(cfg, out_indices=tuple(range(levels)))).eval()
     converted = ours.convert_timm_state_dict(reference.state_dict())
@@ -148,7 +134,7 @@ def test_reparameterized_features_equal_the_unfused_ones(cfg):
     largest magnitude. A branch left out or a norm folded wrongly is off by far more."""
     torch.manual_seed(0)
     model = MODELS.build(dict(cfg, out_indices=(0, 1, 2, 3))).eval()
-    randomize_norms(model)
+    randomize_norm_statistics(model, seed=1)
     image = torch.randn(1, 3, 67, 45)
     unfused = model(image)
     parameters = sum(p.numel() for p in model.parameters())
@@ -230,7 +216,7 @@ def test_repvit_gives_the_official_detection_backbones_features_with_the_same_we
     torch.manual_seed(0)
     official = repvit_m1_1(out_indices=[2, 6, 20, 24])
     official.eval()  # the official train() returns None: no chaining
-    randomize_norms(official)
+    randomize_norm_statistics(official, seed=1)
     timm_keys = [
         key for key in timm.create_model('repvit_m1_1').state_dict() if not key.startswith('head')
     ]

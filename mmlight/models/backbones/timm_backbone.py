@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
+from mmengine.utils import digit_version
 
 from mmlight.family import BackboneFamily, Paper, register_family
 from mmlight.utils.validators import check_choice
@@ -53,16 +54,8 @@ def check_timm_version(version: str) -> None:
     Args:
         version: timm's ``__version__``.
     """
-
-    def parts(text):
-        numbers = []
-        for part in text.split('+')[0].split('.')[:3]:
-            digits = ''.join(c for c in part if c.isdigit()) or '0'
-            numbers.append(int(digits))
-        return tuple(numbers + [0] * (3 - len(numbers)))
-
-    low, high = (parts(v) for v in TIMM_VERSIONS)
-    if not low <= parts(version) < high:
+    low, high = (digit_version(v) for v in TIMM_VERSIONS)
+    if not low <= digit_version(version) < high:
         raise ImportError(
             f'timm backbones are checked against timm >={TIMM_VERSIONS[0]},<{TIMM_VERSIONS[1]}; '
             f'found timm {version}: {TIMM_INSTALL}'
@@ -131,8 +124,8 @@ class TimmBackbone(MultiScaleBackbone):
             kwargs['drop_path_rate'] = drop_path_rate
         model = timm.create_model(model_name, pretrained=False, **kwargs)
         level_names = self._level_names(model)
-        stem, stages, self.timm_prefixes = _regroup(model, level_names)
-        channels = _check_sequence(model, stem, stages, level_names)
+        stem, stages, self.timm_prefixes = _regroup(model, model_name, level_names)
+        channels = _check_sequence(model, model_name, stem, stages, level_names)
         self.stem = stem
         self.stages = stages
         self._init_contract(
@@ -162,7 +155,7 @@ class TimmBackbone(MultiScaleBackbone):
             names.append(at_stride[-1])
         if self.final_expansion:
             names.append(names[-1])
-            names[3] = _previous_sibling(model, names[3])
+            names[3] = _previous_sibling(model, self.model_name, names[3])
         return names
 
     def convert_timm_state_dict(self, state_dict: dict) -> dict:
@@ -193,21 +186,20 @@ class TimmBackbone(MultiScaleBackbone):
         reparameterize_model(self, inplace=True)
 
 
-def _previous_sibling(model: nn.Module, name: str) -> str:
+def _previous_sibling(model: nn.Module, model_name: str, name: str) -> str:
     parent, _, child = name.rpartition('.')
     siblings = [n for n, _ in model.get_submodule(parent).named_children()]
     index = siblings.index(child)
     if index == 0:
-        raise _refuse(type(model).__name__, f'no stage before its final expansion {name!r}')
+        raise _refuse(model_name, f'no stage before its final expansion {name!r}')
     return f'{parent}.{siblings[index - 1]}' if parent else siblings[index - 1]
 
 
-def _regroup(model: nn.Module, level_names: Sequence[str]):
+def _regroup(model: nn.Module, model_name: str, level_names: Sequence[str]):
     """(stem, stages, prefixes) made of the timm model's own modules: the modules of the
     container that holds the levels, cut after each level; the stem is what comes before them.
     ``prefixes`` maps each module's name here to its name in the timm model."""
     parents = {name.rpartition('.')[0] for name in level_names}
-    model_name = getattr(model, 'default_cfg', {}).get('architecture', type(model).__name__)
     if len(parents) != 1:
         raise _refuse(
             model_name,
@@ -246,10 +238,9 @@ def _regroup(model: nn.Module, level_names: Sequence[str]):
 
 
 @torch.no_grad()
-def _check_sequence(model, stem, stages, level_names) -> list[int]:
+def _check_sequence(model, model_name, stem, stages, level_names) -> list[int]:
     """The channels of each level, after checking that the regrouped modules, run in order,
     give the outputs of those modules in timm's own ``forward_features`` at CHECK_SIZE."""
-    model_name = getattr(model, 'default_cfg', {}).get('architecture', type(model).__name__)
     was_training = model.training
     model.eval()
     captured: dict[str, torch.Tensor] = {}
