@@ -201,13 +201,39 @@ def _make_reference(name, out_indices):
     if name == 'resnet50':
         ref = _randomized(references.TorchvisionResNetLevels('resnet50', out_indices))
         return ref, ref.model.state_dict(), 0
+    entry = WEIGHTS[name]
+    if entry.sources[0].layout == 'timm':
+        # timm's file on the hub: its model's state_dict in safetensors
+        from safetensors.torch import save_file
+
+        backbone_type = MODELS.get(entry.model['type'])
+        ref = _randomized(
+            references.TimmFeatureLevels(
+                name.split('.')[0], out_indices, output_norms=backbone_type.detection_output_norms
+            )
+        )
+        return ref, _SafetensorsFile(ref.model.state_dict(), save_file), 0
     raise KeyError(f'no reference for {name}')
+
+
+class _SafetensorsFile:
+    """A checkpoint to write as a .safetensors file (the hub's format), not with torch.save."""
+
+    def __init__(self, state_dict, save_file):
+        self.state_dict, self.save_file = state_dict, save_file
+
+    def write(self, path):
+        # safetensors refuses tensors that share memory; timm's state_dicts have none
+        self.save_file({k: v.contiguous() for k, v in self.state_dict.items()}, path)
 
 
 def _write_official(name, folder, out_indices=(0, 1, 2, 3)):
     reference, checkpoint, source_index = _make_reference(name, out_indices)
     path = osp.join(folder, WEIGHTS[name].sources[source_index].filename)
-    torch.save(checkpoint, path)
+    if isinstance(checkpoint, _SafetensorsFile):
+        checkpoint.write(path)
+    else:
+        torch.save(checkpoint, path)
     return reference, path
 
 
@@ -245,7 +271,7 @@ EXTRA_BACKBONES = [
 
 @pytest.mark.quick
 def test_every_config_names_weights_made_for_its_backbone():
-    assert len(CONFIG_BACKBONES) == 28
+    assert len(CONFIG_BACKBONES) == 48
     for config, backbone, name in CONFIG_BACKBONES:
         assert backbone['init_cfg']['type'] == 'Pretrained', config
         assert name in WEIGHTS, config
@@ -462,6 +488,39 @@ def test_bad_downloads_are_clear_errors_and_cache_nothing(fault, server, tmp_pat
     _pin_sha(monkeypatch, 'shufflenetv2_1.0x', path)
     backbone.init_weights()
     assert osp.isfile(converted_cache_path('shufflenetv2_1.0x'))
+
+
+def test_timm_weights_that_cannot_be_fetched_say_the_hub_page_and_the_file_name(
+    tmp_path, monkeypatch
+):
+    """A machine that cannot reach the hub (here: a mirror on a closed port) is told where to
+    download timm's file by hand and under which name to save it."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    monkeypatch.setenv('MMLIGHT_WEIGHTS_URL', 'http://127.0.0.1:9')
+    monkeypatch.delenv('MMLIGHT_WEIGHTS_DIR', raising=False)
+    backbone = MODELS.build(
+        dict(
+            type='StarNet',
+            arch='s1',
+            init_cfg=dict(type='Pretrained', checkpoint='mmlight://starnet_s1.in1k'),
+        )
+    )
+    with pytest.raises(ManualDownloadRequired) as info:
+        backbone.init_weights()
+    text = str(info.value)
+    assert 'https://huggingface.co/timm/starnet_s1.in1k' in text
+    assert osp.join('hub', 'checkpoints', 'starnet_s1.in1k.safetensors') in text
+    assert _cache_files(tmp_path) == []
+
+
+def test_a_corrupt_safetensors_file_is_a_clear_error(tmp_path):
+    path = tmp_path / 'model.safetensors'
+    path.write_bytes(b'\x08\x00\x00\x00\x00\x00\x00\x00{"a": 1}')
+    backbone = MODELS.build(
+        dict(type='StarNet', arch='s050', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    )
+    with pytest.raises(CorruptCheckpointError, match='is not a readable safetensors file'):
+        backbone.init_weights()
 
 
 def test_drive_only_weights_say_the_page_the_file_and_the_folder(tmp_path, monkeypatch):

@@ -205,3 +205,48 @@ class MMPretrainHorNetLevels(nn.Module):
             if index in self.out_indices:
                 outs.append(x)
         return tuple(outs)
+
+
+class TimmFeatureLevels(nn.Module):
+    """A timm model returning, as levels 0-3, the outputs of the last module its
+    ``feature_info`` names at strides 4, 8, 16 and 32; where the family ends in a final 1x1
+    expansion (MobileNetV4), the block before it is level 3 and the expansion level 4. Where
+    the family's official detection backbone puts a BatchNorm on each output (FasterNet's and
+    FastViT's ``fork_feat``), ``output_norms`` adds one, as new (never trained) layers."""
+
+    FINAL_EXPANSION = ('mobilenetv4_',)
+
+    def __init__(self, model_name: str, out_indices=(0, 1, 2, 3), output_norms: bool = False):
+        super().__init__()
+        import timm
+
+        self.model = timm.create_model(model_name, pretrained=False)
+        names = [
+            [entry['module'] for entry in self.model.feature_info if entry['reduction'] == stride][
+                -1
+            ]
+            for stride in (4, 8, 16, 32)
+        ]
+        if model_name.startswith(self.FINAL_EXPANSION):
+            parent, _, last = names[3].rpartition('.')
+            names = [*names[:3], f'{parent}.{int(last) - 1}', names[3]]
+        self.names = [names[i] for i in out_indices]
+        self.output_norms = output_norms
+
+    def forward(self, x):
+        captured = {}
+        hooks = [
+            self.model.get_submodule(name).register_forward_hook(
+                lambda _m, _i, out, name=name: captured.setdefault(name, out.clone())
+            )
+            for name in self.names
+        ]
+        try:
+            self.model.forward_features(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        outs = [captured[name] for name in self.names]
+        if self.output_norms:  # new BatchNorms, in eval mode
+            outs = [nn.BatchNorm2d(out.shape[1]).eval()(out) for out in outs]
+        return tuple(outs)

@@ -76,7 +76,10 @@ def load_pretrained_strict(
         for common in ('module.', 'backbone.'):
             state_dict = strip_key_prefix(state_dict, common, only_if_all=True)
     source = f'checkpoint {filename!r}'
-    convert = checkpoint_filter_for(module)
+    # a backbone whose key layout depends on how it was built (the timm backbones) converts
+    # with its own filter (timm's checkpoint_filter_fn(state_dict, model)); the others with
+    # their family's
+    convert = getattr(module, 'checkpoint_filter', None) or checkpoint_filter_for(module)
     if convert is not None:
         state_dict = convert(state_dict, source=source)
     load_state_dict_strict(module, state_dict, source=source, optional_prefixes=optional_prefixes)

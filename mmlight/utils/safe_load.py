@@ -144,6 +144,8 @@ def load_checkpoint_file(filename: str, map_location='cpu'):
     path = osp.expanduser(str(filename))
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
+    if path.endswith('.safetensors'):
+        return _load_safetensors(filename, path, map_location)
     if osp.realpath(path) in trusted_checkpoints():
         # the user's explicit opt-in for this one file (--trust-checkpoint or
         # MMLIGHT_TRUSTED_CHECKPOINTS): the only full unpickling mmlight does
@@ -171,6 +173,27 @@ def load_checkpoint_file(filename: str, map_location='cpu'):
     except (RuntimeError, EOFError, ValueError, OSError) as err:
         raise CorruptCheckpointError(
             f'{filename!r} is not a readable PyTorch checkpoint (truncated or corrupt '
+            f'download?): {err}'
+        ) from None
+
+
+def _load_safetensors(filename: str, path: str, map_location) -> dict:
+    """A ``.safetensors`` file (timm's and the Hugging Face hub's format): tensors only, so
+    nothing in it can run code."""
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError as err:
+        raise ImportError(
+            f'{filename!r} is a safetensors file, which needs the safetensors package: pip '
+            "install safetensors (timm installs it)"
+        ) from err
+    device = map_location if isinstance(map_location, str) else 'cpu'
+    try:
+        return load_file(path, device=device)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CorruptCheckpointError(
+            f'{filename!r} is not a readable safetensors file (truncated or corrupt '
             f'download?): {err}'
         ) from None
 

@@ -98,8 +98,13 @@ def converted_file(name: str) -> str:
     entry = get_weights(name)
     official = official_file(name)
     state_dict = unwrap_state_dict(load_checkpoint_file(official))
-    converted = convert_state_dict(entry.family, state_dict, origin=f'{official} ({name})')
     backbone = _build_backbone(entry.model)
+    origin = f'{official} ({name})'
+    own_filter = getattr(backbone, 'checkpoint_filter', None)
+    if own_filter is not None:  # its keys depend on how it is built (the timm backbones)
+        converted = own_filter(state_dict, source=origin)
+    else:
+        converted = convert_state_dict(entry.family, state_dict, origin=origin)
     load_state_dict_strict(
         backbone,
         converted,

@@ -20,7 +20,7 @@ import torch.nn as nn
 from mmdet.registry import MODELS
 from mmengine.utils import digit_version
 
-from mmlight.family import BackboneFamily, Paper, register_family
+from mmlight.family import BackboneFamily, Paper, PretrainedWeights, WeightSource, register_family
 from mmlight.utils.validators import check_choice
 
 from .base import LEVEL_STRIDES, MultiScaleBackbone
@@ -86,9 +86,15 @@ class TimmBackbone(MultiScaleBackbone):
         norm_eval (bool): Keep every BatchNorm in eval mode while training. Default: False.
         with_cp (bool): Checkpoint each trainable block (memory for time). Default: False.
         drop_path_rate (float): Stochastic depth rate, passed to timm. Default: 0.
+        output_norms (bool, optional): A BatchNorm on each output level, as the official
+            detection backbones of FasterNet and FastViT (``fork_feat``) have; new layers that
+            ImageNet checkpoints do not hold. None: the family's detection code decides (off
+            for :class:`TimmBackbone`). Default: None.
         model_kwargs (dict, optional): Other arguments of ``timm.create_model``.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)`` for a
-            checkpoint of this backbone (mmlight's keys, or a detector's with ``prefix``).
+            checkpoint: ``mmlight://NAME`` (timm's ImageNet weights by name), timm's own file
+            of this model (``.safetensors`` or ``.pth``; converted on load), or a checkpoint of
+            this backbone (mmlight's keys, or a detector's with ``prefix``).
 
     Raises:
         TimmModelRefused: the model has no features at strides 4-32, its features do not come
@@ -99,6 +105,8 @@ class TimmBackbone(MultiScaleBackbone):
     # Where the stride-32 feature that timm names is the family's final 1x1 expansion (as in
     # GhostNet), the stage before it is level 3 and the expansion level 4
     final_expansion = False
+    # The family's official detection backbone puts a BatchNorm on each output level
+    detection_output_norms = False
 
     def __init__(
         self,
@@ -108,10 +116,13 @@ class TimmBackbone(MultiScaleBackbone):
         norm_eval: bool = False,
         with_cp: bool = False,
         drop_path_rate: float = 0.0,
+        output_norms: bool | None = None,
         model_kwargs: dict | None = None,
         init_cfg: dict | None = None,
     ):
         super().__init__(init_cfg=init_cfg)
+        self.output_norms = self.detection_output_norms if output_norms is None else output_norms
+        self.detection_only_prefixes = ('out_norms.',) if self.output_norms else ()
         timm = import_timm()
         if not isinstance(model_name, str) or not timm.is_model(model_name):
             raise ValueError(
@@ -135,6 +146,9 @@ class TimmBackbone(MultiScaleBackbone):
             norm_eval=norm_eval,
             with_cp=with_cp,
         )
+
+    def _make_output_norm(self, level: int, channels: int) -> nn.Module | None:
+        return nn.BatchNorm2d(channels) if self.output_norms else None
 
     def _level_names(self, model: nn.Module) -> list[str]:
         """The names (in the timm model) of the modules whose outputs are levels 0-3 (and 4)."""
@@ -175,6 +189,27 @@ class TimmBackbone(MultiScaleBackbone):
                 if key.startswith(theirs + '.'):
                     converted[ours + key[len(theirs) :]] = value
                     break
+        return converted
+
+    def checkpoint_filter(self, state_dict: dict, source: str = 'the checkpoint') -> dict:
+        """What Pretrained loading calls (timm's ``checkpoint_filter_fn``): a checkpoint with
+        this backbone's keys as it is, timm's model's keys converted.
+
+        Args:
+            state_dict: The checkpoint's tensors (unwrapped).
+            source: What the checkpoint is (the filters' common signature; the strict load
+                that follows names it in its error).
+
+        Returns:
+            The tensors with this backbone's keys where they are timm's, else as they are;
+            strict loading then checks that they fit and names what does not.
+        """
+        own = set(self.state_dict())
+        converted = self.convert_timm_state_dict(state_dict)
+        # the reading under which more of its keys are this backbone's (some of timm's keys and
+        # of ours start alike): strict loading then names what does not fit
+        if len(own.intersection(state_dict)) >= len(own.intersection(converted)):
+            return state_dict
         return converted
 
     def reparameterize(self) -> None:
@@ -241,6 +276,15 @@ def _regroup(model: nn.Module, model_name: str, level_names: Sequence[str]):
 def _check_sequence(model, model_name, stem, stages, level_names) -> list[int]:
     """The channels of each level, after checking that the regrouped modules, run in order,
     give the outputs of those modules in timm's own ``forward_features`` at CHECK_SIZE."""
+    if any(param.is_meta for param in model.parameters()):
+        # built for its shapes only (under torch.device('meta')): nothing to compare, the
+        # channels come from running the regrouped modules on a meta tensor
+        x = stem(torch.empty(1, 3, *CHECK_SIZE, device='meta'))
+        channels = []
+        for stage in stages:
+            x = stage(x)
+            channels.append(int(x.shape[1]))
+        return channels
     was_training = model.training
     model.eval()
     captured: dict[str, torch.Tensor] = {}
@@ -306,7 +350,8 @@ def _family_docstring(name, prefix, archs, extra=''):
         f'        arch (str): One of {", ".join(repr(a) for a in archs)} '
         f'(timm\'s ``{prefix}ARCH``).\n'
         f'        **kwargs: The other arguments of :class:`TimmBackbone` (``out_indices``, '
-        f'``frozen_stages``, ``norm_eval``, ``with_cp``, ``drop_path_rate``, ``init_cfg``).\n'
+        f'``frozen_stages``, ``norm_eval``, ``with_cp``, ``drop_path_rate``, '
+        f'``output_norms``, ``init_cfg``).\n'
     )
 
 
@@ -340,7 +385,15 @@ class RepViT(_TimmFamilyBackbone):
 class FasterNet(_TimmFamilyBackbone):
     timm_prefix = 'fasternet_'
     archs = ('t0', 't1', 't2', 's', 'm', 'l')
-    __doc__ = _family_docstring('FasterNet', timm_prefix, archs)
+    # JierunChen/FasterNet detection/backbones/fasternet.py builds models/fasternet.py with
+    # fork_feat=True: a BatchNorm on each of the four outputs
+    detection_output_norms = True
+    __doc__ = _family_docstring(
+        'FasterNet',
+        timm_prefix,
+        archs,
+        ' A BatchNorm on each output level, as in its official detection backbone.',
+    )
 
 
 @MODELS.register_module()
@@ -354,14 +407,163 @@ class StarNet(_TimmFamilyBackbone):
 class FastViT(_TimmFamilyBackbone):
     timm_prefix = 'fastvit_'
     archs = ('t8', 't12', 's12', 'sa12', 'sa24', 'sa36', 'ma36')
-    __doc__ = _family_docstring('FastViT', timm_prefix, archs)
+    # apple/ml-fastvit models/fastvit.py with fork_feat=True: a BatchNorm on each output
+    detection_output_norms = True
+    __doc__ = _family_docstring(
+        'FastViT',
+        timm_prefix,
+        archs,
+        ' A BatchNorm on each output level, as in its official fork_feat backbone.',
+    )
+
+
+HF_HUB = 'https://huggingface.co/timm'
+
+
+def timm_weights(
+    cls: type[_TimmFamilyBackbone],
+    family: str,
+    arch: str,
+    tag: str,
+    top1: float,
+    top1_source: str,
+    params: float,
+    licence: str,
+) -> PretrainedWeights:
+    """timm's ImageNet weights ``PREFIX + arch`` + ``.tag`` on the Hugging Face hub, by that
+    name (``mmlight://repvit_m1_1.dist_300e_in1k``): its safetensors file, in timm's layout.
+
+    The hub publishes no hash in a file's name, so the file is not checked against one; it
+    holds tensors only (nothing in it can run code) and is loaded strictly.
+    """
+    name = f'{cls.timm_prefix}{arch}.{tag}'
+    return PretrainedWeights(
+        name=name,
+        family=family,
+        model=dict(type=cls.__name__, arch=arch),
+        sources=(
+            WeightSource(
+                url=f'{HF_HUB}/{name}/resolve/main/model.safetensors',
+                filename=f'{name}.safetensors',
+                layout='timm',
+                page=f'{HF_HUB}/{name}',
+            ),
+        ),
+        top1=top1,
+        top1_source=top1_source,
+        params=params,
+        licence=licence,
+    )
+
+
+_REPVIT_README = 'THU-MIG/RepViT README (ImageNet-1K, distilled)'
+_FASTERNET_README = 'JierunChen/FasterNet README'
+_FASTVIT_README = 'apple/ml-fastvit README (ImageNet-1K)'
+_STARNET_README = 'ma-xu/Rewrite-the-Stars README'
+# The weights that the official detection configs start from, where they exist (RepViT:
+# detection/configs/mask_rcnn_repvit_*; FasterNet: detection/configs/fasternet/*), and the
+# weights of the sizes mmlight's configs use
+TIMM_WEIGHTS = {
+    'mobilenetv4': (
+        timm_weights(
+            MobileNetV4,
+            'mobilenetv4',
+            'conv_small',
+            'e2400_r224_in1k',
+            73.8,
+            'MobileNetV4 paper, Table 11 (MNv4-Conv-S, trained by its authors; these weights '
+            'are timm\'s own training of the same network)',
+            3.8,
+            'Apache-2.0',
+        ),
+    ),
+    'repvit': (
+        timm_weights(
+            RepViT, 'repvit', 'm1_1', 'dist_300e_in1k', 80.7, _REPVIT_README, 8.2, 'Apache-2.0'
+        ),
+        timm_weights(
+            RepViT, 'repvit', 'm1_5', 'dist_300e_in1k', 82.3, _REPVIT_README, 14.0, 'Apache-2.0'
+        ),
+        timm_weights(
+            RepViT, 'repvit', 'm2_3', 'dist_450e_in1k', 83.7, _REPVIT_README, 22.9, 'Apache-2.0'
+        ),
+    ),
+    'fasternet': tuple(
+        timm_weights(
+            FasterNet,
+            'fasternet',
+            arch,
+            'in1k',
+            top1,
+            _FASTERNET_README,
+            params,
+            'Apache-2.0 on its hub page (the original repository has no licence file)',
+        )
+        for arch, top1, params in (('s', 81.3, 31.1), ('m', 83.0, 53.5), ('l', 83.5, 93.4))
+    ),
+    'starnet': (
+        timm_weights(StarNet, 'starnet', 's1', 'in1k', 73.5, _STARNET_README, 2.9, 'Apache-2.0'),
+    ),
+    'fastvit': tuple(
+        timm_weights(
+            FastViT,
+            'fastvit',
+            arch,
+            'apple_in1k',
+            top1,
+            _FASTVIT_README,
+            params,
+            'Apple Sample Code License (apple/ml-fastvit LICENSE)',
+        )
+        for arch, top1, params in (('sa12', 80.9, 11.6), ('sa24', 82.7, 21.5))
+    ),
+}
 
 
 def _arch_variants(type_name, archs):
     return lambda _state_dict: [dict(type=type_name, arch=arch) for arch in archs]
 
 
-_TIMM_NOTE = 'Built by timm. mmlight has no COCO config for it, so no published number.'
+_REPVIT_AP = '([RepViT][repvit])'
+_FASTERNET_AP = '([FasterNet][fasternet])'
+PUBLISHED = {
+    'mobilenetv4': (
+        'Built by timm. The paper\'s COCO results are RetinaNet with its own recipe, not these '
+        'configs: no published number for RTMDet-tiny or YOLOv4 on MobileNetV4.',
+        {},
+    ),
+    'repvit': (
+        'Built by timm. [THU-MIG/RepViT `detection/README.md`][repvit] (mmdet 2.x): Mask R-CNN + '
+        'FPN 1x, M1.1 39.8 / 37.2, M1.5 41.6 / 38.6, M2.3 44.6 / 40.8 (box / mask). '
+        '`mask_rcnn_repvit-*` are those configs, value for value. The repository has no Faster '
+        'R-CNN config: no published number for `faster_rcnn_repvit-*`.',
+        {
+            'mask_rcnn_repvit-m1_1_fpn_1x': f'39.8 box / 37.2 mask {_REPVIT_AP}',
+            'mask_rcnn_repvit-m1_5_fpn_1x': f'41.6 box / 38.6 mask {_REPVIT_AP}',
+            'mask_rcnn_repvit-m2_3_fpn_1x': f'44.6 box / 40.8 mask {_REPVIT_AP}',
+        },
+    ),
+    'fasternet': (
+        'Built by timm. [JierunChen/FasterNet `detection/README.MD`][fasternet] (mmdet 2.x): '
+        'Mask R-CNN + FPN 1x, FasterNet-S 39.9 / 36.9, -M 43.0 / 39.1, -L 44.0 / 39.9 (box / '
+        'mask). `mask_rcnn_fasternet-*` are those configs, value for value. No Faster R-CNN '
+        'config there: no published number for `faster_rcnn_fasternet-*`.',
+        {
+            'mask_rcnn_fasternet-s_fpn_1x': f'39.9 box / 36.9 mask {_FASTERNET_AP}',
+            'mask_rcnn_fasternet-m_fpn_1x': f'43.0 box / 39.1 mask {_FASTERNET_AP}',
+            'mask_rcnn_fasternet-l_fpn_1x': f'44.0 box / 39.9 mask {_FASTERNET_AP}',
+        },
+    ),
+    'starnet': ('Built by timm. The paper reports ImageNet only: no published number.', {}),
+    'fastvit': (
+        'Built by timm. apple/ml-fastvit publishes no detection config or result. Later papers '
+        'quote Mask R-CNN 1x, SA12 38.9 / 35.9 and SA24 42.0 / 38.0 (box / mask); that is '
+        'second-hand, with an unknown recipe, and the official `fork_feat` backbone of the SA '
+        'variants skips stage 3\'s attention blocks ([backbones.md](backbones.md#backbones-built'
+        '-by-timm)): no published number for these configs (PoolFormer\'s recipe).',
+        {},
+    ),
+}
 for _key, _cls, _paper in (
     (
         'mobilenetv4',
@@ -408,7 +610,9 @@ for _key, _cls, _paper in (
             backbones=(_cls.__name__,),
             variants=_arch_variants(_cls.__name__, _cls.archs),
             contract_variants={_cls.__name__: dict(arch=_cls.archs[0])},
-            published=_TIMM_NOTE,
+            weights=TIMM_WEIGHTS[_key],
+            published=PUBLISHED[_key][0],
+            published_ap=PUBLISHED[_key][1],
         )
     )
 register_family(
