@@ -57,6 +57,8 @@ def test_the_wheel_holds_the_configs_and_the_license_files(wheel):
         'mmlight/testing/official_odconv/LICENSE',
         'mmlight/testing/official_hornet/LICENSE',
         'mmlight/testing/official_repvit/LICENSE',
+        'mmlight/testing/official_fastvit/LICENSE',
+        'mmlight/testing/official_fastvit/ACKNOWLEDGEMENTS',
     ):
         assert license_file in names
     licenses = [name for name in names if '.dist-info/' in name and 'LICENSE' in name]
