@@ -23,23 +23,45 @@ SIZES = ((128, 160), (160, 128))
 
 
 def drop_repeated_blocks(backbone, keep=1):
-    """Remove the shape-preserving blocks of each stage beyond the first ``keep``."""
+    """Remove the shape-preserving blocks of each stage beyond the first ``keep``, in every
+    sequence of blocks of the stage: its own, nested ones (MobileNetV4's and StarNet's timm
+    stages) and a timm stage's ``blocks`` after its downsampling (RepViT, FasterNet, FastViT)."""
     x = torch.rand(1, 3, *SIZES[0])
     with torch.no_grad():
         x = backbone.stem(x)
         for stage in backbone.stages:
-            if not isinstance(stage, torch.nn.Sequential):
-                x = stage(x)
+            x = (
+                _drop_in_sequence(stage, x, keep)
+                if isinstance(stage, torch.nn.Sequential)
+                else stage(x)
+            )
+
+
+def _drop_in_sequence(sequence, x, keep):
+    """``sequence``'s output for ``x``, its shape-preserving blocks beyond ``keep`` removed."""
+    kept = 0
+    for name in list(sequence._modules):
+        module = sequence._modules[name]
+        if isinstance(module, torch.nn.Sequential):
+            y = _drop_in_sequence(module, x, keep)
+        elif isinstance(getattr(module, 'blocks', None), torch.nn.Sequential):
+            inputs = {}
+            hook = module.blocks.register_forward_pre_hook(
+                lambda _m, args, inputs=inputs: inputs.setdefault('x', args[0])
+            )
+            module(x)
+            hook.remove()
+            _drop_in_sequence(module.blocks, inputs['x'], keep)
+            y = module(x)
+        else:
+            y = module(x)
+        if y.shape == x.shape:
+            if kept >= keep:
+                del sequence._modules[name]
                 continue
-            kept = 0
-            for name in list(stage._modules):
-                y = stage._modules[name](x)
-                if y.shape == x.shape:
-                    if kept >= keep:
-                        del stage._modules[name]
-                        continue
-                    kept += 1
-                x = y
+            kept += 1
+        x = y
+    return x
 
 
 VARIANCE_FLOOR = 0.1

@@ -163,8 +163,27 @@ YOLO_RECIPE = dict(
 )
 
 
+# THU-MIG/RepViT detection/configs/mask_rcnn_repvit_*_fpn_1x_coco.py: AdamW 2e-4, weight decay
+# 0.05, its schedule_1x.py's warm-up from 1e-6
+REPVIT_1X = dict(MMDET_1X, optimizer='AdamW', lr=0.0002, weight_decay=0.05, warmup_factor=1e-6)
+# JierunChen/FasterNet detection/configs/fasternet/mask_rcnn_fasternet_*_fpn_1x_coco.py: AdamW,
+# weight decay 1e-4, lr 2e-4 for S and 1e-4 for M and L; FastViT: PoolFormer's
+# mask_rcnn_poolformer_s12_fpn_1x_coco.py, AdamW 2e-4, weight decay 1e-4
+ADAMW_1X = dict(MMDET_1X, optimizer='AdamW', lr=0.0002, weight_decay=0.0001)
+TIMM_RECIPES = {
+    'repvit-': REPVIT_1X,
+    'fasternet-s_': ADAMW_1X,
+    'fasternet-m_': dict(ADAMW_1X, lr=0.0001),
+    'fasternet-l_': dict(ADAMW_1X, lr=0.0001),
+    'fastvit-': ADAMW_1X,
+}
+
+
 def _recipe(config):
     name = osp.basename(config)
+    for key, recipe in TIMM_RECIPES.items():
+        if name.startswith(('mask_rcnn_' + key, 'faster_rcnn_' + key)):
+            return recipe
     if name.startswith('yolov4_'):
         return YOLO_RECIPE
     if name.startswith('retinanet_'):
@@ -185,7 +204,7 @@ COCO_CONFIGS = [c for c in CONFIGS if not c.startswith(osp.join('configs', 'demo
 
 def test_every_non_demo_config_is_a_coco_config_with_a_recipe():
     names = sorted(osp.basename(c) for c in COCO_CONFIGS)
-    assert len(names) == 28
+    assert len(names) == 48
     assert all(
         n.endswith(('_1x.py', '_3x.py')) or n.startswith(('yolov4_', 'rtmdet_')) for n in names
     )

@@ -1,7 +1,8 @@
 """Whole detectors through torch's ONNX exporter into onnxruntime and OpenVINO: the same
 detections as mmdet's own ``predict`` (up to the near-ties mmlight.testing.parity accepts)
 for every detector config in onnxruntime, itself or through configs that run its code paths
-(one per backbone family exported with dynamic sizes and run at two sizes), for mmdet's
+(one per backbone family exported with dynamic sizes and run at two sizes, but RepViT and
+FasterNet, whose graphs hold no size), for mmdet's
 RetinaNet, FCOS, ATSS, RTMDet-tiny, YOLOX-tiny and Cascade R-CNN with an mmlight backbone
 (dynamic, and fixed where no config covers the head), and for one config per family and
 detector type in OpenVINO FP32; two-stage detectors stage by stage; the matrix-product global
@@ -47,6 +48,11 @@ DYNAMIC = {
     'faster_rcnn_odconv_r50_fpn_1x',
     'mask_rcnn_shufflenetv2_fpn_1x',
     'mask_rcnn_hornet-t-gf_fpn_1x',
+    # the timm families: FastViT-SA (its attention reshapes by the feature map's size), and
+    # MobileNetV4 and StarNet in RTMDet-tiny's cheap graph
+    'mask_rcnn_fastvit-sa12_fpn_1x',
+    'rtmdet_tiny_mobilenetv4-conv-small',
+    'rtmdet_tiny_starnet-s1',
 }
 # The same graphs in OpenVINO FP32: every family and detector type with a dynamic graph
 # (above), and with a fixed one (Faster R-CNN in its Mask R-CNN sibling's graph, below)
@@ -58,6 +64,10 @@ OPENVINO = DYNAMIC | {
     'retinanet_ghostnet_fpn_1x',
     'rtmdet_tiny_ghostnet',
     'cascade_mask_rcnn_hornet-t_fpn_3x',
+    # RepViT and FasterNet are convolutions, splits and concatenations, with no size in the
+    # graph: their fixed graphs, in both runtimes
+    'mask_rcnn_repvit-m1_1_fpn_1x',
+    'mask_rcnn_fasternet-s_fpn_1x',
 }
 # Configs whose graph runs no code path that the graph of another config here does not run
 # (one model per family and detector type), each with the configs that run its paths: the
@@ -78,6 +88,23 @@ COVERED_BY = {
     'mask_rcnn_mobilenetv2_fpn_1x': ('mask_rcnn_odconv_mobilenetv2_fpn_1x',),
     # the demo YOLOv4 is YOLOv4-GhostNet with narrower necks and head, and other anchors
     'demo/yolov4_ghostnet_demo': ('yolov4_ghostnet_416',),
+    # the timm families at other sizes: the same blocks, more of them and wider
+    'mask_rcnn_repvit-m1_5_fpn_1x': ('mask_rcnn_repvit-m1_1_fpn_1x',),
+    'mask_rcnn_repvit-m2_3_fpn_1x': ('mask_rcnn_repvit-m1_1_fpn_1x',),
+    'mask_rcnn_fasternet-m_fpn_1x': ('mask_rcnn_fasternet-s_fpn_1x',),
+    'mask_rcnn_fasternet-l_fpn_1x': ('mask_rcnn_fasternet-s_fpn_1x',),
+    'mask_rcnn_fastvit-sa24_fpn_1x': ('mask_rcnn_fastvit-sa12_fpn_1x',),
+    # YOLOv4 on MobileNetV4 / StarNet: their RTMDet-tiny (the backbone's graph) and
+    # YOLOv4-GhostNet (the neck and head)
+    'yolov4_mobilenetv4-conv-small_416': (
+        'rtmdet_tiny_mobilenetv4-conv-small',
+        'yolov4_ghostnet_416',
+    ),
+    'yolov4_starnet-s1_416': ('rtmdet_tiny_starnet-s1', 'yolov4_ghostnet_416'),
+    'demo/yolov4_mobilenetv4-conv-small_demo': (
+        'rtmdet_tiny_mobilenetv4-conv-small',
+        'yolov4_ghostnet_416',
+    ),
 }
 # A Faster R-CNN config whose Mask R-CNN sibling is the same detector plus a mask head
 # (tests/test_configs_and_tools.py checks it) exports as a part of that sibling's graph: it is

@@ -104,7 +104,12 @@ def odd_images(folder, source):
         cv2.imwrite(osp.join(folder, name), picture)
 
 
-DEMO_MODELS = ('faster_rcnn_ghostnet_fpn_demo', 'yolov4_ghostnet_demo')
+# the demo Faster R-CNN and YOLO, and the YOLO on MobileNetV4 (a backbone built by timm)
+DEMO_MODELS = (
+    'faster_rcnn_ghostnet_fpn_demo',
+    'yolov4_ghostnet_demo',
+    'yolov4_mobilenetv4-conv-small_demo',
+)
 
 
 @pytest.fixture(scope='module')
@@ -140,7 +145,7 @@ def exported(tmp_path_factory, demo_root):
     return models, images + [str(folder / name) for name in ODD_IMAGES], folder
 
 
-@pytest.mark.parametrize('name', ['faster_rcnn_ghostnet_fpn_demo', 'yolov4_ghostnet_demo'])
+@pytest.mark.parametrize('name', DEMO_MODELS)
 @pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
 def test_the_runtime_gives_the_full_stacks_detections_on_every_kind_of_image(
     exported, name, backend

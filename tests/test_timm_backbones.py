@@ -20,14 +20,16 @@ from mmlight.models.backbones.timm_backbone import TimmBackbone, TimmModelRefuse
 from tests.helpers import ROOT, randomize_norm_statistics
 
 # (mmlight config, timm model): the smallest variant of each registered family, MobileNetV4's
-# hybrid (attention blocks), and other timm families through TimmBackbone
+# hybrid (attention blocks), and other timm families through TimmBackbone. FasterNet's and
+# FastViT's detection backbones put a new BatchNorm on each output (their official detection
+# code; tested below): here without them, timm's features as they are
 BACKBONES = [
     (dict(type='MobileNetV4', arch='conv_small'), 'mobilenetv4_conv_small'),
     (dict(type='MobileNetV4', arch='hybrid_medium'), 'mobilenetv4_hybrid_medium'),
     (dict(type='RepViT', arch='m0_9'), 'repvit_m0_9'),
-    (dict(type='FasterNet', arch='t0'), 'fasternet_t0'),
+    (dict(type='FasterNet', arch='t0', output_norms=False), 'fasternet_t0'),
     (dict(type='StarNet', arch='s050'), 'starnet_s050'),
-    (dict(type='FastViT', arch='t8'), 'fastvit_t8'),
+    (dict(type='FastViT', arch='t8', output_norms=False), 'fastvit_t8'),
     (dict(type='TimmBackbone', model_name='efficientvit_b0'), 'efficientvit_b0'),
     (dict(type='TimmBackbone', model_name='ghostnetv3_050'), 'ghostnetv3_050'),
     (dict(type='TimmBackbone', model_name='convnext_atto'), 'convnext_atto'),
@@ -196,6 +198,9 @@ def test_the_export_folds_the_branches_and_gives_mmdets_detections(demo_root, tm
     deployable = DeployableDetector(detector)
     assert fusable(deployable.detector.backbone) == []
     assert len(fusable(detector.backbone)) == branches
+    # asked not to fold (the benchmark's CONFIG:unfolded rows), it keeps every branch
+    unfolded = DeployableDetector(detector, reparameterize=False)
+    assert len(fusable(unfolded.detector.backbone)) == branches
     onnx_file = export_onnx(detector, str(tmp_path / 'detector.onnx'), SIZES[0])
     session = load_runner('onnxruntime', onnx_file)
     image = demo_images(demo_root)[0]
@@ -233,3 +238,100 @@ def test_repvit_gives_the_official_detection_backbones_features_with_the_same_we
         for level, (got, want) in enumerate(zip(found, expected, strict=True)):
             assert got.shape == want.shape, (level, size)
             torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5, msg=f'level {level}')
+
+
+def _fastvit_official_and_ours(arch):
+    """apple/ml-fastvit's fork_feat model (mmlight/testing/official_fastvit) with random
+    weights, and mmlight's FastViT with the same: the official keys go to timm's by timm's own
+    checkpoint_filter_fn, then to mmlight's; the official output norms (norm0/2/4/6) are
+    mmlight's out_norms 0-3."""
+    from timm.models.fastvit import checkpoint_filter_fn
+
+    from mmlight.testing import official_fastvit
+
+    torch.manual_seed(0)
+    official = getattr(official_fastvit, f'fastvit_{arch}')(fork_feat=True).eval()
+    randomize_norm_statistics(official, seed=1)
+    # layer scales start at 1e-5, which would hide what a block adds: make them count
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for name, param in official.named_parameters():
+            if 'layer_scale' in name:
+                param.copy_(torch.rand(param.shape, generator=generator) * 0.5 + 0.25)
+    state = official.state_dict()
+    ours = MODELS.build(dict(type='FastViT', arch=arch)).eval()
+    body = {k: v for k, v in state.items() if not k.startswith('norm')}
+    converted = ours.checkpoint_filter(
+        checkpoint_filter_fn(body, timm.create_model(f'fastvit_{arch}'))
+    )
+    for level, index in enumerate(official.out_indices):
+        prefix = f'norm{index}.'
+        converted.update(
+            {
+                f'out_norms.{level}.{k[len(prefix) :]}': v
+                for k, v in state.items()
+                if k.startswith(prefix)
+            }
+        )
+    ours.load_state_dict(converted, strict=True)
+    return official, ours
+
+
+@torch.no_grad()
+def test_fastvit_gives_the_official_fork_feat_features_with_the_same_weights():
+    """FastViT-T8, levels 0-3 with their output norms, equal apple/ml-fastvit's detection
+    backbone exactly."""
+    official, ours = _fastvit_official_and_ours('t8')
+    image = torch.randn(1, 3, 67, 45)
+    for level, (a, b) in enumerate(zip(ours(image), official(image), strict=True)):
+        assert torch.equal(a, b), level
+
+
+@torch.no_grad()
+def test_fastvit_sa_level_3_is_after_its_attention_stage_not_its_positional_embedding():
+    """In the SA variants the official fork_feat model's list of modules has the positional
+    embedding (RepCPE) before stage 3, so its out_indices [0, 2, 4, 6] take level 3 after the
+    embedding and never run stage 3's attention blocks. mmlight takes level 3 after stage 3
+    (timm's feature, the network's last stage); levels 0-2 are the official ones exactly."""
+    official, ours = _fastvit_official_and_ours('sa12')
+    image = torch.randn(1, 3, 67, 45)
+    captured = {}
+    stage3 = ours.stages[3][0]
+    hook = stage3.pos_emb.register_forward_hook(lambda _m, _i, out: captured.setdefault('x', out))
+    theirs, mine = official(image), ours(image)
+    hook.remove()
+    for level in range(3):
+        assert torch.equal(mine[level], theirs[level]), level
+    assert torch.equal(ours.out_norms['3'](captured['x']), theirs[3])
+    assert not torch.allclose(mine[3], theirs[3], atol=1e-2)
+
+
+@pytest.mark.quick
+@torch.no_grad()
+def test_any_timm_backbone_loads_timms_own_file_of_its_model(tmp_path):
+    """A Pretrained checkpoint that is timm's file of the model (safetensors, or a .pth of
+    its state_dict) is converted on load, for a model mmlight does not register by name; a
+    file of another model is a strict-load error that names what does not fit."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    reference = timm.create_model('convnext_atto', pretrained=False).eval()
+    randomize_norm_statistics(reference, seed=1)
+    state = {k: v.contiguous() for k, v in reference.state_dict().items()}
+    save_file(state, str(tmp_path / 'convnext_atto.safetensors'))
+    torch.save(state, str(tmp_path / 'convnext_atto.pth'))
+    image = torch.randn(1, 3, 67, 45)
+    expected = reference.forward_intermediates(image, intermediates_only=True)
+    for name in ('convnext_atto.safetensors', 'convnext_atto.pth'):
+        backbone = TimmBackbone(
+            'convnext_atto', init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / name))
+        )
+        backbone.init_weights()
+        for ours, theirs in zip(backbone.eval()(image), expected, strict=True):
+            assert torch.equal(ours, theirs), name
+    other = TimmBackbone(
+        'resnet18',
+        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'convnext_atto.pth')),
+    )
+    with pytest.raises(KeyError, match='does not match TimmBackbone: missing'):
+        other.init_weights()
