@@ -28,9 +28,20 @@ BENCHMARK_CALIBRATION_IMAGES = 8
 RANDOM_WEIGHTS_SEED = 0
 
 
+# A benchmark row named CONFIG + UNFOLDED is CONFIG exported with the backbone's training-time
+# branches kept (RepViT, FastViT): beside CONFIG's row, what folding them buys
+UNFOLDED = ':unfolded'
+
+
+def is_unfolded(name: str) -> bool:
+    return name.endswith(UNFOLDED)
+
+
 def benchmark_config(name_or_path: str) -> str:
     """The config file of a benchmark row: a REFERENCES key, or anything
-    :func:`mmlight.apis.resolve_config` takes."""
+    :func:`mmlight.apis.resolve_config` takes (with :data:`UNFOLDED` after it or not)."""
+    if is_unfolded(name_or_path):
+        name_or_path = name_or_path[: -len(UNFOLDED)]
     return resolve_config(REFERENCES.get(name_or_path, name_or_path))
 
 

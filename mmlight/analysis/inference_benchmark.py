@@ -18,9 +18,11 @@ from mmlight.utils.benchmark import PeakMemory, alternating_rounds, run_isolated
 from .complexity import detector_complexity
 from .inference import (
     RANDOM_WEIGHTS_SEED,
+    UNFOLDED,
     benchmark_config,
     exported_runners,
     inference_fns,
+    is_unfolded,
     prepare_models,
     random_image,
 )
@@ -105,7 +107,12 @@ def export_graph(detector, config, shape, tmp):
     """The ONNX file of ``detector`` in ``tmp``; ValueError for a detector the ONNX path does
     not cover."""
     detector_kind(detector)
-    return export_onnx(detector, osp.join(tmp, config + '.onnx'), shape)
+    return export_onnx(
+        detector,
+        osp.join(tmp, config.replace(UNFOLDED, '_unfolded') + '.onnx'),
+        shape,
+        reparameterize=not is_unfolded(config),
+    )
 
 
 def measure(args, config, shape, tmp, peaks):

@@ -439,9 +439,13 @@ class DeployableDetector(nn.Module):
         with_proposals (bool): a two-stage detector also outputs its RPN's proposals, after
             the detections (what its RoI head ran on: to compare an export with mmdet stage
             by stage). Default: False.
+        reparameterize (bool): fold the backbone's training-time branches (RepViT, FastViT).
+            False keeps them, to measure what folding buys. Default: True.
     """
 
-    def __init__(self, detector: nn.Module, with_proposals: bool = False):
+    def __init__(
+        self, detector: nn.Module, with_proposals: bool = False, reparameterize: bool = True
+    ):
         super().__init__()
         self.kind = detector_kind(detector, with_proposals)
         self.with_proposals = with_proposals
@@ -452,9 +456,9 @@ class DeployableDetector(nn.Module):
             if isinstance(module, GlobalLocalFilter):
                 module.dft_as_matmul = True
         # a backbone with training-time branches (RepViT, FastViT) folds them for inference
-        reparameterize = getattr(getattr(detector, 'backbone', None), 'reparameterize', None)
-        if callable(reparameterize):
-            reparameterize()
+        fold = getattr(getattr(detector, 'backbone', None), 'reparameterize', None)
+        if reparameterize and callable(fold):
+            fold()
         preprocessor = detector.data_preprocessor
         self.swap_channels = bool(getattr(preprocessor, '_channel_conversion', False))
         self.normalize = bool(getattr(preprocessor, '_enable_normalize', False))

@@ -62,6 +62,7 @@ def export_onnx(
     verbose: bool = False,
     with_proposals: bool = False,
     metadata: DeployMetadata | None = None,
+    reparameterize: bool = True,
 ) -> str:
     """Export a built mmdet detector's inference for one image to ``out_file``.
 
@@ -79,6 +80,8 @@ def export_onnx(
         metadata: what the file says about itself (:mod:`mmlight.deployment.metadata`).
             Default: made from the detector's ``cfg`` (set by
             :func:`mmlight.apis.init_detector`) and its classes; none without a ``cfg``.
+        reparameterize: fold the backbone's training-time branches (RepViT, FastViT) before
+            exporting; ignored when ``detector`` is a :class:`DeployableDetector` already.
 
     Returns:
         ``out_file``.
@@ -87,7 +90,9 @@ def export_onnx(
     model = (
         detector
         if isinstance(detector, DeployableDetector)
-        else DeployableDetector(detector, with_proposals=with_proposals)
+        else DeployableDetector(
+            detector, with_proposals=with_proposals, reparameterize=reparameterize
+        )
     )
     model.eval()
     if dynamic and not (

@@ -11,7 +11,9 @@ runtime achieves of it; a markdown table, a JSON file and a PNG plot (one panel 
         --shape 800 1344 --iters 5 --plot docs/inference_benchmark.png
 
 Configs are names under configs/, paths (``mmdet::PATH`` too), or mmdet_faster_rcnn_r50 /
-mmdet_retinanet_r50 / mmdet_rtmdet_tiny. Weights
+mmdet_retinanet_r50 / mmdet_rtmdet_tiny; ``CONFIG:unfolded`` is CONFIG exported with its
+backbone's training-time branches kept (RepViT, FastViT), a row beside CONFIG's that shows what
+folding them buys. Weights
 are random (latency does not depend on them; the score threshold keeps what it keeps, the
 cost of NMS included). Latency: all runtimes of a config in one subprocess, timed in
 alternating rounds (the median round counts). Peak memory: each runtime alone in a subprocess,
