@@ -1,10 +1,11 @@
 # Mask R-CNN + FPN, RepViT-M1.5, COCO, 12 epochs (1x).
-# THU-MIG/RepViT detection/configs/mask_rcnn_repvit_m1_5_fpn_1x_coco.py (commit 298f420):
-# AdamW lr 2e-4 (2 images x 8 GPUs), weight decay 0.05, no clipping; its schedule
+# THU-MIG/RepViT detection/configs/mask_rcnn_repvit_m1_5_fpn_1x_coco.py (commit 298f420): AdamW lr
+# 2e-4 (2 images x 8 GPUs), weight decay 0.05, no clipping; its schedule
 # (detection/configs/_base_/schedules/schedule_1x.py) warms up linearly over 500 iterations from
-# 1e-6 of the lr and steps at epochs 8 and 11; the ImageNet weights are its repvit_m1_5_distill_300e.pth
-# (timm's dist_300e_in1k tag: the same file in timm's layout). Its backbone keeps every
-# BatchNorm in eval mode while training (RepViT.train in detection/repvit.py): norm_eval=True.
+# 1e-6 of the lr and steps at epochs 8 and 11; the ImageNet weights are its
+# repvit_m1_5_distill_300e.pth (timm's dist_300e_in1k tag: the same file in timm's layout). Its
+# backbone keeps every BatchNorm in eval mode while training (RepViT.train in detection/repvit.py):
+# norm_eval=True.
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
 custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
 
