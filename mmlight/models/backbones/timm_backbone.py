@@ -471,7 +471,7 @@ TIMM_WEIGHTS = {
             'conv_small',
             'e2400_r224_in1k',
             73.8,
-            'MobileNetV4 paper, Table 11 (MNv4-Conv-S, trained by its authors; these weights '
+            'MobileNetV4 paper (MNv4-Conv-S, trained by its authors; these weights '
             'are timm\'s own training of the same network)',
             3.8,
             'Apache-2.0',
