@@ -6,22 +6,15 @@
 # (fasternet_m, fork_feat=True). Its ImageNet weights are the README's
 # fasternet_m-epoch=291-val_acc1=82.9620.pth, here in timm's layout (fasternet_m.in1k). Every
 # BatchNorm trains (the official backbone ignores the ResNet base's frozen_stages and norm_eval).
-_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
+# The recipe is mask_rcnn_fasternet-s_fpn_1x.py's; this size changes the backbone and the lr.
+_base_ = ['./mask_rcnn_fasternet-s_fpn_1x.py']
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='FasterNet',
         arch='m',
-        out_indices=(0, 1, 2, 3),
         drop_path_rate=0.2,
         init_cfg=dict(type='Pretrained', checkpoint='mmlight://fasternet_m.in1k'),
     ),
     neck=dict(in_channels=[144, 288, 576, 1152]),
 )
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.0001, betas=(0.9, 0.999), weight_decay=0.0001),
-)
+optim_wrapper = dict(optimizer=dict(lr=0.0001))

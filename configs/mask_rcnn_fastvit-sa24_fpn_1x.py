@@ -6,21 +6,13 @@
 # weight decay 1e-4, mmdet's 1x schedule; no drop path (both repositories' default). ImageNet
 # weights: apple/ml-fastvit's unfused fastvit_sa24.pth.tar, in timm's layout
 # (fastvit_sa24.apple_in1k).
-_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
+# The recipe is mask_rcnn_fastvit-sa12_fpn_1x.py's; this size changes the backbone.
+_base_ = ['./mask_rcnn_fastvit-sa12_fpn_1x.py']
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='FastViT',
         arch='sa24',
-        out_indices=(0, 1, 2, 3),
         init_cfg=dict(type='Pretrained', checkpoint='mmlight://fastvit_sa24.apple_in1k'),
     ),
     neck=dict(in_channels=[64, 128, 256, 512]),
-)
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.0001),
 )

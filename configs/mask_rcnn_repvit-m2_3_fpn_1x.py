@@ -6,26 +6,13 @@
 # repvit_m2_3_distill_450e.pth (timm's dist_450e_in1k tag: the same file in timm's layout). Its
 # backbone keeps every BatchNorm in eval mode while training (RepViT.train in detection/repvit.py):
 # norm_eval=True.
-_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
+# The recipe is mask_rcnn_repvit-m1_1_fpn_1x.py's; this size changes the backbone.
+_base_ = ['./mask_rcnn_repvit-m1_1_fpn_1x.py']
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='RepViT',
         arch='m2_3',
-        out_indices=(0, 1, 2, 3),
-        norm_eval=True,
         init_cfg=dict(type='Pretrained', checkpoint='mmlight://repvit_m2_3.dist_450e_in1k'),
     ),
     neck=dict(in_channels=[80, 160, 320, 640]),
 )
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05),
-)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=500),
-    dict(type='MultiStepLR', begin=0, end=12, by_epoch=True, milestones=[8, 11], gamma=0.1),
-]

@@ -4,8 +4,7 @@
 # stride-8/16/32 levels (64/96/128 channels) in place of CSPNeXt-tiny's (96/192/384).
 # As with CSPNeXt there, every backbone layer trains, BN included. mmlight's GhostNet
 # RTMDet-tiny (rtmdet_tiny_ghostnet.py) is the same swap.
-_base_ = ['mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py']
-custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
+_base_ = ['./rtmdet_tiny_ghostnet.py']
 
 model = dict(
     backbone=dict(

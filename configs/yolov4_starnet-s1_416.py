@@ -5,8 +5,7 @@
 # (yolov3_mobilenetv2_8xb24-ms-416-300e_coco.py): multi-scale 320-416 training, 30 epochs over COCO
 # train repeated 10 times, SGD 0.003 (batch 8 x 24), 4000-iteration warm-up, steps at epochs 24
 # and 28, gradient clipping at 35.
-_base_ = ['mmdet::yolo/yolov3_mobilenetv2_8xb24-ms-416-300e_coco.py']
-custom_imports = dict(imports=['mmlight.registration'], allow_failed_imports=False)
+_base_ = ['./yolov4_ghostnet_416.py']
 
 model = dict(
     backbone=dict(
@@ -16,21 +15,5 @@ model = dict(
         out_indices=(1, 2, 3),
         init_cfg=dict(type='Pretrained', checkpoint='mmlight://starnet_s1.in1k'),
     ),
-    neck=dict(
-        _delete_=True,
-        type='YOLOv4Neck',
-        in_channels=[48, 96, 192],
-        channels=[128, 256, 512],
-        use_depthwise=True,
-        act_cfg=dict(type='ReLU6'),
-    ),
-    bbox_head=dict(
-        type='YOLOv4Head',
-        use_depthwise=True,
-        in_channels=[512, 256, 128],
-        out_channels=[1024, 512, 256],
-        act_cfg=dict(type='ReLU6'),
-    ),
+    neck=dict(in_channels=[48, 96, 192]),
 )
-# every parameter gets a gradient (levels after the last output are not built into autograd)
-find_unused_parameters = False
